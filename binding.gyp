@@ -1,0 +1,28 @@
+{
+  "targets": [
+    {
+      "target_name": "blasnet",
+      "sources": [
+        "native/addon.cc",
+        "native/args.cc",
+        "native/conv.cc",
+        "native/gemm.cc",
+        "native/im2col.cc",
+        "native/pooling.cc",
+        "native/threads.cc"
+      ],
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": ["-std=c++17", "-O3"],
+      "include_dirs": [
+        "<!@(pkg-config --cflags-only-I openblas 2>/dev/null | sed 's/-I//g')"
+      ],
+      "libraries": [
+        "<!@(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)",
+        "-pthread"
+      ]
+    }
+  ]
+}

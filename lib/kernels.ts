@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+// Checked wrappers over the native kernels. Every function reads and writes
+// the caller's Float32Arrays in place (their own memory, byteOffset honoured:
+// a subarray works); outputs are preallocated by the caller. Shapes are
+// row-major; images are NCHW.
+import { addon } from './native';
+import {
+  expectBoolean, expectFloat32, expectInt, expectInt32, expectLength, expectNumber, outExtent,
+} from './errors';
+
+type F32 = Float32Array;
+
+/** Geometry of a convolution or pooling window over an (N, C, H, W) input. */
+export interface WindowGeometry {
+  N: number; C: number; H: number; W: number;
+  /** window height and width (filter or pool size) */
+  FH: number; FW: number;
+  stride: number; pad: number;
+}
+
+/** Checks a geometry and returns the output extent (OH, OW). */
+export function windowOutput(fn: string, g: WindowGeometry): { OH: number; OW: number } {
+  if (typeof g !== 'object' || g === null) {
+    throw new TypeError(`${fn}: geometry must be an object { N, C, H, W, FH, FW, stride, pad }`);
+  }
+  for (const k of ['N', 'C', 'H', 'W', 'FH', 'FW', 'stride'] as const) expectInt(fn, k, g[k], 1);
+  expectInt(fn, 'pad', g.pad, 0);
+  return {
+    OH: outExtent(fn, 'input height', g.H, g.FH, g.stride, g.pad),
+    OW: outExtent(fn, 'input width', g.W, g.FW, g.stride, g.pad),
+  };
+}
+
+/**
+ * C = alpha * op(A) * op(B) + beta * C on row-major packed matrices, by OpenBLAS sgemm.
+ * op(A) is M x K (A stored K x M when transA); op(B) is K x N (B stored N x K when transB).
+ * @example
+ *   sgemm(false, false, 2, 2, 3, 1, a, b, 0, c); // c = a b
+ */
+export function sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number,
+  alpha: number, A: F32, B: F32, beta: number, C: F32): void {
+  const fn = 'sgemm';
+  expectBoolean(fn, 'transA', transA);
+  expectBoolean(fn, 'transB', transB);
+  expectInt(fn, 'M', M); expectInt(fn, 'N', N); expectInt(fn, 'K', K);
+  expectNumber(fn, 'alpha', alpha);
+  expectNumber(fn, 'beta', beta);
+  expectFloat32(fn, 'A', A); expectFloat32(fn, 'B', B); expectFloat32(fn, 'C', C);
+  expectLength(fn, 'A', A, transA ? [K, M] : [M, K]);
+  expectLength(fn, 'B', B, transB ? [N, K] : [K, N]);
+  expectLength(fn, 'C', C, [M, N]);
+  addon.sgemm(transA, transB, M, N, K, alpha, A, B, beta, C);
+}
+
+/** out (N, O) = x (N, I) W (I, O) + b (O). */
+export function affineForward(x: F32, W: F32, b: F32, out: F32, N: number, I: number, O: number): void {
+  const fn = 'affineForward';
+  expectInt(fn, 'N', N); expectInt(fn, 'I', I); expectInt(fn, 'O', O);
+  expectFloat32(fn, 'x', x); expectFloat32(fn, 'W', W); expectFloat32(fn, 'b', b); expectFloat32(fn, 'out', out);
+  expectLength(fn, 'x', x, [N, I]); expectLength(fn, 'W', W, [I, O]);
+  expectLength(fn, 'b', b, [O]); expectLength(fn, 'out', out, [N, O]);
+  addon.affineForward(x, W, b, out, N, I, O);
+}
+
+/** dW = x^T dout, db = column sums of dout, dx = dout W^T (skipped when dx is null). */
+export function affineBackward(dout: F32, x: F32, W: F32, dx: F32 | null, dW: F32, db: F32,
+  N: number, I: number, O: number): void {
+  const fn = 'affineBackward';
+  expectInt(fn, 'N', N); expectInt(fn, 'I', I); expectInt(fn, 'O', O);
+  expectFloat32(fn, 'dout', dout); expectFloat32(fn, 'x', x); expectFloat32(fn, 'W', W);
+  expectFloat32(fn, 'dW', dW); expectFloat32(fn, 'db', db);
+  expectLength(fn, 'dout', dout, [N, O]); expectLength(fn, 'x', x, [N, I]); expectLength(fn, 'W', W, [I, O]);
+  expectLength(fn, 'dW', dW, [I, O]); expectLength(fn, 'db', db, [O]);
+  if (dx !== null) { expectFloat32(fn, 'dx', dx); expectLength(fn, 'dx', dx, [N, I]); }
+  addon.affineBackward(dout, x, W, dx, dW, db, N, I, O);
+}
+
+/** Y[r, :] += b for a (rows, cols) Y. */
+export function addRowVector(Y: F32, b: F32, rows: number, cols: number): void {
+  const fn = 'addRowVector';
+  expectInt(fn, 'rows', rows); expectInt(fn, 'cols', cols);
+  expectFloat32(fn, 'Y', Y); expectFloat32(fn, 'b', b);
+  expectLength(fn, 'Y', Y, [rows, cols]); expectLength(fn, 'b', b, [cols]);
+  addon.addRowVector(Y, b, rows, cols);
+}
+
+/** out[c] = sum over r of X[r, c]. */
+export function columnSums(X: F32, rows: number, cols: number, out: F32): void {
+  const fn = 'columnSums';
+  expectInt(fn, 'rows', rows); expectInt(fn, 'cols', cols);
+  expectFloat32(fn, 'X', X); expectFloat32(fn, 'out', out);
+  expectLength(fn, 'X', X, [rows, cols]); expectLength(fn, 'out', out, [cols]);
+  addon.columnSums(X, rows, cols, out);
+}
+
+/** x (N,C,H,W) -> col (N*OH*OW, C*FH*FW) in the course's order (rows n,oh,ow; columns c,fh,fw). */
+export function im2colInto(x: F32, col: F32, g: WindowGeometry): void {
+  const fn = 'im2col';
+  const { OH, OW } = windowOutput(fn, g);
+  expectFloat32(fn, 'x', x); expectFloat32(fn, 'col', col);
+  expectLength(fn, 'x', x, [g.N, g.C, g.H, g.W]);
+  expectLength(fn, 'col', col, [g.N * OH * OW, g.C * g.FH * g.FW]);
+  addon.im2col(x, col, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+}
+
+/** The adjoint of im2col: dx (N,C,H,W) = sum of col's entries over their windows (overwrites dx). */
+export function col2imInto(col: F32, dx: F32, g: WindowGeometry): void {
+  const fn = 'col2im';
+  const { OH, OW } = windowOutput(fn, g);
+  expectFloat32(fn, 'col', col); expectFloat32(fn, 'dx', dx);
+  expectLength(fn, 'col', col, [g.N * OH * OW, g.C * g.FH * g.FW]);
+  expectLength(fn, 'dx', dx, [g.N, g.C, g.H, g.W]);
+  addon.col2im(col, dx, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+}
+
+/**
+ * Convolution forward: x (N,C,H,W), W (FN,C,FH,FW), b (FN) -> out (N,FN,OH,OW);
+ * col (N*OH*OW, C*FH*FW) receives im2col(x) and is kept for the backward pass.
+ */
+export function convForward(x: F32, W: F32, b: F32, col: F32, out: F32, FN: number, g: WindowGeometry): void {
+  const fn = 'convForward';
+  const { OH, OW } = windowOutput(fn, g);
+  expectInt(fn, 'FN', FN);
+  expectFloat32(fn, 'x', x); expectFloat32(fn, 'W', W); expectFloat32(fn, 'b', b);
+  expectFloat32(fn, 'col', col); expectFloat32(fn, 'out', out);
+  expectLength(fn, 'x', x, [g.N, g.C, g.H, g.W]);
+  expectLength(fn, 'W', W, [FN, g.C, g.FH, g.FW]);
+  expectLength(fn, 'b', b, [FN]);
+  expectLength(fn, 'col', col, [g.N * OH * OW, g.C * g.FH * g.FW]);
+  expectLength(fn, 'out', out, [g.N, FN, OH, OW]);
+  addon.convForward(x, W, b, col, out, FN, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+}
+
+/**
+ * Convolution backward from dout (N,FN,OH,OW) and the forward pass's col: dW (FN,C,FH,FW),
+ * db (FN) and, when dx is given, dx (N,C,H,W) through dcol (same shape as col) and col2im.
+ */
+export function convBackward(dout: F32, col: F32, W: F32, dW: F32, db: F32, dcol: F32 | null,
+  dx: F32 | null, FN: number, g: WindowGeometry): void {
+  const fn = 'convBackward';
+  const { OH, OW } = windowOutput(fn, g);
+  expectInt(fn, 'FN', FN);
+  expectFloat32(fn, 'dout', dout); expectFloat32(fn, 'col', col); expectFloat32(fn, 'W', W);
+  expectFloat32(fn, 'dW', dW); expectFloat32(fn, 'db', db);
+  expectLength(fn, 'dout', dout, [g.N, FN, OH, OW]);
+  expectLength(fn, 'col', col, [g.N * OH * OW, g.C * g.FH * g.FW]);
+  expectLength(fn, 'W', W, [FN, g.C, g.FH, g.FW]);
+  expectLength(fn, 'dW', dW, [FN, g.C, g.FH, g.FW]);
+  expectLength(fn, 'db', db, [FN]);
+  if ((dx === null) !== (dcol === null)) {
+    throw new TypeError(`${fn}: dcol and dx must both be Float32Arrays or both be null`);
+  }
+  if (dx !== null && dcol !== null) {
+    expectFloat32(fn, 'dcol', dcol); expectFloat32(fn, 'dx', dx);
+    expectLength(fn, 'dcol', dcol, [g.N * OH * OW, g.C * g.FH * g.FW]);
+    expectLength(fn, 'dx', dx, [g.N, g.C, g.H, g.W]);
+  }
+  addon.convBackward(dout, col, W, dW, db, dcol, dx, FN, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+}
+
+/**
+ * Max pooling: x (N,C,H,W) -> out (N,C,OH,OW); argmax keeps, per output, the index h*W+w of
+ * the winning input in its plane (-1 when a padded zero won). The first maximum wins.
+ */
+export function maxPoolForward(x: F32, out: F32, argmax: Int32Array, g: WindowGeometry): void {
+  const fn = 'maxPoolForward';
+  const { OH, OW } = windowOutput(fn, g);
+  expectFloat32(fn, 'x', x); expectFloat32(fn, 'out', out); expectInt32(fn, 'argmax', argmax);
+  expectLength(fn, 'x', x, [g.N, g.C, g.H, g.W]);
+  expectLength(fn, 'out', out, [g.N, g.C, OH, OW]);
+  expectLength(fn, 'argmax', argmax, [g.N, g.C, OH, OW]);
+  addon.maxPoolForward(x, out, argmax, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+}
+
+/** dx (N,C,H,W) = dout routed to the argmax positions (overwrites dx). */
+export function maxPoolBackward(dout: F32, argmax: Int32Array, dx: F32, g: WindowGeometry): void {
+  const fn = 'maxPoolBackward';
+  const { OH, OW } = windowOutput(fn, g);
+  expectFloat32(fn, 'dout', dout); expectInt32(fn, 'argmax', argmax); expectFloat32(fn, 'dx', dx);
+  expectLength(fn, 'dout', dout, [g.N, g.C, OH, OW]);
+  expectLength(fn, 'argmax', argmax, [g.N, g.C, OH, OW]);
+  expectLength(fn, 'dx', dx, [g.N, g.C, g.H, g.W]);
+  addon.maxPoolBackward(dout, argmax, dx, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+}
+
+/** Average pooling (padded zeros count in the mean, as the course's im2col gives them). */
+export function avgPoolForward(x: F32, out: F32, g: WindowGeometry): void {
+  const fn = 'avgPoolForward';
+  const { OH, OW } = windowOutput(fn, g);
+  expectFloat32(fn, 'x', x); expectFloat32(fn, 'out', out);
+  expectLength(fn, 'x', x, [g.N, g.C, g.H, g.W]);
+  expectLength(fn, 'out', out, [g.N, g.C, OH, OW]);
+  addon.avgPoolForward(x, out, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+}
+
+export function avgPoolBackward(dout: F32, dx: F32, g: WindowGeometry): void {
+  const fn = 'avgPoolBackward';
+  const { OH, OW } = windowOutput(fn, g);
+  expectFloat32(fn, 'dout', dout); expectFloat32(fn, 'dx', dx);
+  expectLength(fn, 'dout', dout, [g.N, g.C, OH, OW]);
+  expectLength(fn, 'dx', dx, [g.N, g.C, g.H, g.W]);
+  addon.avgPoolBackward(dout, dx, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+}
+
+/** Sets the thread count of OpenBLAS and of blasnet's loop kernels (1 to 256). */
+export function setNumThreads(n: number): void {
+  expectInt('setNumThreads', 'n', n, 1);
+  if (n > 256) throw new RangeError(`setNumThreads: n must be at most 256, got the number ${n}`);
+  addon.setNumThreads(n);
+}
+
+/** The thread count OpenBLAS uses now. */
+export function getNumThreads(): number {
+  return addon.getNumThreads();
+}
+
+export interface BlasInfo {
+  /** always 'OpenBLAS' */
+  library: string;
+  /** OpenBLAS version number, e.g. '0.3.21' */
+  version: string;
+  /** OpenBLAS's own configuration string */
+  config: string;
+  /** the CPU kernel OpenBLAS picked at load time, e.g. 'Zen' or 'Haswell' */
+  corename: string;
+  /** OpenBLAS thread count */
+  numThreads: number;
+  /** thread count of blasnet's loop kernels (im2col, col2im, pooling) */
+  loopThreads: number;
+  /** OpenBLAS threading model: 'sequential', 'pthreads' or 'openmp' */
+  threading: string;
+}
+
+/** What BLAS blasnet runs on: library, version, configuration, threads and CPU kernel. */
+export function blasInfo(): BlasInfo {
+  const raw = addon.blasInfo();
+  const m = /OpenBLAS\s+([0-9][0-9.]*\S*)/.exec(raw.config);
+  return {
+    library: raw.library,
+    version: m ? m[1] : 'unknown',
+    config: raw.config,
+    corename: raw.corename,
+    numThreads: raw.numThreads,
+    loopThreads: raw.loopThreads,
+    threading: ['sequential', 'pthreads', 'openmp'][raw.parallel] ?? `unknown (${raw.parallel})`,
+  };
+}

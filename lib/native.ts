@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+// The one file that loads the compiled addon and types each native function.
+// The kernels trust nothing: every call is checked again in C++. Callers in
+// lib/ go through kernels.ts, which checks first and says what was wrong in
+// the caller's terms.
+import * as fs from 'fs';
+import * as path from 'path';
+
+type F32 = Float32Array;
+
+/** Raw functions of build/Release/blasnet.node (see native/addon.cc). */
+export interface NativeAddon {
+  sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: F32, B: F32, beta: number, C: F32): void;
+  affineForward(x: F32, W: F32, b: F32, out: F32, N: number, I: number, O: number): void;
+  affineBackward(dout: F32, x: F32, W: F32, dx: F32 | null, dW: F32, db: F32,
+    N: number, I: number, O: number): void;
+  addRowVector(Y: F32, b: F32, rows: number, cols: number): void;
+  columnSums(X: F32, rows: number, cols: number, out: F32): void;
+  im2col(x: F32, col: F32, N: number, C: number, H: number, W: number, FH: number, FW: number,
+    stride: number, pad: number): void;
+  col2im(col: F32, dx: F32, N: number, C: number, H: number, W: number, FH: number, FW: number,
+    stride: number, pad: number): void;
+  convForward(x: F32, W: F32, b: F32, col: F32, out: F32, FN: number, N: number, C: number,
+    H: number, Wd: number, FH: number, FW: number, stride: number, pad: number): void;
+  convBackward(dout: F32, col: F32, W: F32, dW: F32, db: F32, dcol: F32 | null, dx: F32 | null,
+    FN: number, N: number, C: number, H: number, Wd: number, FH: number, FW: number,
+    stride: number, pad: number): void;
+  maxPoolForward(x: F32, out: F32, argmax: Int32Array, N: number, C: number, H: number,
+    W: number, PH: number, PW: number, stride: number, pad: number): void;
+  maxPoolBackward(dout: F32, argmax: Int32Array, dx: F32, N: number, C: number, H: number,
+    W: number, PH: number, PW: number, stride: number, pad: number): void;
+  avgPoolForward(x: F32, out: F32, N: number, C: number, H: number, W: number, PH: number,
+    PW: number, stride: number, pad: number): void;
+  avgPoolBackward(dout: F32, dx: F32, N: number, C: number, H: number, W: number, PH: number,
+    PW: number, stride: number, pad: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  blasInfo(): {
+    library: string; config: string; corename: string; numThreads: number;
+    loopThreads: number; parallel: number;
+  };
+}
+
+/** The package root, from lib/*.ts (ts-jest) and from dist/lib/*.js alike. */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 4; i++) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'native'))) {
+      return dir;
+    }
+    dir = path.dirname(dir);
+  }
+  return path.resolve(__dirname, '..');
+}
+
+function load(): NativeAddon {
+  const root = packageRoot();
+  const candidates = [
+    process.env.BLASNET_ADDON,
+    path.join(root, 'build', 'Release', 'blasnet.node'),
+    path.join(root, 'build', 'Debug', 'blasnet.node'),
+  ].filter((p): p is string => !!p);
+  const tried: string[] = [];
+  for (const p of candidates) {
+    if (!fs.existsSync(p)) {
+      tried.push(`${p}: not found`);
+      continue;
+    }
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return require(p) as NativeAddon;
+    } catch (err) {
+      tried.push(`${p}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new Error(
+    'blasnet: the native addon could not be loaded.\n' +
+      `Tried:\n  ${tried.join('\n  ')}\n` +
+      'To fix: install the system parts (apt-get install -y libopenblas-dev cmake g++), then ' +
+      `rebuild in ${root} with \`npm run build:native\` (cmake-js) or \`npm run build:gyp\` ` +
+      '(node-gyp). Set BLASNET_ADDON to load a blasnet.node from elsewhere.',
+  );
+}
+
+/** The loaded addon (loaded once, when blasnet is first required). */
+export const addon: NativeAddon = load();

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+// Registers the kernels with N-API. Only this file (and args.cc) sees Napi
+// types; the kernels are plain C++ over pointers and sizes.
+#include <napi.h>
+#include <cblas.h>
+
+#include <algorithm>
+#include <string>
+
+#include "args.h"
+#include "common.h"
+#include "conv.h"
+#include "gemm.h"
+#include "im2col.h"
+#include "pooling.h"
+
+namespace blasnet {
+namespace {
+
+constexpr int64_t kIntMax = 2147483647;
+
+Napi::Value Undefined(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
+
+// sgemm(transA, transB, M, N, K, alpha, A, B, beta, C)
+Napi::Value SgemmJs(const Napi::CallbackInfo& info) {
+  Args a(info, "sgemm", 10);
+  bool ta = a.Bool(0, "transA"), tb = a.Bool(1, "transB");
+  int64_t M = a.Int(2, "M", 1), N = a.Int(3, "N", 1), K = a.Int(4, "K", 1);
+  float alpha = a.Float(5, "alpha");
+  F32 A = a.Floats(6, "A"), B = a.Floats(7, "B");
+  float beta = a.Float(8, "beta");
+  F32 C = a.Floats(9, "C");
+  a.ExpectLength("A", A.length, {M, K});
+  a.ExpectLength("B", B.length, {K, N});
+  a.ExpectLength("C", C.length, {M, N});
+  a.ExpectDisjoint("C", C.data, C.length, "A", A.data, A.length);
+  a.ExpectDisjoint("C", C.data, C.length, "B", B.data, B.length);
+  Sgemm(ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, A.data,
+        B.data, beta, C.data);
+  return Undefined(info);
+}
+
+// affineForward(x, W, b, out, N, I, O)
+Napi::Value AffineForwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "affineForward", 7);
+  F32 x = a.Floats(0, "x"), W = a.Floats(1, "W"), b = a.Floats(2, "b"), out = a.Floats(3, "out");
+  int64_t N = a.Int(4, "N", 1), I = a.Int(5, "I", 1), O = a.Int(6, "O", 1);
+  a.ExpectLength("x", x.length, {N, I});
+  a.ExpectLength("W", W.length, {I, O});
+  a.ExpectLength("b", b.length, {O});
+  a.ExpectLength("out", out.length, {N, O});
+  a.ExpectDisjoint("out", out.data, out.length, "x", x.data, x.length);
+  a.ExpectDisjoint("out", out.data, out.length, "W", W.data, W.length);
+  a.ExpectDisjoint("out", out.data, out.length, "b", b.data, b.length);
+  AffineForward(x.data, W.data, b.data, out.data, static_cast<int>(N), static_cast<int>(I),
+                static_cast<int>(O));
+  return Undefined(info);
+}
+
+// affineBackward(dout, x, W, dx | null, dW, db, N, I, O)
+Napi::Value AffineBackwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "affineBackward", 9);
+  F32 dout = a.Floats(0, "dout"), x = a.Floats(1, "x"), W = a.Floats(2, "W");
+  F32 dx = a.OptionalFloats(3, "dx"), dW = a.Floats(4, "dW"), db = a.Floats(5, "db");
+  int64_t N = a.Int(6, "N", 1), I = a.Int(7, "I", 1), O = a.Int(8, "O", 1);
+  a.ExpectLength("dout", dout.length, {N, O});
+  a.ExpectLength("x", x.length, {N, I});
+  a.ExpectLength("W", W.length, {I, O});
+  if (dx.present()) a.ExpectLength("dx", dx.length, {N, I});
+  a.ExpectLength("dW", dW.length, {I, O});
+  a.ExpectLength("db", db.length, {O});
+  for (auto* in : {&dout, &x, &W}) {
+    a.ExpectDisjoint("dW", dW.data, dW.length, "an input", in->data, in->length);
+    a.ExpectDisjoint("db", db.data, db.length, "an input", in->data, in->length);
+    a.ExpectDisjoint("dx", dx.data, dx.length, "an input", in->data, in->length);
+  }
+  a.ExpectDisjoint("dW", dW.data, dW.length, "db", db.data, db.length);
+  a.ExpectDisjoint("dx", dx.data, dx.length, "dW", dW.data, dW.length);
+  a.ExpectDisjoint("dx", dx.data, dx.length, "db", db.data, db.length);
+  AffineBackward(dout.data, x.data, W.data, dx.data, dW.data, db.data, static_cast<int>(N),
+                 static_cast<int>(I), static_cast<int>(O));
+  return Undefined(info);
+}
+
+// addRowVector(Y, b, rows, cols): Y[r, :] += b
+Napi::Value AddRowVectorJs(const Napi::CallbackInfo& info) {
+  Args a(info, "addRowVector", 4);
+  F32 Y = a.Floats(0, "Y"), b = a.Floats(1, "b");
+  int64_t rows = a.Int(2, "rows", 1), cols = a.Int(3, "cols", 1);
+  a.ExpectLength("Y", Y.length, {rows, cols});
+  a.ExpectLength("b", b.length, {cols});
+  a.ExpectDisjoint("Y", Y.data, Y.length, "b", b.data, b.length);
+  AddRowVector(Y.data, b.data, rows, cols);
+  return Undefined(info);
+}
+
+// columnSums(X, rows, cols, out): out[c] = sum_r X[r, c]
+Napi::Value ColumnSumsJs(const Napi::CallbackInfo& info) {
+  Args a(info, "columnSums", 4);
+  F32 X = a.Floats(0, "X");
+  int64_t rows = a.Int(1, "rows", 1), cols = a.Int(2, "cols", 1);
+  F32 out = a.Floats(3, "out");
+  a.ExpectLength("X", X.length, {rows, cols});
+  a.ExpectLength("out", out.length, {cols});
+  a.ExpectDisjoint("out", out.data, out.length, "X", X.data, X.length);
+  ColumnSums(X.data, rows, cols, out.data, false);
+  return Undefined(info);
+}
+
+// Reads N, C, H, W, FH, FW, stride, pad starting at argument `first`.
+ConvGeom ReadConvGeom(const Args& a, size_t first) {
+  ConvGeom g;
+  g.N = a.Int(first, "N", 1);
+  g.C = a.Int(first + 1, "C", 1);
+  g.H = a.Int(first + 2, "H", 1);
+  g.W = a.Int(first + 3, "W", 1);
+  g.FH = a.Int(first + 4, "FH", 1);
+  g.FW = a.Int(first + 5, "FW", 1);
+  g.stride = a.Int(first + 6, "stride", 1);
+  g.pad = a.Int(first + 7, "pad", 0);
+  g.OH = OutExtent(g.H, g.FH, g.stride, g.pad);
+  g.OW = OutExtent(g.W, g.FW, g.stride, g.pad);
+  if (g.OH < 1 || g.OW < 1) {
+    a.Range("a " + std::to_string(g.FH) + "x" + std::to_string(g.FW) + " window with pad " +
+            std::to_string(g.pad) + " does not fit a " + std::to_string(g.H) + "x" +
+            std::to_string(g.W) + " input");
+  }
+  // cblas takes int dimensions: the per-sample gemm sizes must fit.
+  size_t k = 0, s = 0;
+  if (!MulOk(g.C, g.FH, &k) || !MulOk(k, g.FW, &k) || k > kIntMax ||
+      !MulOk(g.OH, g.OW, &s) || s > kIntMax) {
+    a.Range("convolution dimensions overflow 32-bit gemm sizes");
+  }
+  return g;
+}
+
+// im2col(x, col, N, C, H, W, FH, FW, stride, pad)
+Napi::Value Im2colJs(const Napi::CallbackInfo& info) {
+  Args a(info, "im2col", 10);
+  F32 x = a.Floats(0, "x"), col = a.Floats(1, "col");
+  ConvGeom g = ReadConvGeom(a, 2);
+  a.ExpectLength("x", x.length, {g.N, g.C, g.H, g.W});
+  a.ExpectLength("col", col.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
+  a.ExpectDisjoint("col", col.data, col.length, "x", x.data, x.length);
+  Im2col(g, x.data, col.data);
+  return Undefined(info);
+}
+
+// col2im(col, dx, N, C, H, W, FH, FW, stride, pad)
+Napi::Value Col2imJs(const Napi::CallbackInfo& info) {
+  Args a(info, "col2im", 10);
+  F32 col = a.Floats(0, "col"), dx = a.Floats(1, "dx");
+  ConvGeom g = ReadConvGeom(a, 2);
+  a.ExpectLength("col", col.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
+  a.ExpectLength("dx", dx.length, {g.N, g.C, g.H, g.W});
+  a.ExpectDisjoint("dx", dx.data, dx.length, "col", col.data, col.length);
+  Col2im(g, col.data, dx.data);
+  return Undefined(info);
+}
+
+// convForward(x, W, b, col, out, FN, N, C, H, W, FH, FW, stride, pad)
+Napi::Value ConvForwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "convForward", 14);
+  F32 x = a.Floats(0, "x"), W = a.Floats(1, "W"), b = a.Floats(2, "b");
+  F32 col = a.Floats(3, "col"), out = a.Floats(4, "out");
+  int64_t FN = a.Int(5, "FN", 1);
+  ConvGeom g = ReadConvGeom(a, 6);
+  a.ExpectLength("x", x.length, {g.N, g.C, g.H, g.W});
+  a.ExpectLength("W", W.length, {FN, g.C, g.FH, g.FW});
+  a.ExpectLength("b", b.length, {FN});
+  a.ExpectLength("col", col.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
+  a.ExpectLength("out", out.length, {g.N, FN, g.OH, g.OW});
+  for (auto* in : {&x, &W, &b}) {
+    a.ExpectDisjoint("col", col.data, col.length, "an input", in->data, in->length);
+    a.ExpectDisjoint("out", out.data, out.length, "an input", in->data, in->length);
+  }
+  a.ExpectDisjoint("out", out.data, out.length, "col", col.data, col.length);
+  ConvForward(g, FN, x.data, W.data, b.data, col.data, out.data);
+  return Undefined(info);
+}
+
+// convBackward(dout, col, W, dW, db, dcol | null, dx | null, FN, N, C, H, W, FH, FW, stride, pad)
+Napi::Value ConvBackwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "convBackward", 16);
+  F32 dout = a.Floats(0, "dout"), col = a.Floats(1, "col"), W = a.Floats(2, "W");
+  F32 dW = a.Floats(3, "dW"), db = a.Floats(4, "db");
+  F32 dcol = a.OptionalFloats(5, "dcol"), dx = a.OptionalFloats(6, "dx");
+  int64_t FN = a.Int(7, "FN", 1);
+  ConvGeom g = ReadConvGeom(a, 8);
+  a.ExpectLength("dout", dout.length, {g.N, FN, g.OH, g.OW});
+  a.ExpectLength("col", col.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
+  a.ExpectLength("W", W.length, {FN, g.C, g.FH, g.FW});
+  a.ExpectLength("dW", dW.length, {FN, g.C, g.FH, g.FW});
+  a.ExpectLength("db", db.length, {FN});
+  if (dx.present() != dcol.present()) a.Type("'dcol' and 'dx' must be given together");
+  if (dx.present()) {
+    a.ExpectLength("dcol", dcol.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
+    a.ExpectLength("dx", dx.length, {g.N, g.C, g.H, g.W});
+  }
+  const F32* outs[] = {&dW, &db, &dcol, &dx};
+  const F32* ins[] = {&dout, &col, &W};
+  const char* out_names[] = {"dW", "db", "dcol", "dx"};
+  for (int i = 0; i < 4; ++i) {
+    for (auto* in : ins) {
+      a.ExpectDisjoint(out_names[i], outs[i]->data, outs[i]->length, "an input", in->data,
+                       in->length);
+    }
+    for (int j = i + 1; j < 4; ++j) {
+      a.ExpectDisjoint(out_names[i], outs[i]->data, outs[i]->length, out_names[j],
+                       outs[j]->data, outs[j]->length);
+    }
+  }
+  ConvBackward(g, FN, dout.data, col.data, W.data, dW.data, db.data, dcol.data, dx.data);
+  return Undefined(info);
+}
+
+// Reads N, C, H, W, PH, PW, stride, pad starting at argument `first`.
+PoolGeom ReadPoolGeom(const Args& a, size_t first) {
+  PoolGeom g;
+  g.N = a.Int(first, "N", 1);
+  g.C = a.Int(first + 1, "C", 1);
+  g.H = a.Int(first + 2, "H", 1);
+  g.W = a.Int(first + 3, "W", 1);
+  g.PH = a.Int(first + 4, "PH", 1);
+  g.PW = a.Int(first + 5, "PW", 1);
+  g.stride = a.Int(first + 6, "stride", 1);
+  g.pad = a.Int(first + 7, "pad", 0);
+  g.OH = OutExtent(g.H, g.PH, g.stride, g.pad);
+  g.OW = OutExtent(g.W, g.PW, g.stride, g.pad);
+  if (g.OH < 1 || g.OW < 1) a.Range("the pooling window does not fit the padded input");
+  size_t plane = 0;
+  if (!MulOk(g.H, g.W, &plane) || plane > kIntMax) a.Range("an input plane has over 2^31 elements");
+  return g;
+}
+
+// maxPoolForward(x, out, argmax, N, C, H, W, PH, PW, stride, pad)
+Napi::Value MaxPoolForwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "maxPoolForward", 11);
+  F32 x = a.Floats(0, "x"), out = a.Floats(1, "out");
+  I32 arg = a.Ints(2, "argmax");
+  PoolGeom g = ReadPoolGeom(a, 3);
+  a.ExpectLength("x", x.length, {g.N, g.C, g.H, g.W});
+  a.ExpectLength("out", out.length, {g.N, g.C, g.OH, g.OW});
+  a.ExpectLength("argmax", arg.length, {g.N, g.C, g.OH, g.OW});
+  a.ExpectDisjoint("out", out.data, out.length, "x", x.data, x.length);
+  a.ExpectDisjoint("argmax", arg.data, arg.length, "x", x.data, x.length);
+  a.ExpectDisjoint("argmax", arg.data, arg.length, "out", out.data, out.length);
+  MaxPoolForward(g, x.data, out.data, arg.data);
+  return Undefined(info);
+}
+
+// maxPoolBackward(dout, argmax, dx, N, C, H, W, PH, PW, stride, pad)
+Napi::Value MaxPoolBackwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "maxPoolBackward", 11);
+  F32 dout = a.Floats(0, "dout");
+  I32 arg = a.Ints(1, "argmax");
+  F32 dx = a.Floats(2, "dx");
+  PoolGeom g = ReadPoolGeom(a, 3);
+  a.ExpectLength("dout", dout.length, {g.N, g.C, g.OH, g.OW});
+  a.ExpectLength("argmax", arg.length, {g.N, g.C, g.OH, g.OW});
+  a.ExpectLength("dx", dx.length, {g.N, g.C, g.H, g.W});
+  a.ExpectDisjoint("dx", dx.data, dx.length, "dout", dout.data, dout.length);
+  a.ExpectDisjoint("dx", dx.data, dx.length, "argmax", arg.data, arg.length);
+  MaxPoolBackward(g, dout.data, arg.data, dx.data);
+  return Undefined(info);
+}
+
+// avgPoolForward(x, out, N, C, H, W, PH, PW, stride, pad)
+Napi::Value AvgPoolForwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "avgPoolForward", 10);
+  F32 x = a.Floats(0, "x"), out = a.Floats(1, "out");
+  PoolGeom g = ReadPoolGeom(a, 2);
+  a.ExpectLength("x", x.length, {g.N, g.C, g.H, g.W});
+  a.ExpectLength("out", out.length, {g.N, g.C, g.OH, g.OW});
+  a.ExpectDisjoint("out", out.data, out.length, "x", x.data, x.length);
+  AvgPoolForward(g, x.data, out.data);
+  return Undefined(info);
+}
+
+// avgPoolBackward(dout, dx, N, C, H, W, PH, PW, stride, pad)
+Napi::Value AvgPoolBackwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "avgPoolBackward", 10);
+  F32 dout = a.Floats(0, "dout"), dx = a.Floats(1, "dx");
+  PoolGeom g = ReadPoolGeom(a, 2);
+  a.ExpectLength("dout", dout.length, {g.N, g.C, g.OH, g.OW});
+  a.ExpectLength("dx", dx.length, {g.N, g.C, g.H, g.W});
+  a.ExpectDisjoint("dx", dx.data, dx.length, "dout", dout.data, dout.length);
+  AvgPoolBackward(g, dout.data, dx.data);
+  return Undefined(info);
+}
+
+// setNumThreads(n): OpenBLAS threads and the loop kernels' threads together.
+Napi::Value SetNumThreadsJs(const Napi::CallbackInfo& info) {
+  Args a(info, "setNumThreads", 1);
+  int64_t n = a.Int(0, "n", 1);
+  if (n > 256) a.Range("argument 0 'n' must be at most 256, got " + std::to_string(n));
+  openblas_set_num_threads(static_cast<int>(n));
+  SetLoopThreads(static_cast<int>(n));
+  return Undefined(info);
+}
+
+Napi::Value GetNumThreadsJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), openblas_get_num_threads());
+}
+
+Napi::Value BlasInfoJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("library", "OpenBLAS");
+  o.Set("config", std::string(openblas_get_config()));
+  o.Set("corename", std::string(openblas_get_corename()));
+  o.Set("numThreads", openblas_get_num_threads());
+  o.Set("loopThreads", LoopThreads());
+  o.Set("parallel", openblas_get_parallel());
+  return o;
+}
+
+}  // namespace
+}  // namespace blasnet
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace blasnet;
+  struct Entry {
+    const char* name;
+    Napi::Value (*fn)(const Napi::CallbackInfo&);
+  };
+  const Entry entries[] = {
+      {"sgemm", SgemmJs},
+      {"affineForward", AffineForwardJs},
+      {"affineBackward", AffineBackwardJs},
+      {"addRowVector", AddRowVectorJs},
+      {"columnSums", ColumnSumsJs},
+      {"im2col", Im2colJs},
+      {"col2im", Col2imJs},
+      {"convForward", ConvForwardJs},
+      {"convBackward", ConvBackwardJs},
+      {"maxPoolForward", MaxPoolForwardJs},
+      {"maxPoolBackward", MaxPoolBackwardJs},
+      {"avgPoolForward", AvgPoolForwardJs},
+      {"avgPoolBackward", AvgPoolBackwardJs},
+      {"setNumThreads", SetNumThreadsJs},
+      {"getNumThreads", GetNumThreadsJs},
+      {"blasInfo", BlasInfoJs},
+  };
+  for (const auto& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(NODE_GYP_MODULE_NAME, Init)

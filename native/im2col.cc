@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+#include "im2col.h"
+
+#include <cstring>
+
+#include "common.h"
+
+namespace blasnet {
+
+void Im2colOne(const ConvGeom& g, const float* x, float* col) {
+  const int64_t K = g.cols();
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      float* row = col + (oh * g.OW + ow) * K;
+      const int64_t h0 = oh * g.stride - g.pad, w0 = ow * g.stride - g.pad;
+      for (int64_t c = 0; c < g.C; ++c) {
+        const float* xc = x + c * g.H * g.W;
+        for (int64_t fh = 0; fh < g.FH; ++fh) {
+          const int64_t h = h0 + fh;
+          float* dst = row + (c * g.FH + fh) * g.FW;
+          if (h < 0 || h >= g.H) {
+            std::memset(dst, 0, sizeof(float) * g.FW);
+            continue;
+          }
+          const float* src = xc + h * g.W;
+          if (w0 >= 0 && w0 + g.FW <= g.W) {
+            std::memcpy(dst, src + w0, sizeof(float) * g.FW);
+          } else {
+            for (int64_t fw = 0; fw < g.FW; ++fw) {
+              const int64_t w = w0 + fw;
+              dst[fw] = (w >= 0 && w < g.W) ? src[w] : 0.0f;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+void Col2imOne(const ConvGeom& g, const float* col, float* dx) {
+  const int64_t K = g.cols();
+  std::memset(dx, 0, sizeof(float) * g.in_size());
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const float* row = col + (oh * g.OW + ow) * K;
+      const int64_t h0 = oh * g.stride - g.pad, w0 = ow * g.stride - g.pad;
+      for (int64_t c = 0; c < g.C; ++c) {
+        float* dc = dx + c * g.H * g.W;
+        for (int64_t fh = 0; fh < g.FH; ++fh) {
+          const int64_t h = h0 + fh;
+          if (h < 0 || h >= g.H) continue;
+          const float* src = row + (c * g.FH + fh) * g.FW;
+          float* dst = dc + h * g.W;
+          for (int64_t fw = 0; fw < g.FW; ++fw) {
+            const int64_t w = w0 + fw;
+            if (w >= 0 && w < g.W) dst[w] += src[fw];
+          }
+        }
+      }
+    }
+  }
+}
+
+void Im2col(const ConvGeom& g, const float* x, float* col) {
+  const int64_t per = g.rows() * g.cols();
+  ParallelFor(g.N, g.N * per, [&](int64_t b, int64_t e) {
+    for (int64_t n = b; n < e; ++n) Im2colOne(g, x + n * g.in_size(), col + n * per);
+  });
+}
+
+void Col2im(const ConvGeom& g, const float* col, float* dx) {
+  const int64_t per = g.rows() * g.cols();
+  ParallelFor(g.N, g.N * per, [&](int64_t b, int64_t e) {
+    for (int64_t n = b; n < e; ++n) Col2imOne(g, col + n * per, dx + n * g.in_size());
+  });
+}
+
+}  // namespace blasnet

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+// im2col / col2im in the course's layout: col is (N*OH*OW, C*FH*FW), rows ordered
+// (n, oh, ow) and columns ordered (c, fh, fw); padding reads as zero.
+#pragma once
+
+#include <cstdint>
+
+namespace blasnet {
+
+struct ConvGeom {
+  int64_t N, C, H, W;     // input (N, C, H, W)
+  int64_t FH, FW;         // window
+  int64_t stride, pad;
+  int64_t OH, OW;         // derived output extent
+  int64_t rows() const { return OH * OW; }         // col rows per sample
+  int64_t cols() const { return C * FH * FW; }     // col columns
+  int64_t in_size() const { return C * H * W; }    // input elements per sample
+};
+
+// One sample: x (C,H,W) -> col (OH*OW, C*FH*FW).
+void Im2colOne(const ConvGeom& g, const float* x, float* col);
+// One sample: dx (C,H,W) = sum of col's entries over the windows (overwrites dx).
+void Col2imOne(const ConvGeom& g, const float* col, float* dx);
+
+// Whole batch, split over the loop threads.
+void Im2col(const ConvGeom& g, const float* x, float* col);
+void Col2im(const ConvGeom& g, const float* col, float* dx);
+
+}  // namespace blasnet

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+// A tiny persistent worker pool: loop kernels (im2col, col2im, pooling) split
+// the batch between the caller's thread and the workers. Spawning threads per
+// call would cost tens of microseconds; waking a parked worker costs a few.
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common.h"
+
+namespace blasnet {
+namespace {
+
+// Work below this many inner operations runs on the caller's thread alone.
+constexpr int64_t kMinParallelWork = 1 << 15;
+
+class Pool {
+ public:
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  int threads() const { return threads_.load(); }
+
+  void set_threads(int n) {
+    n = std::max(1, std::min(n, 64));
+    threads_.store(n);
+  }
+
+  void Run(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+    // Only one parallel region at a time; a concurrent caller (another
+    // worker_thread's environment) runs inline instead of waiting.
+    std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
+    int parts = static_cast<int>(std::min<int64_t>(threads_.load(), n));
+    if (!busy.owns_lock() || parts <= 1) {
+      fn(0, n);
+      return;
+    }
+    EnsureWorkers(parts - 1);
+    std::unique_lock<std::mutex> lk(mu_);
+    fn_ = &fn;
+    n_ = n;
+    parts_ = parts;
+    pending_ = parts - 1;
+    ++generation_;
+    lk.unlock();
+    cv_.notify_all();
+    fn(0, ChunkEnd(0));
+    lk.lock();
+    done_cv_.wait(lk, [&] { return pending_ == 0; });
+    fn_ = nullptr;
+  }
+
+ private:
+  int64_t ChunkEnd(int part) const { return n_ * (part + 1) / parts_; }
+
+  void EnsureWorkers(int count) {
+    while (static_cast<int>(workers_.size()) < count) {
+      int index = static_cast<int>(workers_.size()) + 1;
+      workers_.emplace_back([this, index] { Loop(index); });
+    }
+  }
+
+  void Loop(int part) {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lk(mu_);
+    for (;;) {
+      cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      if (part >= parts_) continue;
+      const auto* fn = fn_;
+      int64_t begin = n_ * part / parts_, end = ChunkEnd(part);
+      lk.unlock();
+      (*fn)(begin, end);
+      lk.lock();
+      if (--pending_ == 0) done_cv_.notify_one();
+    }
+  }
+
+  std::atomic<int> threads_{static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
+  std::mutex run_mu_;
+  std::mutex mu_;
+  std::condition_variable cv_, done_cv_;
+  std::vector<std::thread> workers_;
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t n_ = 0;
+  int parts_ = 1;
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+Pool& ThePool() {
+  // Leaked on purpose: joining threads from a static destructor at process
+  // exit can deadlock when the exit happens on a worker-less path.
+  static Pool* pool = new Pool();
+  return *pool;
+}
+
+}  // namespace
+
+int LoopThreads() { return ThePool().threads(); }
+void SetLoopThreads(int n) { ThePool().set_threads(n); }
+
+void ParallelFor(int64_t n, int64_t work, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  if (n == 1 || work < kMinParallelWork || LoopThreads() <= 1) {
+    fn(0, n);
+    return;
+  }
+  ThePool().Run(n, fn);
+}
+
+}  // namespace blasnet
