@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// The one data type: a shape and a live Float32Array, row-major (NCHW for images).
+import { describe, expectFloat32, product, ShapeError } from './errors';
+
+/** A row-major array of float32 values. `data` is the live buffer: nothing copies it behind your back. */
+export class Tensor {
+  readonly shape: number[];
+  readonly data: Float32Array;
+
+  constructor(data: Float32Array, shape: readonly number[]) {
+    checkShape('Tensor', shape);
+    expectFloat32('Tensor', 'data', data);
+    const n = product('Tensor', 'shape', shape);
+    if (data.length !== n) {
+      throw new ShapeError(`Tensor: data has ${data.length} elements but shape [${shape.join(', ')}] needs ${n}`);
+    }
+    this.shape = [...shape];
+    this.data = data;
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** A tensor of zeros. */
+  static zeros(shape: readonly number[]): Tensor {
+    checkShape('Tensor.zeros', shape);
+    return new Tensor(new Float32Array(product('Tensor.zeros', 'shape', shape)), shape);
+  }
+
+  /** A copy with its own buffer. */
+  clone(): Tensor {
+    return new Tensor(this.data.slice(), this.shape);
+  }
+
+  /** The same buffer seen with another shape of the same size (no copy). */
+  reshape(shape: readonly number[]): Tensor {
+    return new Tensor(this.data, shape);
+  }
+
+  /** Nested arrays, for printing and tests. */
+  toArray(): unknown[] {
+    const build = (offset: number, dim: number): unknown[] => {
+      const n = this.shape[dim];
+      const stride = this.shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+      const out: unknown[] = [];
+      for (let i = 0; i < n; i++) {
+        out.push(dim === this.shape.length - 1 ? this.data[offset + i] : build(offset + i * stride, dim + 1));
+      }
+      return out;
+    };
+    return this.shape.length === 0 ? [this.data[0]] : build(0, 0);
+  }
+}
+
+function checkShape(fn: string, shape: unknown): asserts shape is number[] {
+  if (!Array.isArray(shape)) throw new TypeError(`${fn}: shape must be an array of positive integers, got ${describe(shape)}`);
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) {
+      throw new RangeError(`${fn}: shape[${i}] must be a positive integer, got ${describe(d)}`);
+    }
+  }
+}
+
+/**
+ * Makes a Tensor. `data` may be a Float32Array (used as is, not copied), or numbers /
+ * nested arrays (copied into a new Float32Array). Without `shape`, nested arrays give it.
+ * @example
+ *   const x = tensor([[1, 2], [3, 4]]);            // shape [2, 2]
+ *   const y = tensor(new Float32Array(6), [2, 3]); // wraps the buffer
+ */
+export function tensor(data: Float32Array | ArrayLike<number> | unknown[], shape?: readonly number[]): Tensor {
+  if (data instanceof Float32Array) {
+    return new Tensor(data, shape ?? [data.length]);
+  }
+  if (ArrayBuffer.isView(data)) {
+    const arr = Float32Array.from(data as unknown as ArrayLike<number>);
+    return new Tensor(arr, shape ?? [arr.length]);
+  }
+  if (!Array.isArray(data)) throw new TypeError(`tensor: data must be a Float32Array or an array of numbers, got ${describe(data)}`);
+  const inferred: number[] = [];
+  let level: unknown = data;
+  while (Array.isArray(level)) {
+    inferred.push(level.length);
+    level = level[0];
+  }
+  const flat = (data as unknown[]).flat(Infinity) as unknown[];
+  for (let i = 0; i < flat.length; i++) {
+    if (typeof flat[i] !== 'number') throw new TypeError(`tensor: element ${i} must be a number, got ${describe(flat[i])}`);
+  }
+  const arr = Float32Array.from(flat as number[]);
+  const s = shape ?? inferred;
+  if (!shape && product('tensor', 'data', s) !== arr.length) {
+    throw new ShapeError(`tensor: nested arrays are ragged (shape [${s.join(', ')}] from the first elements, ${arr.length} numbers in all)`);
+  }
+  return new Tensor(arr, s);
+}
+
+/** Throws TypeError unless v is a Tensor (duck-typed: shape array plus Float32Array data). */
+export function expectTensor(fn: string, name: string, v: unknown): asserts v is Tensor {
+  if (v instanceof Tensor) return;
+  const o = v as { shape?: unknown; data?: unknown };
+  if (o && typeof o === 'object' && Array.isArray(o.shape) && o.data instanceof Float32Array) return;
+  throw new TypeError(`${fn}: ${name} must be a Tensor ({ shape, data: Float32Array }), got ${describe(v)}`);
+}
