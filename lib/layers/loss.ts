@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+// Softmax followed by cross-entropy, as one layer (its backward is y - t).
+import { describe, ShapeError } from '../errors';
+import { Tensor, expectTensor } from '../tensor';
+import { Buffers, shapeStr } from './layer';
+
+/** Class indices (Int32Array or number[]) or a one-hot Tensor (N, classes). */
+export type Labels = Int32Array | readonly number[] | Tensor;
+
+/** Checks labels against (N, classes) and returns them as class indices or the one-hot tensor. */
+export function checkLabels(fn: string, t: unknown, N: number, classes: number): Int32Array | Tensor {
+  if (t instanceof Int32Array || Array.isArray(t)) {
+    const arr = t as ArrayLike<number>;
+    if (arr.length !== N) throw new ShapeError(`${fn}: t has ${arr.length} labels but x has ${N} rows`);
+    for (let i = 0; i < arr.length; i++) {
+      const v = arr[i];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= classes) {
+        throw new RangeError(`${fn}: t[${i}] must be a class index in [0, ${classes - 1}], got ${describe(v)}`);
+      }
+    }
+    return t instanceof Int32Array ? t : Int32Array.from(arr);
+  }
+  const o = t as { shape?: unknown; data?: unknown };
+  if (o && typeof o === 'object' && Array.isArray(o.shape) && o.data instanceof Float32Array) {
+    const tt = t as Tensor;
+    if (tt.shape.length !== 2 || tt.shape[0] !== N || tt.shape[1] !== classes) {
+      throw new ShapeError(`${fn}: one-hot t has shape ${shapeStr(tt.shape)}, x needs [${N}, ${classes}]`);
+    }
+    return tt;
+  }
+  throw new TypeError(`${fn}: t must be class indices (Int32Array or number[]) or a one-hot Tensor, got ${describe(t)}`);
+}
+
+/** Row-wise arg max of a (rows, cols) buffer into out. */
+export function argmaxRows(data: Float32Array, rows: number, cols: number, out: Int32Array): Int32Array {
+  for (let r = 0; r < rows; r++) {
+    let best = -Infinity, at = 0;
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) {
+      const v = data[base + c];
+      if (v > best) { best = v; at = c; }
+    }
+    out[r] = at;
+  }
+  return out;
+}
+
+/**
+ * Softmax + cross-entropy error, with the course's 1e-7 inside the log.
+ * forward(x, t) returns the mean loss over the batch; backward(dout = 1) returns dx = dout * (y - t) / N.
+ * @example
+ *   const loss = new SoftmaxWithLoss().forward(scores, labels);
+ */
+export class SoftmaxWithLoss {
+  readonly name = 'SoftmaxWithLoss';
+  readonly params: Record<string, Tensor> = {};
+  readonly grads: Record<string, Tensor> = {};
+  /** Softmax output of the last forward, (N, classes). */
+  y: Tensor | null = null;
+  /** Labels of the last forward: class indices or the one-hot tensor. */
+  t: Int32Array | Tensor | null = null;
+  /** Loss of the last forward. */
+  loss = NaN;
+  private readonly buf = new Buffers();
+
+  forward(x: Tensor, t: Labels): number {
+    expectTensor('SoftmaxWithLoss.forward', 'x', x);
+    if (x.shape.length !== 2) throw new ShapeError(`SoftmaxWithLoss.forward: x must be 2-D (N, classes), got ${shapeStr(x.shape)}`);
+    const [N, C] = x.shape;
+    const labels = checkLabels('SoftmaxWithLoss.forward', t, N, C);
+    const y = this.buf.get('y', x.shape);
+    const xs = x.data, ys = y.data;
+    for (let r = 0; r < N; r++) {
+      const base = r * C;
+      let max = -Infinity;
+      for (let c = 0; c < C; c++) if (xs[base + c] > max) max = xs[base + c];
+      let sum = 0;
+      for (let c = 0; c < C; c++) { const e = Math.exp(xs[base + c] - max); ys[base + c] = e; sum += e; }
+      const inv = 1 / sum;
+      for (let c = 0; c < C; c++) ys[base + c] *= inv;
+    }
+    // One-hot labels are turned into indices by arg max, as the course's cross_entropy_error does.
+    const idx = labels instanceof Int32Array ? labels : argmaxRows(labels.data, N, C, this.buf.getInt('idx', N));
+    let total = 0;
+    for (let r = 0; r < N; r++) total += Math.log(ys[r * C + idx[r]] + 1e-7);
+    this.y = y;
+    this.t = labels;
+    this.loss = -total / N;
+    return this.loss;
+  }
+
+  backward(dout = 1): Tensor {
+    const y = this.y, t = this.t;
+    if (y === null || t === null) throw new Error('SoftmaxWithLoss.backward: call forward first');
+    if (typeof dout !== 'number' || !Number.isFinite(dout)) {
+      throw new TypeError(`SoftmaxWithLoss.backward: dout must be a finite number, got ${describe(dout)}`);
+    }
+    const [N, C] = y.shape;
+    const dx = this.buf.get('dx', y.shape);
+    const ys = y.data, g = dx.data;
+    const scale = dout / N;
+    if (t instanceof Int32Array) {
+      for (let i = 0; i < ys.length; i++) g[i] = ys[i] * scale;
+      for (let r = 0; r < N; r++) g[r * C + t[r]] -= scale;
+    } else {
+      const ts = t.data;
+      for (let i = 0; i < ys.length; i++) g[i] = (ys[i] - ts[i]) * scale;
+    }
+    return dx;
+  }
+}

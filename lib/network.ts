@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MIT
+// Sequential: any stack of layers ending in SoftmaxWithLoss, with the course's
+// network methods (predict, loss, accuracy, gradient, numericalGradient), L2
+// and L1 weight decay, and save/load in the safetensors format.
+import { describe, expectNumber, ShapeError } from './errors';
+import { Layer, shapeStr } from './layers/layer';
+import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
+import { BatchNormalization } from './layers/regularization';
+import { readSafetensors, writeSafetensors } from './safetensors';
+import { Tensor, expectTensor } from './tensor';
+
+export interface SequentialOptions {
+  /** L2 weight decay: adds 0.5·λ·ΣW² to the loss and λ·W to each W's gradient. */
+  weightDecayLambda?: number;
+  /** L1 weight decay: adds λ·Σ|W| to the loss and λ·sign(W) to each W's gradient. */
+  l1Lambda?: number;
+  /** Shape of one input sample, e.g. [784] or [1, 28, 28]: checked through every layer now. */
+  inputShape?: number[];
+  /** Anything JSON that describes how to rebuild this network; saved with its parameters. */
+  config?: Record<string, unknown>;
+}
+
+/**
+ * A network as a list of layers plus a SoftmaxWithLoss. Parameters are named as the course
+ * names them: the n-th Affine or Convolution holds W{n} and b{n}, the m-th
+ * BatchNormalization gamma{m} and beta{m}. `params` holds the very tensors the layers
+ * compute with.
+ * @example
+ *   const net = new Sequential([new Affine(W1, b1), new Relu(), new Affine(W2, b2)]);
+ *   const loss = net.loss(x, t);
+ */
+export class Sequential {
+  readonly layers: Layer[];
+  readonly lastLayer: SoftmaxWithLoss;
+  readonly params: Record<string, Tensor> = {};
+  readonly weightDecayLambda: number;
+  readonly l1Lambda: number;
+  readonly config: Record<string, unknown>;
+  private readonly decayKeys: string[] = [];
+  private readonly bnLayers: BatchNormalization[] = [];
+  private readonly gradsOut: Record<string, Tensor> = {};
+
+  constructor(layers: Array<Layer | SoftmaxWithLoss>, options: SequentialOptions = {}) {
+    if (!Array.isArray(layers) || layers.length === 0) {
+      throw new TypeError(`Sequential: layers must be a non-empty array of layers, got ${describe(layers)}`);
+    }
+    const last = layers[layers.length - 1];
+    const body = (last instanceof SoftmaxWithLoss ? layers.slice(0, -1) : layers) as Layer[];
+    this.lastLayer = last instanceof SoftmaxWithLoss ? last : new SoftmaxWithLoss();
+    body.forEach((l, i) => {
+      if (l instanceof SoftmaxWithLoss) throw new TypeError(`Sequential: SoftmaxWithLoss may only be the last layer (found at ${i})`);
+      if (!l || typeof l.forward !== 'function' || typeof l.backward !== 'function') {
+        throw new TypeError(`Sequential: layers[${i}] must be a layer with forward and backward, got ${describe(l)}`);
+      }
+    });
+    this.layers = body;
+    this.weightDecayLambda = expectNumber('Sequential', 'weightDecayLambda', options.weightDecayLambda ?? 0, { min: 0 });
+    this.l1Lambda = expectNumber('Sequential', 'l1Lambda', options.l1Lambda ?? 0, { min: 0 });
+    this.config = options.config ?? { kind: 'Sequential', layers: body.map((l) => l.name) };
+
+    let dense = 0, bn = 0;
+    for (const layer of body) {
+      const keys = Object.keys(layer.params);
+      if (keys.length === 0) continue;
+      let n: number;
+      if (layer instanceof BatchNormalization) {
+        n = ++bn;
+        this.bnLayers.push(layer);
+      } else {
+        n = ++dense;
+      }
+      const lp = layer.params as Record<string, Tensor>, lg = layer.grads as Record<string, Tensor>;
+      for (const key of keys) {
+        const name = `${key}${n}`;
+        this.params[name] = lp[key];
+        this.gradsOut[name] = lg[key];
+        if (key === 'W') this.decayKeys.push(name);
+      }
+    }
+    if (options.inputShape) this.checkShapes(options.inputShape);
+  }
+
+  /** Runs one sample shape through every layer's outputShape; a mismatch names the layer and both shapes. */
+  checkShapes(inputShape: readonly number[]): number[] {
+    let shape = [...inputShape];
+    this.layers.forEach((layer, i) => {
+      if (!layer.outputShape) return;
+      try {
+        shape = layer.outputShape(shape);
+      } catch (err) {
+        throw new ShapeError(`Sequential: layer ${i} (${layer.name}) does not accept the output ${shapeStr(shape)} of ${i === 0 ? 'the input' : `layer ${i - 1} (${this.layers[i - 1].name})`}: ${(err as Error).message}`);
+      }
+    });
+    return shape;
+  }
+
+  /** Forward through every layer but the loss. train = false by default, as the course. */
+  predict(x: Tensor, train = false): Tensor {
+    expectTensor('predict', 'x', x);
+    let y = x;
+    for (let i = 0; i < this.layers.length; i++) {
+      try {
+        y = this.layers[i].forward(y, train);
+      } catch (err) {
+        if (err instanceof ShapeError) {
+          throw new ShapeError(`layer ${i} (${this.layers[i].name}): ${err.message}`);
+        }
+        throw err;
+      }
+    }
+    return y;
+  }
+
+  /** Loss of a batch: softmax cross-entropy plus the weight-decay penalties. */
+  loss(x: Tensor, t: Labels, train = true): number {
+    const y = this.predict(x, train);
+    return this.lastLayer.forward(y, t) + this.penalty();
+  }
+
+  /** 0.5·λ2·ΣW² + λ1·Σ|W| over every W. */
+  penalty(): number {
+    if (this.weightDecayLambda === 0 && this.l1Lambda === 0) return 0;
+    let sq = 0, abs = 0;
+    for (const key of this.decayKeys) {
+      const w = this.params[key].data;
+      for (let i = 0; i < w.length; i++) { sq += w[i] * w[i]; abs += Math.abs(w[i]); }
+    }
+    return 0.5 * this.weightDecayLambda * sq + this.l1Lambda * abs;
+  }
+
+  /** Fraction of correct predictions (test mode), evaluated in chunks of batchSize rows. */
+  accuracy(x: Tensor, t: Labels, batchSize = 1000): number {
+    expectTensor('accuracy', 'x', x);
+    const N = x.shape[0];
+    const per = x.data.length / N;
+    let labels: Int32Array | null = null;
+    let correct = 0;
+    for (let start = 0; start < N; start += batchSize) {
+      const n = Math.min(batchSize, N - start);
+      const xb = new Tensor(x.data.subarray(start * per, (start + n) * per), [n, ...x.shape.slice(1)]);
+      const y = this.predict(xb, false);
+      const C = y.shape[1];
+      if (labels === null) {
+        const checked = checkLabels('accuracy', t, N, C);
+        labels = checked instanceof Int32Array ? checked : argmaxRows(checked.data, N, C, new Int32Array(N));
+      }
+      const pred = argmaxRows(y.data, n, C, new Int32Array(n));
+      for (let i = 0; i < n; i++) if (pred[i] === labels[start + i]) correct++;
+    }
+    return N === 0 ? 0 : correct / N;
+  }
+
+  /** Backward from the loss (after loss()): fills every layer's grads, plus weight decay. */
+  backward(dout = 1): Tensor {
+    let d = this.lastLayer.backward(dout);
+    for (let i = this.layers.length - 1; i >= 0; i--) d = this.layers[i].backward(d);
+    const l2 = this.weightDecayLambda, l1 = this.l1Lambda;
+    if (l2 !== 0 || l1 !== 0) {
+      for (const key of this.decayKeys) {
+        const w = this.params[key].data, g = this.gradsOut[key].data;
+        for (let i = 0; i < w.length; i++) g[i] += l2 * w[i] + l1 * Math.sign(w[i]);
+      }
+    }
+    return d;
+  }
+
+  /** Gradients of loss(x, t) by backpropagation, keyed like params (live tensors of the layers). */
+  gradient(x: Tensor, t: Labels): Record<string, Tensor> {
+    this.loss(x, t, true);
+    this.backward(1);
+    return this.gradsOut;
+  }
+
+  /** Loss of the last forward pass, without the penalty (as the course's trainer reports it). */
+  get lastLoss(): number {
+    return this.lastLayer.loss;
+  }
+
+  /**
+   * Gradients by central differences, (f(p + h) - f(p - h)) / 2h per parameter element.
+   * h defaults to 1e-3 rather than the course's 1e-4 because the arithmetic is float32.
+   */
+  numericalGradient(x: Tensor, t: Labels, h = 1e-3): Record<string, Tensor> {
+    expectNumber('numericalGradient', 'h', h, { min: 0, minExclusive: true });
+    const grads: Record<string, Tensor> = {};
+    for (const [name, p] of Object.entries(this.params)) {
+      const g = Tensor.zeros(p.shape);
+      for (let i = 0; i < p.data.length; i++) {
+        const old = p.data[i];
+        p.data[i] = old + h;
+        const fp = this.loss(x, t, true);
+        p.data[i] = old - h;
+        const fm = this.loss(x, t, true);
+        p.data[i] = old;
+        g.data[i] = (fp - fm) / (2 * h);
+      }
+      grads[name] = g;
+    }
+    return grads;
+  }
+
+  /** Every tensor that defines the network's behaviour: params plus BatchNorm running statistics. */
+  stateTensors(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = { ...this.params };
+    this.bnLayers.forEach((bn, i) => {
+      out[`runningMean${i + 1}`] = bn.runningMean;
+      out[`runningVar${i + 1}`] = bn.runningVar;
+    });
+    return out;
+  }
+
+  /** Saves parameters (and BatchNorm running statistics) to a safetensors file, atomically. */
+  saveParams(file: string): void {
+    if (typeof file !== 'string' || file === '') throw new TypeError(`saveParams: file must be a path, got ${describe(file)}`);
+    writeSafetensors(file, this.stateTensors(), {
+      format: 'blasnet',
+      version: '1',
+      config: JSON.stringify(this.config),
+    });
+  }
+
+  /**
+   * Loads parameters saved by saveParams into this network's own tensors (in place). Every
+   * name and shape must match; nothing is changed when the file does not fit.
+   */
+  loadParams(file: string): void {
+    if (typeof file !== 'string' || file === '') throw new TypeError(`loadParams: file must be a path, got ${describe(file)}`);
+    const { tensors } = readSafetensors(file);
+    const mine = this.stateTensors();
+    for (const [name, t] of Object.entries(mine)) {
+      const src = tensors[name];
+      if (!src) throw new Error(`${file}: has no tensor '${name}' (it holds ${Object.keys(tensors).join(', ') || 'none'})`);
+      if (src.data.length !== t.data.length || src.shape.join() !== t.shape.join()) {
+        throw new ShapeError(`${file}: tensor '${name}' has shape ${shapeStr(src.shape)}, the network needs ${shapeStr(t.shape)}`);
+      }
+    }
+    const extra = Object.keys(tensors).filter((k) => !(k in mine));
+    if (extra.length) throw new Error(`${file}: holds tensors this network does not have: ${extra.join(', ')}`);
+    for (const [name, t] of Object.entries(mine)) t.data.set(tensors[name].data);
+  }
+}

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+// The library's one random stream: weight initialisation, shuffling and
+// dropout masks all draw from it, so setSeed(n) makes a run repeat exactly.
+import { expectInt } from './errors';
+
+// xoshiro128** over four 32-bit words, seeded through splitmix32.
+let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+let spareNormal: number | null = null;
+
+function splitmix32(x: number): () => number {
+  return () => {
+    x = (x + 0x9e3779b9) | 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+/** Seeds every random draw of the library (weights, shuffles, dropout masks). */
+export function setSeed(seed: number): void {
+  expectInt('setSeed', 'seed', seed, 0);
+  const next = splitmix32(seed);
+  s0 = next(); s1 = next(); s2 = next(); s3 = next();
+  if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
+  spareNormal = null;
+}
+
+function nextU32(): number {
+  const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+  const t = s1 << 9;
+  s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+  s2 ^= t;
+  s3 = rotl(s3, 11);
+  return result;
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+/** Uniform in [0, 1) with 32 random bits. */
+export function random(): number {
+  return nextU32() / 4294967296;
+}
+
+/** Standard normal draw (Box–Muller, pairs cached). */
+export function randn(): number {
+  if (spareNormal !== null) {
+    const v = spareNormal;
+    spareNormal = null;
+    return v;
+  }
+  let u = 0;
+  while (u === 0) u = random();
+  const v = random();
+  const r = Math.sqrt(-2 * Math.log(u));
+  spareNormal = r * Math.sin(2 * Math.PI * v);
+  return r * Math.cos(2 * Math.PI * v);
+}
+
+/** Fills `out` with scale * N(0, 1) draws. */
+export function fillRandn(out: Float32Array, scale = 1): Float32Array {
+  for (let i = 0; i < out.length; i++) out[i] = scale * randn();
+  return out;
+}
+
+/** A uniformly random permutation of 0..n-1 written into `out` (Fisher–Yates). */
+export function permutation(n: number, out: Int32Array = new Int32Array(n)): Int32Array {
+  for (let i = 0; i < n; i++) out[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = out[i]; out[i] = out[j]; out[j] = t;
+  }
+  return out;
+}
+
+// Unseeded runs still differ from each other.
+setSeed((Date.now() ^ (process.pid << 16) ^ Math.floor(Math.random() * 2 ** 31)) >>> 0);
