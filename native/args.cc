@@ -64,6 +64,7 @@ F32 Args::Floats(size_t i, const char* name) const {
   F32 out;
   out.data = arr.Data();  // already includes byteOffset
   out.length = arr.ElementLength();
+  out.given = true;
   return out;
 }
 

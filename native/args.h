@@ -15,7 +15,9 @@ namespace blasnet {
 struct F32 {
   float* data = nullptr;
   size_t length = 0;
-  bool present() const { return data != nullptr || length != 0; }
+  // Set for any Float32Array, even an empty one (whose data may be null).
+  bool given = false;
+  bool present() const { return given; }
 };
 
 struct I32 {
