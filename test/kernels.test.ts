@@ -1,0 +1,517 @@
+// SPDX-License-Identifier: MIT
+// Every native kernel (through the checked wrappers of lib/kernels.ts) against the
+// float64 reference in test/reference/naive.ts, on seeded random shapes.
+import { afterAll, describe, expect, test } from '@jest/globals';
+import * as K from '../lib/kernels';
+import { Rng } from './helpers/random';
+import * as ref from './reference/naive';
+
+type Geom = ref.Geom;
+
+/** |a - e| <= rtol * (|e| + max|e|): relative to the element and to the array's scale. */
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rtol = 1e-4): void {
+  expect(actual.length).toBe(expected.length);
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i], e = expected[i];
+    if (!(Math.abs(a - e) <= rtol * (Math.abs(e) + scale))) {
+      throw new Error(`${what}: element ${i} of ${expected.length} is ${a}, expected ${e} (scale ${scale})`);
+    }
+  }
+}
+
+/** Bit-for-bit equality of two float32 arrays (NaN payloads included). */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return false;
+  return true;
+}
+
+function dims(g: Geom): { OH: number; OW: number; rows: number; cols: number } {
+  const { OH, OW } = ref.outShape(g);
+  return { OH, OW, rows: g.N * OH * OW, cols: g.C * g.FH * g.FW };
+}
+
+const nanFilled = (n: number): Float32Array => new Float32Array(n).fill(NaN);
+
+/**
+ * Window shapes covering every stride 1..3 x pad 0..2, batch 1 in each pair, odd and
+ * non-square images and windows; windows that do not fit are redrawn.
+ */
+function windowCases(seed: number, perPair = 3, maxHW = 9, maxF = 4): Geom[] {
+  const rng = new Rng(seed);
+  const cases: Geom[] = [];
+  for (let stride = 1; stride <= 3; stride++) {
+    for (let pad = 0; pad <= 2; pad++) {
+      for (let rep = 0; rep < perPair; rep++) {
+        for (;;) {
+          const g: Geom = {
+            N: rep === 0 ? 1 : rng.int(2, 3), C: rng.int(1, 3),
+            H: rng.int(1, maxHW), W: rng.int(1, maxHW), FH: rng.int(1, maxF), FW: rng.int(1, maxF),
+            stride, pad,
+          };
+          if (g.H + 2 * pad >= g.FH && g.W + 2 * pad >= g.FW) { cases.push(g); break; }
+        }
+      }
+    }
+  }
+  return cases;
+}
+
+const label = (g: Geom): string =>
+  `N${g.N} C${g.C} ${g.H}x${g.W} window ${g.FH}x${g.FW} stride ${g.stride} pad ${g.pad}`;
+
+const initialThreads = K.getNumThreads();
+afterAll(() => K.setNumThreads(initialThreads));
+
+describe('the shape generator', () => {
+  test('covers batch 1, every stride and pad, and non-square images and windows', () => {
+    const cases = windowCases(1);
+    expect(cases.some((g) => g.N === 1)).toBe(true);
+    expect(new Set(cases.map((g) => `${g.stride},${g.pad}`)).size).toBe(9);
+    expect(cases.some((g) => g.H !== g.W)).toBe(true);
+    expect(cases.some((g) => g.FH !== g.FW)).toBe(true);
+    expect(cases.some((g) => g.H % 2 === 1 && g.W % 2 === 1)).toBe(true);
+  });
+});
+
+describe('sgemm', () => {
+  const rng = new Rng(11);
+  const shapes: Array<[number, number, number]> = [[1, 1, 1], [1, 7, 1], [5, 1, 3], [3, 5, 1], [17, 13, 9], [33, 31, 37]];
+  for (let i = 0; i < 6; i++) shapes.push([rng.int(1, 40), rng.int(1, 40), rng.int(1, 40)]);
+  for (const [M, N, Kd] of shapes) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        test(`M${M} N${N} K${Kd} transA=${transA} transB=${transB}`, () => {
+          const alpha = rng.pick([1, -0.5, 2.25]);
+          const beta = rng.pick([0, 1, 0.75, -2]);
+          const A = rng.floats(M * Kd), B = rng.floats(Kd * N), C = rng.floats(M * N);
+          const want = ref.gemm(transA, transB, M, N, Kd, alpha, A, B, beta, C);
+          K.sgemm(transA, transB, M, N, Kd, alpha, A, B, beta, C);
+          expectClose(C, want, 'C');
+        });
+      }
+    }
+  }
+
+  test('a transposed operand is read as stored K x M (not just as a reshaped M x K)', () => {
+    // A stored 3x2 (K=3, M=2): op(A) = A^T; B = identity 3x3.
+    const A = Float32Array.from([1, 2, 3, 4, 5, 6]);
+    const B = Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    const C = new Float32Array(6);
+    K.sgemm(true, false, 2, 3, 3, 1, A, B, 0, C);
+    expect(Array.from(C)).toEqual([1, 3, 5, 2, 4, 6]);
+  });
+});
+
+describe('affine, addRowVector, columnSums', () => {
+  const rng = new Rng(12);
+  const shapes: Array<[number, number, number]> = [[1, 1, 1], [1, 9, 4], [7, 1, 3], [5, 3, 1], [13, 29, 11]];
+  for (let i = 0; i < 4; i++) shapes.push([rng.int(1, 30), rng.int(1, 30), rng.int(1, 30)]);
+
+  for (const [N, I, O] of shapes) {
+    test(`affineForward N${N} I${I} O${O}`, () => {
+      const x = rng.floats(N * I), W = rng.floats(I * O), b = rng.floats(O);
+      const out = nanFilled(N * O);
+      K.affineForward(x, W, b, out, N, I, O);
+      const xw = ref.gemm(false, false, N, O, I, 1, x, W, 0, new Float64Array(N * O));
+      expectClose(out, ref.addRowVector(xw, b, N, O), 'out');
+    });
+
+    test(`affineBackward N${N} I${I} O${O}, with and without dx`, () => {
+      const dout = rng.floats(N * O), x = rng.floats(N * I), W = rng.floats(I * O);
+      const dx = nanFilled(N * I), dW = nanFilled(I * O), db = nanFilled(O);
+      K.affineBackward(dout, x, W, dx, dW, db, N, I, O);
+      const wantDW = ref.gemm(true, false, I, O, N, 1, x, dout, 0, new Float64Array(I * O));
+      const wantDx = ref.gemm(false, true, N, I, O, 1, dout, W, 0, new Float64Array(N * I));
+      const wantDb = ref.columnSums(dout, N, O);
+      expectClose(dW, wantDW, 'dW');
+      expectClose(db, wantDb, 'db');
+      expectClose(dx, wantDx, 'dx');
+
+      const dW2 = nanFilled(I * O), db2 = nanFilled(O);
+      K.affineBackward(dout, x, W, null, dW2, db2, N, I, O);
+      expectClose(dW2, wantDW, 'dW (dx null)');
+      expectClose(db2, wantDb, 'db (dx null)');
+    });
+
+    test(`addRowVector and columnSums rows${N} cols${O}`, () => {
+      const Y = rng.floats(N * O, -3, 3), b = rng.floats(O, -3, 3);
+      const want = ref.addRowVector(Y, b, N, O);
+      K.addRowVector(Y, b, N, O);
+      expectClose(Y, want, 'Y');
+
+      const X = rng.floats(N * O, -3, 3);
+      const out = nanFilled(O);
+      K.columnSums(X, N, O, out);
+      expectClose(out, ref.columnSums(X, N, O), 'column sums');
+    });
+  }
+});
+
+describe('im2col and col2im', () => {
+  const cases = windowCases(21);
+  const rng = new Rng(22);
+
+  test.each(cases.map((g) => [label(g), g] as const))('im2col %s', (_l, g) => {
+    const { rows, cols } = dims(g);
+    const x = rng.floats(g.N * g.C * g.H * g.W);
+    // NaN first: padded entries must be written as zeros, not left alone.
+    const col = nanFilled(rows * cols);
+    K.im2colInto(x, col, g);
+    // A copy of float32 values: the reference is exact, so is the kernel.
+    expect(col).toEqual(Float32Array.from(ref.im2col(x, g)));
+  });
+
+  test.each(cases.map((g) => [label(g), g] as const))('col2im %s', (_l, g) => {
+    const { rows, cols } = dims(g);
+    const c = rng.floats(rows * cols);
+    const dx = nanFilled(g.N * g.C * g.H * g.W);
+    K.col2imInto(c, dx, g);
+    expectClose(dx, ref.col2im(c, g), 'dx');
+  });
+
+  test.each(cases.map((g) => [label(g), g] as const))('col2im is the adjoint of im2col: %s', (_l, g) => {
+    const { rows, cols } = dims(g);
+    const x = rng.floats(g.N * g.C * g.H * g.W);
+    const c = rng.floats(rows * cols);
+    const ix = new Float32Array(rows * cols);
+    const tc = new Float32Array(x.length);
+    K.im2colInto(x, ix, g);
+    K.col2imInto(c, tc, g);
+    let lhs = 0, rhs = 0, mag = 0;
+    for (let i = 0; i < ix.length; i++) { lhs += ix[i] * c[i]; mag += Math.abs(ix[i] * c[i]); }
+    for (let i = 0; i < x.length; i++) rhs += x[i] * tc[i];
+    expect(Math.abs(lhs - rhs)).toBeLessThanOrEqual(1e-5 * (mag + 1));
+  });
+
+  test('a hand-checked case: 1x1x3x3 input, 2x2 window, stride 1, pad 1', () => {
+    const x = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const g: Geom = { N: 1, C: 1, H: 3, W: 3, FH: 2, FW: 2, stride: 1, pad: 1 };
+    const col = new Float32Array(16 * 4);
+    K.im2colInto(x, col, g);
+    // Row (oh=0, ow=0) sees the top-left corner: three pads and x[0,0].
+    expect(Array.from(col.subarray(0, 4))).toEqual([0, 0, 0, 1]);
+    // Row (oh=1, ow=1) covers x[0..1, 0..1].
+    expect(Array.from(col.subarray(5 * 4, 6 * 4))).toEqual([1, 2, 4, 5]);
+    // Row (oh=3, ow=3) sees x[2,2] and three pads.
+    expect(Array.from(col.subarray(15 * 4, 16 * 4))).toEqual([9, 0, 0, 0]);
+  });
+});
+
+describe('convolution', () => {
+  const cases = windowCases(31, 2);
+  const rng = new Rng(32);
+
+  test.each(cases.map((g) => [label(g), g] as const))('forward and backward %s', (_l, g) => {
+    const FN = rng.int(1, 4);
+    const { OH, OW, rows, cols } = dims(g);
+    const x = rng.floats(g.N * g.C * g.H * g.W);
+    const W = rng.floats(FN * cols);
+    const b = rng.floats(FN);
+    const col = nanFilled(rows * cols);
+    const out = nanFilled(g.N * FN * OH * OW);
+    K.convForward(x, W, b, col, out, FN, g);
+    expect(col).toEqual(Float32Array.from(ref.im2col(x, g)));
+    expectClose(out, ref.convForward(x, W, b, FN, g), 'out');
+
+    const dout = rng.floats(out.length);
+    const want = ref.convBackward(dout, x, W, FN, g);
+    const dW = nanFilled(W.length), db = nanFilled(FN);
+    const dcol = nanFilled(col.length), dx = nanFilled(x.length);
+    K.convBackward(dout, col, W, dW, db, dcol, dx, FN, g);
+    expectClose(dW, want.dW, 'dW');
+    expectClose(db, want.db, 'db');
+    expectClose(dx, want.dx, 'dx');
+    // dcol is documented as dout_n^T W per sample: check it as a gemm.
+    const wantDcol = new Float64Array(rows * cols);
+    const S = OH * OW;
+    for (let n = 0; n < g.N; n++) {
+      wantDcol.set(ref.gemm(true, false, S, cols, FN, 1, dout.subarray(n * FN * S, (n + 1) * FN * S), W, 0,
+        new Float64Array(S * cols)), n * S * cols);
+    }
+    expectClose(dcol, wantDcol, 'dcol');
+
+    // Without dx/dcol, dW and db come out the same.
+    const dW2 = nanFilled(W.length), db2 = nanFilled(FN);
+    K.convBackward(dout, col, W, dW2, db2, null, null, FN, g);
+    expectClose(dW2, want.dW, 'dW (dx null)');
+    expectClose(db2, want.db, 'db (dx null)');
+  });
+
+  test('a hand-checked case: 3x3 ones, 2x2 ones filter, bias 0.5', () => {
+    const g: Geom = { N: 1, C: 1, H: 3, W: 3, FH: 2, FW: 2, stride: 1, pad: 0 };
+    const out = new Float32Array(4);
+    K.convForward(new Float32Array(9).fill(1), new Float32Array(4).fill(1), Float32Array.from([0.5]),
+      new Float32Array(16), out, 1, g);
+    expect(Array.from(out)).toEqual([4.5, 4.5, 4.5, 4.5]);
+  });
+});
+
+describe('pooling', () => {
+  const cases = windowCases(41, 3, 9, 3);
+  const rng = new Rng(42);
+
+  test.each(cases.map((g) => [label(g), g] as const))('max pooling with ties %s', (_l, g) => {
+    const { OH, OW } = dims(g);
+    // Small integers: many exact ties, including ties with the padded zeros,
+    // so the "first maximum in (ph, pw) order wins" rule is exercised.
+    const x = new Float32Array(g.N * g.C * g.H * g.W).map(() => rng.int(-2, 2));
+    const out = nanFilled(g.N * g.C * OH * OW);
+    const argmax = new Int32Array(out.length).fill(12345);
+    K.maxPoolForward(x, out, argmax, g);
+    const want = ref.maxPoolForward(x, g);
+    expect(out).toEqual(Float32Array.from(want.out));
+    expect(argmax).toEqual(want.argmax);
+
+    const dout = rng.floats(out.length);
+    const dx = nanFilled(x.length);
+    K.maxPoolBackward(dout, argmax, dx, g);
+    expectClose(dx, ref.maxPoolBackward(dout, x, g), 'dx');
+  });
+
+  test.each(cases.map((g) => [label(g), g] as const))('max pooling, negative input %s', (_l, g) => {
+    const { OH, OW } = dims(g);
+    // All inputs negative: a window touching the padding must return 0 and argmax -1.
+    const x = rng.floats(g.N * g.C * g.H * g.W, -5, -0.1);
+    const out = nanFilled(g.N * g.C * OH * OW);
+    const argmax = new Int32Array(out.length);
+    K.maxPoolForward(x, out, argmax, g);
+    const want = ref.maxPoolForward(x, g);
+    expect(out).toEqual(Float32Array.from(want.out));
+    expect(argmax).toEqual(want.argmax);
+    if (g.pad > 0) expect(argmax).toContain(-1);
+  });
+
+  test.each(cases.map((g) => [label(g), g] as const))('average pooling %s', (_l, g) => {
+    const { OH, OW } = dims(g);
+    const x = rng.floats(g.N * g.C * g.H * g.W);
+    const out = nanFilled(g.N * g.C * OH * OW);
+    K.avgPoolForward(x, out, g);
+    expectClose(out, ref.avgPoolForward(x, g), 'out');
+    const dout = rng.floats(out.length);
+    const dx = nanFilled(x.length);
+    K.avgPoolBackward(dout, dx, g);
+    expectClose(dx, ref.avgPoolBackward(dout, g), 'dx');
+  });
+
+  test('a hand-checked case: 2x2 max and average over a 4x4 plane, stride 2', () => {
+    const g: Geom = { N: 1, C: 1, H: 4, W: 4, FH: 2, FW: 2, stride: 2, pad: 0 };
+    const x = Float32Array.from([1, 5, 2, 0, 3, 4, 8, 8, 0, 0, 1, 1, 0, -1, 1, 1]);
+    const out = new Float32Array(4), argmax = new Int32Array(4), avg = new Float32Array(4);
+    K.maxPoolForward(x, out, argmax, g);
+    K.avgPoolForward(x, avg, g);
+    expect(Array.from(out)).toEqual([5, 8, 0, 1]);
+    // The first 8 (index 6) wins over the second (7); the first 0 (8) over the others.
+    expect(Array.from(argmax)).toEqual([1, 6, 8, 10]);
+    expect(Array.from(avg)).toEqual([13 / 4, 18 / 4, -1 / 4, 1]);
+  });
+});
+
+describe('zero copy: subarrays are read and written in place', () => {
+  const rng = new Rng(51);
+
+  /** `inner` placed at an odd element offset inside a larger buffer of random sentinels. */
+  function embed(inner: Float32Array): { big: Float32Array; view: Float32Array; before: Float32Array } {
+    const lead = rng.int(1, 7), tail = rng.int(1, 7);
+    const big = rng.floats(lead + inner.length + tail, 100, 200);
+    const view = big.subarray(lead, lead + inner.length);
+    view.set(inner);
+    return { big, view, before: big.slice() };
+  }
+
+  /** Outside the view nothing changed, bit for bit. */
+  function expectOnlyWindowChanged(e: { big: Float32Array; view: Float32Array; before: Float32Array }): void {
+    const lead = e.view.byteOffset / 4;
+    const end = lead + e.view.length;
+    expect(e.view.buffer).toBe(e.big.buffer);
+    expect(sameBits(e.big.subarray(0, lead), e.before.subarray(0, lead))).toBe(true);
+    expect(sameBits(e.big.subarray(end), e.before.subarray(end))).toBe(true);
+  }
+
+  const unchanged = (e: { big: Float32Array; before: Float32Array }): boolean => sameBits(e.big, e.before);
+
+  test('sgemm writes C inside a larger buffer and reads A, B at their byteOffset', () => {
+    const M = 7, N = 5, Kd = 9;
+    const A = embed(rng.floats(M * Kd)), B = embed(rng.floats(N * Kd)), C = embed(rng.floats(M * N));
+    expect(A.view.byteOffset % 16).not.toBe(0);
+    const want = ref.gemm(false, true, M, N, Kd, 0.5, A.view, B.view, 2, C.view);
+    K.sgemm(false, true, M, N, Kd, 0.5, A.view, B.view, 2, C.view);
+    expectClose(C.view, want, 'C');
+    expectOnlyWindowChanged(C);
+    expect(unchanged(A) && unchanged(B)).toBe(true);
+  });
+
+  test('affineForward/Backward, addRowVector, columnSums on subarrays', () => {
+    const N = 5, I = 6, O = 3;
+    const x = embed(rng.floats(N * I)), W = embed(rng.floats(I * O)), b = embed(rng.floats(O));
+    const out = embed(new Float32Array(N * O));
+    K.affineForward(x.view, W.view, b.view, out.view, N, I, O);
+    const xw = ref.gemm(false, false, N, O, I, 1, x.view, W.view, 0, new Float64Array(N * O));
+    expectClose(out.view, ref.addRowVector(xw, b.view, N, O), 'out');
+    expectOnlyWindowChanged(out);
+
+    const dout = embed(rng.floats(N * O));
+    const dx = embed(new Float32Array(N * I)), dW = embed(new Float32Array(I * O)), db = embed(new Float32Array(O));
+    K.affineBackward(dout.view, x.view, W.view, dx.view, dW.view, db.view, N, I, O);
+    expectClose(dW.view, ref.gemm(true, false, I, O, N, 1, x.view, dout.view, 0, new Float64Array(I * O)), 'dW');
+    expectClose(db.view, ref.columnSums(dout.view, N, O), 'db');
+    expectClose(dx.view, ref.gemm(false, true, N, I, O, 1, dout.view, W.view, 0, new Float64Array(N * I)), 'dx');
+    for (const e of [dx, dW, db]) expectOnlyWindowChanged(e);
+    expect([x, W, b, dout].every(unchanged)).toBe(true);
+
+    const Y = embed(rng.floats(N * O));
+    const wantY = ref.addRowVector(Y.view, b.view, N, O);
+    K.addRowVector(Y.view, b.view, N, O);
+    expectClose(Y.view, wantY, 'Y');
+    expectOnlyWindowChanged(Y);
+
+    const sums = embed(new Float32Array(O));
+    K.columnSums(dout.view, N, O, sums.view);
+    expectClose(sums.view, ref.columnSums(dout.view, N, O), 'sums');
+    expectOnlyWindowChanged(sums);
+  });
+
+  test('im2col, col2im, convForward and convBackward on subarrays', () => {
+    const g: Geom = { N: 2, C: 3, H: 7, W: 5, FH: 3, FW: 2, stride: 2, pad: 1 };
+    const FN = 4;
+    const { OH, OW, rows, cols } = dims(g);
+    const x = embed(rng.floats(g.N * g.C * g.H * g.W));
+    const col = embed(new Float32Array(rows * cols));
+    K.im2colInto(x.view, col.view, g);
+    expect(Array.from(col.view)).toEqual(Array.from(ref.im2col(x.view, g)));
+    expectOnlyWindowChanged(col);
+
+    const dx = embed(new Float32Array(x.view.length));
+    K.col2imInto(col.view, dx.view, g);
+    expectClose(dx.view, ref.col2im(col.view, g), 'col2im');
+    expectOnlyWindowChanged(dx);
+
+    const W = embed(rng.floats(FN * cols)), b = embed(rng.floats(FN));
+    const col2 = embed(new Float32Array(rows * cols)), out = embed(new Float32Array(g.N * FN * OH * OW));
+    K.convForward(x.view, W.view, b.view, col2.view, out.view, FN, g);
+    expectClose(out.view, ref.convForward(x.view, W.view, b.view, FN, g), 'out');
+    for (const e of [col2, out]) expectOnlyWindowChanged(e);
+
+    const dout = embed(rng.floats(out.view.length));
+    const dW = embed(new Float32Array(W.view.length)), db = embed(new Float32Array(FN));
+    const dcol = embed(new Float32Array(rows * cols)), dx2 = embed(new Float32Array(x.view.length));
+    K.convBackward(dout.view, col2.view, W.view, dW.view, db.view, dcol.view, dx2.view, FN, g);
+    const want = ref.convBackward(dout.view, x.view, W.view, FN, g);
+    expectClose(dW.view, want.dW, 'dW');
+    expectClose(db.view, want.db, 'db');
+    expectClose(dx2.view, want.dx, 'dx');
+    for (const e of [dW, db, dcol, dx2]) expectOnlyWindowChanged(e);
+    expect([x, W, b, dout].every(unchanged)).toBe(true);
+  });
+
+  test('pooling on subarrays, argmax inside a larger Int32Array', () => {
+    const g: Geom = { N: 2, C: 2, H: 5, W: 6, FH: 2, FW: 3, stride: 2, pad: 1 };
+    const { OH, OW } = dims(g);
+    const x = embed(rng.floats(g.N * g.C * g.H * g.W));
+    const out = embed(new Float32Array(g.N * g.C * OH * OW));
+    const bigArg = new Int32Array(out.view.length + 6).fill(-777);
+    const argmax = bigArg.subarray(3, 3 + out.view.length);
+    K.maxPoolForward(x.view, out.view, argmax, g);
+    const want = ref.maxPoolForward(x.view, g);
+    expect(Array.from(out.view)).toEqual(Array.from(want.out));
+    expect(Array.from(argmax)).toEqual(Array.from(want.argmax));
+    expect(Array.from(bigArg.subarray(0, 3))).toEqual([-777, -777, -777]);
+    expect(Array.from(bigArg.subarray(3 + out.view.length))).toEqual([-777, -777, -777]);
+    expectOnlyWindowChanged(out);
+
+    const dout = embed(rng.floats(out.view.length));
+    const dx = embed(new Float32Array(x.view.length));
+    K.maxPoolBackward(dout.view, argmax, dx.view, g);
+    expectClose(dx.view, ref.maxPoolBackward(dout.view, x.view, g), 'max dx');
+    expectOnlyWindowChanged(dx);
+
+    const avg = embed(new Float32Array(out.view.length));
+    K.avgPoolForward(x.view, avg.view, g);
+    expectClose(avg.view, ref.avgPoolForward(x.view, g), 'avg out');
+    expectOnlyWindowChanged(avg);
+    const adx = embed(new Float32Array(x.view.length));
+    K.avgPoolBackward(dout.view, adx.view, g);
+    expectClose(adx.view, ref.avgPoolBackward(dout.view, g), 'avg dx');
+    expectOnlyWindowChanged(adx);
+    expect([x, dout].every(unchanged)).toBe(true);
+  });
+});
+
+describe('thread count', () => {
+  // Large enough that the loop kernels really split the batch over two threads.
+  const g: Geom = { N: 8, C: 3, H: 17, W: 15, FH: 3, FW: 4, stride: 1, pad: 1 };
+  const FN = 6;
+  const { OH, OW, rows, cols } = dims(g);
+  const rng = new Rng(61);
+  const x = rng.floats(g.N * g.C * g.H * g.W), W = rng.floats(FN * cols), b = rng.floats(FN);
+  const dout = rng.floats(g.N * FN * OH * OW);
+  const A = rng.floats(150 * 170), B = rng.floats(170 * 160);
+
+  function runAll(): Record<string, Float32Array | Int32Array> {
+    const col = new Float32Array(rows * cols), out = new Float32Array(dout.length);
+    K.convForward(x, W, b, col, out, FN, g);
+    const dW = new Float32Array(W.length), db = new Float32Array(FN);
+    const dcol = new Float32Array(col.length), dx = new Float32Array(x.length);
+    K.convBackward(dout, col, W, dW, db, dcol, dx, FN, g);
+    const pg: Geom = { ...g, FH: 2, FW: 2, stride: 2, pad: 0 };
+    const p = dims(pg);
+    const pout = new Float32Array(g.N * g.C * p.OH * p.OW), arg = new Int32Array(pout.length);
+    K.maxPoolForward(x, pout, arg, pg);
+    const C = new Float32Array(150 * 160);
+    K.sgemm(false, false, 150, 160, 170, 1, A, B, 0, C);
+    return { col, out, dW, db, dx, pout, arg, C };
+  }
+
+  test('setNumThreads(1) and setNumThreads(2) give the same results', () => {
+    K.setNumThreads(1);
+    expect(K.getNumThreads()).toBe(1);
+    expect(K.blasInfo().loopThreads).toBe(1);
+    const one = runAll();
+    K.setNumThreads(2);
+    expect(K.getNumThreads()).toBe(2);
+    expect(K.blasInfo().loopThreads).toBe(2);
+    const two = runAll();
+    expect(two.col).toEqual(one.col);
+    expect(two.arg).toEqual(one.arg);
+    expect(two.pout).toEqual(one.pout);
+    for (const k of ['out', 'dW', 'db', 'dx', 'C']) expectClose(two[k], one[k], k, 1e-5);
+    // And both match the reference, so neither is consistently wrong.
+    expectClose(two.out, ref.convForward(x, W, b, FN, g), 'out vs reference');
+    expectClose(two.dx, ref.convBackward(dout, x, W, FN, g).dx, 'dx vs reference');
+  });
+});
+
+describe('blasInfo and setNumThreads', () => {
+  test('blasInfo reports OpenBLAS, its version, threads and CPU kernel', () => {
+    const info = K.blasInfo();
+    expect(info.library).toBe('OpenBLAS');
+    expect(info.version).toMatch(/^\d+\.\d+/);
+    expect(info.config).toContain(info.version);
+    expect(info.numThreads).toBe(K.getNumThreads());
+    expect(typeof info.corename).toBe('string');
+    expect(info.corename.length).toBeGreaterThan(0);
+    expect(['sequential', 'pthreads', 'openmp']).toContain(info.threading);
+  });
+
+  test('blasInfo follows setNumThreads', () => {
+    K.setNumThreads(1);
+    expect(K.blasInfo().numThreads).toBe(1);
+    K.setNumThreads(initialThreads);
+    expect(K.blasInfo().numThreads).toBe(K.getNumThreads());
+    expect(K.getNumThreads()).toBe(initialThreads);
+  });
+
+  test.each([
+    [0, RangeError], [-1, RangeError], [1.5, RangeError], [NaN, RangeError], [Infinity, RangeError],
+    [257, RangeError], ['2', TypeError], [undefined, TypeError], [null, TypeError],
+  ] as const)('setNumThreads(%p) throws and keeps the thread count', (bad, Kind) => {
+    const before = K.getNumThreads();
+    expect(() => K.setNumThreads(bad as unknown as number)).toThrow(Kind);
+    expect(() => K.setNumThreads(bad as unknown as number)).toThrow(/setNumThreads: n must be/);
+    expect(K.getNumThreads()).toBe(before);
+  });
+});
