@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/args.cc",
         "native/conv.cc",
+        "native/elementwise.cc",
         "native/gemm.cc",
         "native/im2col.cc",
         "native/pooling.cc",
@@ -15,7 +16,7 @@
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
       "defines": ["NAPI_VERSION=8"],
-      "cflags_cc": ["-std=c++17", "-O3"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno"],
       "include_dirs": [
         "<!@(pkg-config --cflags-only-I openblas 2>/dev/null | sed 's/-I//g')"
       ],

@@ -29,3 +29,4 @@ export * from './optimizers';
 export { Trainer } from './trainer';
 export type { TrainerOptions, TrainHistory, IterationInfo, EvalInfo } from './trainer';
 export { readSafetensors, writeSafetensors } from './safetensors';
+export * from './data';

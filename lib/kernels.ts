@@ -202,6 +202,68 @@ export function avgPoolBackward(dout: F32, dx: F32, g: WindowGeometry): void {
   addon.avgPoolBackward(dout, dx, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
 }
 
+function sameLength(fn: string, names: string[], arrays: F32[]): void {
+  arrays.forEach((a, i) => expectFloat32(fn, names[i], a));
+  for (let i = 1; i < arrays.length; i++) {
+    if (arrays[i].length !== arrays[0].length) {
+      throw new RangeError(`${fn}: ${names[i]} must have ${arrays[0].length} elements like ${names[0]}, got ${arrays[i].length}`);
+    }
+  }
+}
+
+/** out = max(0, x), element-wise. */
+export function reluForward(x: F32, out: F32): void {
+  sameLength('reluForward', ['x', 'out'], [x, out]);
+  addon.reluForward(x, out);
+}
+
+/** dx = dout where x > 0, else 0. */
+export function reluBackward(x: F32, dout: F32, dx: F32): void {
+  sameLength('reluBackward', ['x', 'dout', 'dx'], [x, dout, dx]);
+  addon.reluBackward(x, dout, dx);
+}
+
+/** out = 1 / (1 + exp(-x)), element-wise (exp in double). */
+export function sigmoidForward(x: F32, out: F32): void {
+  sameLength('sigmoidForward', ['x', 'out'], [x, out]);
+  addon.sigmoidForward(x, out);
+}
+
+/** dx = dout * (1 - out) * out, from the forward output. */
+export function sigmoidBackward(out: F32, dout: F32, dx: F32): void {
+  sameLength('sigmoidBackward', ['out', 'dout', 'dx'], [out, dout, dx]);
+  addon.sigmoidBackward(out, dout, dx);
+}
+
+/** out = tanh(x), element-wise. */
+export function tanhForward(x: F32, out: F32): void {
+  sameLength('tanhForward', ['x', 'out'], [x, out]);
+  addon.tanhForward(x, out);
+}
+
+/** dx = dout * (1 - out^2), from the forward output. */
+export function tanhBackward(out: F32, dout: F32, dx: F32): void {
+  sameLength('tanhBackward', ['out', 'dout', 'dx'], [out, dout, dx]);
+  addon.tanhBackward(out, dout, dx);
+}
+
+/** Optimizer kinds of optimizerStep, in the native kernel's numbering. */
+export const OptimizerKind = { sgd: 0, momentum: 1, nesterov: 2, adagrad: 3, rmsprop: 4, adam: 5 } as const;
+
+/**
+ * One optimizer step on one parameter array, in place, with the course's formulas (see
+ * native/elementwise.h for the order of the hyperparameters h0..h3 and slots s1, s2).
+ */
+export function optimizerStep(kind: number, p: F32, g: F32, s1: F32 | null, s2: F32 | null,
+  h0: number, h1 = 0, h2 = 0, h3 = 0): void {
+  const fn = 'optimizerStep';
+  expectInt(fn, 'kind', kind, 0);
+  sameLength(fn, ['p', 'g'], [p, g]);
+  if (s1 !== null) sameLength(fn, ['p', 's1'], [p, s1]);
+  if (s2 !== null) sameLength(fn, ['p', 's2'], [p, s2]);
+  addon.optimizerStep(kind, p, g, s1, s2, h0, h1, h2, h3);
+}
+
 /** Sets the thread count of OpenBLAS and of blasnet's loop kernels (1 to 256). */
 export function setNumThreads(n: number): void {
   expectInt('setNumThreads', 'n', n, 1);

@@ -5,6 +5,7 @@
 // the caller's terms.
 import * as fs from 'fs';
 import * as path from 'path';
+import { packageRoot } from './paths';
 
 type F32 = Float32Array;
 
@@ -34,24 +35,20 @@ export interface NativeAddon {
     PW: number, stride: number, pad: number): void;
   avgPoolBackward(dout: F32, dx: F32, N: number, C: number, H: number, W: number, PH: number,
     PW: number, stride: number, pad: number): void;
+  reluForward(x: F32, out: F32): void;
+  reluBackward(x: F32, dout: F32, dx: F32): void;
+  sigmoidForward(x: F32, out: F32): void;
+  sigmoidBackward(out: F32, dout: F32, dx: F32): void;
+  tanhForward(x: F32, out: F32): void;
+  tanhBackward(out: F32, dout: F32, dx: F32): void;
+  optimizerStep(kind: number, p: F32, g: F32, s1: F32 | null, s2: F32 | null,
+    h0: number, h1: number, h2: number, h3: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   blasInfo(): {
     library: string; config: string; corename: string; numThreads: number;
     loopThreads: number; parallel: number;
   };
-}
-
-/** The package root, from lib/*.ts (ts-jest) and from dist/lib/*.js alike. */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 4; i++) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'native'))) {
-      return dir;
-    }
-    dir = path.dirname(dir);
-  }
-  return path.resolve(__dirname, '..');
 }
 
 function load(): NativeAddon {

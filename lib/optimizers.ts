@@ -6,6 +6,7 @@
 // there and stored once, so one update rounds to float32 once per array instead of once per
 // numpy operation. Parameters are updated in place: layers hold the same arrays.
 import { describe, expectNumber, ShapeError } from './errors';
+import { optimizerStep, OptimizerKind } from './kernels';
 import { expectTensor, Tensor } from './tensor';
 
 /** What every optimizer offers; a caller may supply its own object of this shape. */
@@ -226,8 +227,8 @@ export class SGD extends OptimizerBase {
   }
 
   protected step(p: Float32Array, g: Float32Array): void {
-    const lr = this.lr;
-    for (let i = 0; i < p.length; i++) p[i] = p[i] - lr * g[i];
+    // Native loop, arithmetic per element in double as the formula above.
+    optimizerStep(OptimizerKind.sgd, p, g, null, null, this.lr);
   }
 }
 
@@ -252,12 +253,8 @@ export class Momentum extends OptimizerBase {
   }
 
   protected step(p: Float32Array, g: Float32Array, [v]: Float32Array[]): void {
-    const { lr, momentum } = this;
-    for (let i = 0; i < p.length; i++) {
-      const vi = momentum * v[i] - lr * g[i];
-      v[i] = vi;
-      p[i] = p[i] + vi;
-    }
+    // Native loop, arithmetic per element in double as the formula above.
+    optimizerStep(OptimizerKind.momentum, p, g, v, null, this.lr, this.momentum);
   }
 }
 
@@ -285,15 +282,8 @@ export class Nesterov extends OptimizerBase {
   }
 
   protected step(p: Float32Array, g: Float32Array, [v]: Float32Array[]): void {
-    const { lr, momentum } = this;
-    const mm = momentum * momentum;
-    const gScale = (1 + momentum) * lr;
-    for (let i = 0; i < p.length; i++) {
-      const gi = g[i];
-      const vi = momentum * v[i] - lr * gi;
-      v[i] = vi;
-      p[i] = p[i] + mm * vi - gScale * gi;
-    }
+    // Native loop, arithmetic per element in double as the formula above.
+    optimizerStep(OptimizerKind.nesterov, p, g, v, null, this.lr, this.momentum);
   }
 }
 
@@ -316,13 +306,8 @@ export class AdaGrad extends OptimizerBase {
   }
 
   protected step(p: Float32Array, g: Float32Array, [h]: Float32Array[]): void {
-    const lr = this.lr;
-    for (let i = 0; i < p.length; i++) {
-      const gi = g[i];
-      const hi = h[i] + gi * gi;
-      h[i] = hi;
-      p[i] = p[i] - (lr * gi) / (Math.sqrt(hi) + EPS);
-    }
+    // Native loop, arithmetic per element in double as the formula above.
+    optimizerStep(OptimizerKind.adagrad, p, g, h, null, this.lr, EPS);
   }
 }
 
@@ -348,14 +333,8 @@ export class RMSprop extends OptimizerBase {
   }
 
   protected step(p: Float32Array, g: Float32Array, [h]: Float32Array[]): void {
-    const { lr, decayRate } = this;
-    const keep = 1 - decayRate;
-    for (let i = 0; i < p.length; i++) {
-      const gi = g[i];
-      const hi = decayRate * h[i] + keep * gi * gi;
-      h[i] = hi;
-      p[i] = p[i] - (lr * gi) / (Math.sqrt(hi) + EPS);
-    }
+    // Native loop, arithmetic per element in double as the formula above.
+    optimizerStep(OptimizerKind.rmsprop, p, g, h, null, this.lr, this.decayRate, EPS);
   }
 }
 
@@ -390,17 +369,8 @@ export class Adam extends OptimizerBase {
   }
 
   protected step(p: Float32Array, g: Float32Array, [m, v]: Float32Array[]): void {
-    const lrT = this.lrT;
-    const a1 = 1 - this.beta1;
-    const a2 = 1 - this.beta2;
-    for (let i = 0; i < p.length; i++) {
-      const gi = g[i];
-      const mi = m[i] + a1 * (gi - m[i]);
-      const vi = v[i] + a2 * (gi * gi - v[i]);
-      m[i] = mi;
-      v[i] = vi;
-      p[i] = p[i] - (lrT * mi) / (Math.sqrt(vi) + EPS);
-    }
+    // Native loop, arithmetic per element in double as the formula above.
+    optimizerStep(OptimizerKind.adam, p, g, m, v, this.lrT, this.beta1, this.beta2, EPS);
   }
 }
 

@@ -5,11 +5,13 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "args.h"
 #include "common.h"
 #include "conv.h"
+#include "elementwise.h"
 #include "gemm.h"
 #include "im2col.h"
 #include "pooling.h"
@@ -113,7 +115,7 @@ ConvGeom ReadConvGeom(const Args& a, size_t first) {
   g.N = a.Int(first, "N", 1);
   g.C = a.Int(first + 1, "C", 1);
   g.H = a.Int(first + 2, "H", 1);
-  g.W = a.Int(first + 3, "W", 1);
+  g.W = a.Int(first + 3, "Wd", 1);
   g.FH = a.Int(first + 4, "FH", 1);
   g.FW = a.Int(first + 5, "FW", 1);
   g.stride = a.Int(first + 6, "stride", 1);
@@ -289,6 +291,69 @@ Napi::Value AvgPoolBackwardJs(const Napi::CallbackInfo& info) {
   return Undefined(info);
 }
 
+// Unary element-wise kernels: name(a, b) with equal lengths; b is written.
+template <void (*Kernel)(const float*, float*, int64_t)>
+Napi::Value UnaryJs(const Napi::CallbackInfo& info, const char* fn) {
+  Args a(info, fn, 2);
+  F32 x = a.Floats(0, "x"), out = a.Floats(1, "out");
+  a.ExpectLength("out", out.length, {static_cast<int64_t>(x.length)});
+  a.ExpectDisjoint("out", out.data, out.length, "x", x.data, x.length);
+  Kernel(x.data, out.data, static_cast<int64_t>(x.length));
+  return Undefined(info);
+}
+
+// Binary backward kernels: name(saved, dout, dx); dx is written.
+template <void (*Kernel)(const float*, const float*, float*, int64_t)>
+Napi::Value BackwardJs(const Napi::CallbackInfo& info, const char* fn, const char* saved) {
+  Args a(info, fn, 3);
+  F32 s = a.Floats(0, saved), dout = a.Floats(1, "dout"), dx = a.Floats(2, "dx");
+  a.ExpectLength("dout", dout.length, {static_cast<int64_t>(s.length)});
+  a.ExpectLength("dx", dx.length, {static_cast<int64_t>(s.length)});
+  a.ExpectDisjoint("dx", dx.data, dx.length, saved, s.data, s.length);
+  a.ExpectDisjoint("dx", dx.data, dx.length, "dout", dout.data, dout.length);
+  Kernel(s.data, dout.data, dx.data, static_cast<int64_t>(s.length));
+  return Undefined(info);
+}
+
+Napi::Value ReluForwardJs(const Napi::CallbackInfo& info) { return UnaryJs<ReluForward>(info, "reluForward"); }
+Napi::Value SigmoidForwardJs(const Napi::CallbackInfo& info) { return UnaryJs<SigmoidForward>(info, "sigmoidForward"); }
+Napi::Value TanhForwardJs(const Napi::CallbackInfo& info) { return UnaryJs<TanhForward>(info, "tanhForward"); }
+Napi::Value ReluBackwardJs(const Napi::CallbackInfo& info) { return BackwardJs<ReluBackward>(info, "reluBackward", "x"); }
+Napi::Value SigmoidBackwardJs(const Napi::CallbackInfo& info) { return BackwardJs<SigmoidBackward>(info, "sigmoidBackward", "out"); }
+Napi::Value TanhBackwardJs(const Napi::CallbackInfo& info) { return BackwardJs<TanhBackward>(info, "tanhBackward", "out"); }
+
+// optimizerStep(kind, p, g, s1 | null, s2 | null, h0, h1, h2, h3)
+Napi::Value OptimizerStepJs(const Napi::CallbackInfo& info) {
+  Args a(info, "optimizerStep", 9);
+  int64_t kind = a.Int(0, "kind", 0);
+  if (kind > 5) a.Range("argument 0 'kind' must be 0..5, got " + std::to_string(kind));
+  F32 p = a.Floats(1, "p"), g = a.Floats(2, "g");
+  F32 s1 = a.OptionalFloats(3, "s1"), s2 = a.OptionalFloats(4, "s2");
+  const int64_t n = static_cast<int64_t>(p.length);
+  a.ExpectLength("g", g.length, {n});
+  const bool need1 = kind >= 1, need2 = kind == 5;
+  if (need1 != s1.present()) a.Type(need1 ? "'s1' is required for this optimizer" : "'s1' must be null for SGD");
+  if (need2 != s2.present()) a.Type(need2 ? "'s2' is required for Adam" : "'s2' must be null for this optimizer");
+  if (need1) a.ExpectLength("s1", s1.length, {n});
+  if (need2) a.ExpectLength("s2", s2.length, {n});
+  a.ExpectDisjoint("p", p.data, p.length, "g", g.data, g.length);
+  a.ExpectDisjoint("p", p.data, p.length, "s1", s1.data, s1.length);
+  a.ExpectDisjoint("p", p.data, p.length, "s2", s2.data, s2.length);
+  a.ExpectDisjoint("s1", s1.data, s1.length, "g", g.data, g.length);
+  a.ExpectDisjoint("s2", s2.data, s2.length, "g", g.data, g.length);
+  a.ExpectDisjoint("s1", s1.data, s1.length, "s2", s2.data, s2.length);
+  double hyper[4];
+  const char* names[] = {"h0", "h1", "h2", "h3"};
+  for (int i = 0; i < 4; ++i) {
+    Napi::Value v = info[5 + i];
+    if (!v.IsNumber()) a.Type(std::string("argument ") + std::to_string(5 + i) + " '" + names[i] + "' must be a number");
+    hyper[i] = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(hyper[i])) a.Range(std::string("argument ") + std::to_string(5 + i) + " '" + names[i] + "' must be finite");
+  }
+  OptimizerStep(static_cast<int>(kind), p.data, g.data, s1.data, s2.data, hyper, n);
+  return Undefined(info);
+}
+
 // setNumThreads(n): OpenBLAS threads and the loop kernels' threads together.
 Napi::Value SetNumThreadsJs(const Napi::CallbackInfo& info) {
   Args a(info, "setNumThreads", 1);
@@ -340,6 +405,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"maxPoolBackward", MaxPoolBackwardJs},
       {"avgPoolForward", AvgPoolForwardJs},
       {"avgPoolBackward", AvgPoolBackwardJs},
+      {"reluForward", ReluForwardJs},
+      {"reluBackward", ReluBackwardJs},
+      {"sigmoidForward", SigmoidForwardJs},
+      {"sigmoidBackward", SigmoidBackwardJs},
+      {"tanhForward", TanhForwardJs},
+      {"tanhBackward", TanhBackwardJs},
+      {"optimizerStep", OptimizerStepJs},
       {"setNumThreads", SetNumThreadsJs},
       {"getNumThreads", GetNumThreadsJs},
       {"blasInfo", BlasInfoJs},

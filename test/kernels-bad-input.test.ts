@@ -50,7 +50,8 @@ const num = (name: string, v: number): Arg => ({ name, kind: 'float', value: v }
 const bool = (name: string, v: boolean): Arg => ({ name, kind: 'bool', value: v });
 
 function geomArgs(h: 'FH' | 'PH', w: 'FW' | 'PW'): Arg[] {
-  return [int('N', G.N), int('C', G.C), int('H', G.H), int('W', G.W), int(h, G.FH), int(w, G.FW),
+  // Convolution geometry calls the width 'Wd' so that it is not confused with the weights 'W'.
+  return [int('N', G.N), int('C', G.C), int('H', G.H), int(h === 'FH' ? 'Wd' : 'W', G.W), int(h, G.FH), int(w, G.FW),
     int('stride', G.stride), int('pad', G.pad, 0)];
 }
 

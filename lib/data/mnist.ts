@@ -5,7 +5,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { describe } from '../errors';
-import { packageRoot } from '../native';
+import { packageRoot } from '../paths';
 import { Tensor } from '../tensor';
 import { findIdxFile, IdxFormatError, readIdxImages, readIdxLabels } from './idx';
 

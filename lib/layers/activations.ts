@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Element-wise activations. Each keeps what its backward needs (Relu the mask
 // through the input sign, Sigmoid and Tanh their output) and leaves dout alone.
+import * as k from '../kernels';
 import { ShapeError } from '../errors';
 import { Tensor, expectTensor } from '../tensor';
 import { Buffers, Layer, shapeStr } from './layer';
@@ -38,8 +39,7 @@ export class Relu extends Elementwise {
   forward(x: Tensor, _train = true): Tensor {
     expectTensor('Relu.forward', 'x', x);
     const out = this.buf.get('out', x.shape);
-    const xs = x.data, o = out.data;
-    for (let i = 0; i < xs.length; i++) { const v = xs[i]; o[i] = v > 0 ? v : 0; }
+    k.reluForward(x.data, out.data);
     this.x = x;
     this.out = out;
     return out;
@@ -49,8 +49,7 @@ export class Relu extends Elementwise {
     this.checkDout(dout);
     const x = this.x as Tensor;
     const dx = this.buf.get('dx', x.shape);
-    const xs = x.data, d = dout.data, g = dx.data;
-    for (let i = 0; i < xs.length; i++) g[i] = xs[i] > 0 ? d[i] : 0;
+    k.reluBackward(x.data, dout.data, dx.data);
     return dx;
   }
 }
@@ -62,8 +61,7 @@ export class Sigmoid extends Elementwise {
   forward(x: Tensor, _train = true): Tensor {
     expectTensor('Sigmoid.forward', 'x', x);
     const out = this.buf.get('out', x.shape);
-    const xs = x.data, o = out.data;
-    for (let i = 0; i < xs.length; i++) o[i] = 1 / (1 + Math.exp(-xs[i]));
+    k.sigmoidForward(x.data, out.data);
     this.out = out;
     return out;
   }
@@ -71,8 +69,7 @@ export class Sigmoid extends Elementwise {
   backward(dout: Tensor): Tensor {
     const out = this.checkDout(dout);
     const dx = this.buf.get('dx', out.shape);
-    const o = out.data, d = dout.data, g = dx.data;
-    for (let i = 0; i < o.length; i++) g[i] = d[i] * (1 - o[i]) * o[i];
+    k.sigmoidBackward(out.data, dout.data, dx.data);
     return dx;
   }
 }
@@ -84,8 +81,7 @@ export class Tanh extends Elementwise {
   forward(x: Tensor, _train = true): Tensor {
     expectTensor('Tanh.forward', 'x', x);
     const out = this.buf.get('out', x.shape);
-    const xs = x.data, o = out.data;
-    for (let i = 0; i < xs.length; i++) o[i] = Math.tanh(xs[i]);
+    k.tanhForward(x.data, out.data);
     this.out = out;
     return out;
   }
@@ -93,8 +89,7 @@ export class Tanh extends Elementwise {
   backward(dout: Tensor): Tensor {
     const out = this.checkDout(dout);
     const dx = this.buf.get('dx', out.shape);
-    const o = out.data, d = dout.data, g = dx.data;
-    for (let i = 0; i < o.length; i++) g[i] = d[i] * (1 - o[i] * o[i]);
+    k.tanhBackward(out.data, dout.data, dx.data);
     return dx;
   }
 }
