@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: MIT
+/**
+ * The benchmark: workloads W1-W5 of shared/BENCHMARKS.md through blasnet's public API
+ * (the preset networks and optimizers a user trains with), optionally beside PyTorch.
+ *
+ *   npm run bench -- [--only W4] [--json out.json] [--compare] [--reps 5] [--steps 50]
+ *
+ * Every workload runs in a fresh child process, so that peak RSS (process.resourceUsage().maxRSS)
+ * belongs to that workload alone. Training is timed over `steps` consecutive steps of batch 100
+ * (net.gradient + optimizer.update), inference over batches of 1000 in test mode; each figure
+ * is the median of `reps` repetitions after `warmup` untimed ones. All training runs before any
+ * inference, so the RSS read in between is the peak while training.
+ *
+ * --compare runs bench/torch_workloads.py under /usr/bin/python3 at torch threads 1 and 2 with
+ * OPENBLAS_NUM_THREADS=1 (torch's OpenMP pool plus OpenBLAS's own would oversubscribe the
+ * cores), alternating with blasnet per workload and round so machine drift hits both, and
+ * prints blasnet's ratio to PyTorch's better figure.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import {
+  Adam, blasInfo, BlasInfo, DeepConvNet, getNumThreads, MultiLayerNet, MultiLayerNetExtend, SGD,
+  Sequential, setNumThreads, setSeed, SimpleConvNet, StatefulOptimizer, Tensor,
+} from '../lib';
+
+const WORKLOAD_IDS = ['W1', 'W2', 'W3', 'W4', 'W5'] as const;
+type WorkloadId = typeof WORKLOAD_IDS[number];
+
+interface Workload {
+  name: string;
+  build(): { net: Sequential; optimizer: StatefulOptimizer };
+  /** Speed-issue targets: blasnet training throughput over PyTorch's better figure. */
+  trainTarget: number;
+}
+
+const hidden = (n: number, width: number): number[] => new Array<number>(n).fill(width);
+
+// Each network exactly as BENCHMARKS.md lists it, built by the presets (the course's
+// initialisation); inputs are (N, 1, 28, 28) for all, Affine flattens them.
+const WORKLOADS: Record<WorkloadId, Workload> = {
+  W1: {
+    name: 'mlp-small',
+    build: () => ({
+      net: new MultiLayerNet({ inputSize: 784, hiddenSizeList: [40, 20], outputSize: 10, activation: 'sigmoid', weightInitStd: 'sigmoid' }),
+      optimizer: new SGD({ lr: 0.1 }),
+    }),
+    trainTarget: 1.5,
+  },
+  W2: {
+    name: 'mlp-deep',
+    build: () => ({
+      net: new MultiLayerNet({ inputSize: 784, hiddenSizeList: hidden(6, 100), outputSize: 10 }),
+      optimizer: new SGD({ lr: 0.01 }),
+    }),
+    trainTarget: 1.3,
+  },
+  W3: {
+    name: 'mlp-bn',
+    build: () => ({
+      net: new MultiLayerNetExtend({
+        inputSize: 784, hiddenSizeList: hidden(5, 100), outputSize: 10,
+        useBatchnorm: true, useDropout: true, dropoutRatio: 0.15,
+      }),
+      optimizer: new Adam({ lr: 0.001 }),
+    }),
+    trainTarget: 1.6,
+  },
+  W4: {
+    name: 'simple-convnet',
+    build: () => ({ net: new SimpleConvNet(), optimizer: new Adam({ lr: 0.001 }) }),
+    trainTarget: 2.5,
+  },
+  W5: {
+    name: 'deep-convnet',
+    build: () => ({ net: new DeepConvNet(), optimizer: new Adam({ lr: 0.001 }) }),
+    trainTarget: 1.0,
+  },
+};
+
+/** Inference must at least match PyTorch's better figure; W4 must train in under 150 MiB. */
+const INFER_TARGET = 1.0;
+const W4_RSS_LIMIT_MIB = 150;
+
+const BATCH = 100;
+const INFER_BATCH = 1000;
+const POOL = 10;
+
+interface Stats { median: number; min: number; max: number; reps: number[] }
+
+/** One child's figures; the same fields torch_workloads.py prints. */
+interface RunResult {
+  workload: WorkloadId;
+  name: string;
+  framework: 'blasnet' | 'pytorch';
+  threads: number;
+  train_samples_per_s: Stats;
+  infer_samples_per_s: Stats;
+  peak_rss_mib: number;
+  train_peak_rss_mib: number;
+  blas?: BlasInfo | string;
+  torch_version?: string;
+}
+
+interface Settings {
+  reps: number;
+  steps: number;
+  warmup: number;
+  inferBatches: number;
+  threads?: number;
+  seed: number;
+}
+
+function stats(values: number[]): Stats {
+  const sorted = [...values].sort((a, b) => a - b);
+  const m = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+  return { median, min: sorted[0], max: sorted[sorted.length - 1], reps: values };
+}
+
+/** Uniform [0, 1) floats from a fixed seed (mulberry32), independent of the library's stream. */
+function fillUniform(a: Float32Array, seed: number): void {
+  let s = seed >>> 0;
+  for (let i = 0; i < a.length; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 15), z | 1);
+    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
+    a[i] = ((z ^ (z >>> 14)) >>> 0) / 4294967296;
+  }
+}
+
+const maxRssMib = (): number => process.resourceUsage().maxRSS / 1024; // KiB on Linux
+
+/** Child side: one workload in this process, printed as one JSON line. */
+function runWorkload(id: WorkloadId, s: Settings): RunResult {
+  if (s.threads !== undefined) setNumThreads(s.threads);
+  setSeed(s.seed);
+  const { net, optimizer } = WORKLOADS[id].build();
+
+  // A few distinct batches cycled through; the arithmetic does not depend on the values.
+  const xs: Tensor[] = [], ts: Int32Array[] = [];
+  for (let j = 0; j < POOL; j++) {
+    const x = Tensor.zeros([BATCH, 1, 28, 28]);
+    fillUniform(x.data, s.seed * 1000 + j + 1);
+    const u = new Float32Array(BATCH);
+    fillUniform(u, s.seed * 1000 + 500 + j);
+    const t = Int32Array.from(u, (v) => Math.min(9, Math.floor(v * 10)));
+    xs.push(x);
+    ts.push(t);
+  }
+  const xInfer = Tensor.zeros([INFER_BATCH, 1, 28, 28]);
+  fillUniform(xInfer.data, s.seed * 1000 + 999);
+
+  const trainRep = (): number => {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < s.steps; i++) {
+      const j = i % POOL;
+      optimizer.update(net.params, net.gradient(xs[j], ts[j]));
+    }
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    if (!Number.isFinite(net.lastLoss)) throw new Error(`${id}: training loss is not finite (${net.lastLoss})`);
+    return (s.steps * BATCH) / seconds;
+  };
+  const inferRep = (): number => {
+    let out: Tensor | null = null;
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < s.inferBatches; i++) out = net.predict(xInfer, false);
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    if (out === null || out.shape[0] !== INFER_BATCH || out.shape[1] !== 10) {
+      throw new Error(`${id}: inference output has shape [${out?.shape.join(', ')}], expected [${INFER_BATCH}, 10]`);
+    }
+    return (s.inferBatches * INFER_BATCH) / seconds;
+  };
+
+  for (let r = 0; r < s.warmup; r++) trainRep();
+  const train: number[] = [];
+  for (let r = 0; r < s.reps; r++) train.push(trainRep());
+  const trainPeak = maxRssMib();
+  for (let r = 0; r < s.warmup; r++) inferRep();
+  const infer: number[] = [];
+  for (let r = 0; r < s.reps; r++) infer.push(inferRep());
+  return {
+    workload: id,
+    name: WORKLOADS[id].name,
+    framework: 'blasnet',
+    threads: getNumThreads(),
+    train_samples_per_s: stats(train),
+    infer_samples_per_s: stats(infer),
+    peak_rss_mib: maxRssMib(),
+    train_peak_rss_mib: trainPeak,
+    blas: blasInfo(),
+  };
+}
+
+// ---- parent side --------------------------------------------------------------------------
+
+interface Options {
+  only?: WorkloadId[];
+  json?: string;
+  compare?: boolean;
+  reps: number;
+  steps: number;
+  warmup: number;
+  inferBatches: number;
+  rounds: number;
+  threads?: number;
+  seed: number;
+  python: string;
+  child?: WorkloadId;
+}
+
+function positiveInt(name: string, min = 1) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+    }
+    return n;
+  };
+}
+
+function workloadList(v: string, prev: WorkloadId[] | undefined): WorkloadId[] {
+  const out = [...(prev ?? [])];
+  for (const part of v.split(',')) {
+    const id = part.trim().toUpperCase();
+    if (!(WORKLOAD_IDS as readonly string[]).includes(id)) {
+      throw new InvalidArgumentError(`expected one of ${WORKLOAD_IDS.join(', ')} (comma-separated), got '${part}'`);
+    }
+    if (!out.includes(id as WorkloadId)) out.push(id as WorkloadId);
+  }
+  return out;
+}
+
+function workloadId(v: string): WorkloadId {
+  return workloadList(v, [])[0];
+}
+
+/** bench/torch_workloads.py, found from dist/bench/ (compiled) or bench/ (ts-node). */
+function torchScript(): string | null {
+  for (const p of [path.resolve(__dirname, '..', '..', 'bench', 'torch_workloads.py'), path.resolve(__dirname, 'torch_workloads.py')]) {
+    if (fs.existsSync(p)) return p;
+  }
+  return null;
+}
+
+function torchAvailable(python: string, script: string | null): string | null {
+  if (script === null) return 'bench/torch_workloads.py was not found';
+  const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env: torchEnv() });
+  if (r.error) return `${python} could not be run (${r.error.message})`;
+  if (r.status !== 0) return `${python} cannot import torch (install python3-torch): ${r.stderr.trim().split('\n').pop()}`;
+  return null;
+}
+
+function torchEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+}
+
+function childArgs(o: Options): string[] {
+  return ['--reps', String(o.reps), '--steps', String(o.steps), '--warmup', String(o.warmup),
+    '--infer-batches', String(o.inferBatches), '--seed', String(o.seed)];
+}
+
+/** Runs one child and parses the JSON line it prints; errors carry the child's stderr. */
+function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, label: string): RunResult {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env, maxBuffer: 16 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr = (r.stderr ?? '').trim();
+  if (stderr && r.status === 0) process.stderr.write(`${label}: ${stderr}\n`);
+  if (r.error) throw new Error(`${label}: could not start ${cmd}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${label}: exited with ${r.status ?? r.signal}${stderr ? `:\n${stderr}` : ''}`);
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) throw new Error(`${label}: printed no result (stdout: ${JSON.stringify(r.stdout.slice(0, 200))})`);
+  return JSON.parse(line) as RunResult;
+}
+
+/** Pools the repetitions of several rounds of the same configuration. */
+function merge(runs: RunResult[]): RunResult {
+  const first = runs[0];
+  return {
+    ...first,
+    train_samples_per_s: stats(runs.flatMap((r) => r.train_samples_per_s.reps)),
+    infer_samples_per_s: stats(runs.flatMap((r) => r.infer_samples_per_s.reps)),
+    peak_rss_mib: Math.max(...runs.map((r) => r.peak_rss_mib)),
+    train_peak_rss_mib: Math.max(...runs.map((r) => r.train_peak_rss_mib)),
+  };
+}
+
+interface WorkloadReport {
+  workload: WorkloadId;
+  name: string;
+  blasnet: RunResult;
+  pytorch: { threads1: RunResult; threads2: RunResult } | null;
+  /** blasnet median over PyTorch's better median (threads 1 or 2). */
+  ratio: { train: number; infer: number } | null;
+  targets: { train: number; infer: number; trainRssMib?: number };
+  met: boolean | null;
+  /** Which targets were missed: 'train', 'infer', 'train RSS'. */
+  missed: string[];
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const range = (s: Stats): string => `${fmt(s.min)}–${fmt(s.max)}`;
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const line = (r: string[]): string => `| ${r.map((v, c) => v.padEnd(widths[c])).join(' | ')} |`;
+  return [line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+function report(results: WorkloadReport[], o: Options, info: BlasInfo, torchNote: string | null): string {
+  const out: string[] = [];
+  const head = ['workload', 'blasnet train/s (min–max)', 'blasnet infer/s (min–max)', 'train peak RSS', 'threads'];
+  if (o.compare && torchNote === null) {
+    head.push('PyTorch train/s t1 / t2', 'PyTorch infer/s t1 / t2', 'PyTorch train RSS', 'train ratio (target)', 'infer ratio', 'targets');
+  }
+  const rows = [head];
+  for (const r of results) {
+    const b = r.blasnet;
+    const row = [`${r.workload} ${r.name}`,
+      `${fmt(b.train_samples_per_s.median)} (${range(b.train_samples_per_s)})`,
+      `${fmt(b.infer_samples_per_s.median)} (${range(b.infer_samples_per_s)})`,
+      `${b.train_peak_rss_mib.toFixed(0)} MiB`,
+      typeof b.blas === 'object' ? `${b.threads} BLAS / ${b.blas.loopThreads} loop` : String(b.threads)];
+    if (r.pytorch && r.ratio) {
+      const { threads1: p1, threads2: p2 } = r.pytorch;
+      row.push(
+        `${fmt(p1.train_samples_per_s.median)} / ${fmt(p2.train_samples_per_s.median)}`,
+        `${fmt(p1.infer_samples_per_s.median)} / ${fmt(p2.infer_samples_per_s.median)}`,
+        `${Math.min(p1.train_peak_rss_mib, p2.train_peak_rss_mib).toFixed(0)} MiB`,
+        `${r.ratio.train.toFixed(2)}x (${r.targets.train}x)`,
+        `${r.ratio.infer.toFixed(2)}x`,
+        r.met ? 'met' : `MISSED: ${r.missed.join(', ')}`,
+      );
+    }
+    rows.push(row);
+  }
+  out.push(table(rows));
+  out.push('');
+  out.push(`samples/s: median of ${o.reps * o.rounds} repetitions (${o.rounds} round(s) of ${o.reps}) after ${o.warmup} warm-up; training: ${o.steps} steps of batch ${BATCH}; inference: ${o.inferBatches} batches of ${INFER_BATCH}`);
+  out.push(`blasnet: ${info.library} ${info.version} (${info.corename}, ${info.threading}), ${info.config}`);
+  if (o.compare) {
+    if (torchNote !== null) {
+      out.push(`PyTorch comparison skipped: ${torchNote}`);
+    } else {
+      const p = results.find((r) => r.pytorch)?.pytorch?.threads1;
+      out.push(`PyTorch ${p?.torch_version ?? '?'} via ${o.python}, OPENBLAS_NUM_THREADS=1, torch threads 1 / 2; ${typeof p?.blas === 'string' ? p.blas : ''}`);
+      out.push(`ratio: blasnet median over PyTorch's better median; train RSS limit for W4: ${W4_RSS_LIMIT_MIB} MiB`);
+      const all = results.every((r) => r.met);
+      out.push(all ? 'every target met' : `targets missed: ${results.filter((r) => !r.met).map((r) => r.workload).join(', ')}`);
+    }
+  }
+  const cpus = os.cpus();
+  out.push(`machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`);
+  return out.join('\n');
+}
+
+function main(argv: string[]): void {
+  const program = new Command()
+    .name('bench')
+    .description('Benchmark workloads W1-W5 (shared/BENCHMARKS.md) through blasnet, optionally beside PyTorch')
+    .option('--only <ids>', 'run only these workloads, e.g. W4 or W1,W4 (repeatable)', workloadList)
+    .option('--json <file>', 'also write the results as JSON to this file')
+    .option('--compare', 'also run PyTorch (/usr/bin/python3, python3-torch) at threads 1 and 2, alternating')
+    .option('--reps <n>', 'timed repetitions per figure', positiveInt('--reps'), 5)
+    .option('--steps <n>', 'training steps per repetition', positiveInt('--steps'), 50)
+    .option('--warmup <n>', 'untimed repetitions before timing', positiveInt('--warmup', 0), 1)
+    .option('--infer-batches <n>', `batches of ${INFER_BATCH} per inference repetition`, positiveInt('--infer-batches'), 10)
+    .option('--rounds <n>', 'alternate blasnet and PyTorch this many times per workload, pooling the repetitions', positiveInt('--rounds'), 1)
+    .option('--threads <n>', "force blasnet's thread count (setNumThreads); default: the library's own choice", positiveInt('--threads'))
+    .option('--seed <n>', 'seed for weights and data', positiveInt('--seed', 0), 0)
+    .option('--python <path>', 'Python with torch for --compare', '/usr/bin/python3')
+    .addOption(new Option('--child <id>', 'internal: run one workload in this process').argParser(workloadId).hideHelp())
+    .showHelpAfterError('(run with --help for usage)');
+  program.parse(argv);
+  const o = program.opts<Options>();
+  const settings: Settings = { reps: o.reps, steps: o.steps, warmup: o.warmup, inferBatches: o.inferBatches, threads: o.threads, seed: o.seed };
+
+  if (o.child) {
+    process.stdout.write(`${JSON.stringify(runWorkload(o.child, settings))}\n`);
+    return;
+  }
+
+  const ids = o.only ?? [...WORKLOAD_IDS];
+  const script = torchScript();
+  const torchNote = o.compare ? torchAvailable(o.python, script) : null;
+  if (o.compare && torchNote !== null) process.stderr.write(`PyTorch comparison skipped: ${torchNote}\n`);
+  const compare = o.compare === true && torchNote === null;
+
+  const blasnetArgs = [__filename, '--child', '', ...childArgs(o), ...(o.threads !== undefined ? ['--threads', String(o.threads)] : [])];
+  const results: WorkloadReport[] = [];
+  for (const id of ids) {
+    const runs: { blasnet: RunResult[]; t1: RunResult[]; t2: RunResult[] } = { blasnet: [], t1: [], t2: [] };
+    for (let round = 0; round < o.rounds; round++) {
+      const jobs: Array<() => void> = [() => {
+        blasnetArgs[2] = id;
+        runs.blasnet.push(runChild(process.execPath, blasnetArgs, process.env, `blasnet ${id}`));
+      }];
+      if (compare) {
+        for (const t of [1, 2] as const) {
+          jobs.push(() => {
+            const r = runChild(o.python, [script as string, '--only', id, '--threads', String(t), '--json', ...childArgs(o)], torchEnv(), `PyTorch ${id} threads ${t}`);
+            (t === 1 ? runs.t1 : runs.t2).push(r);
+          });
+        }
+      }
+      // Odd rounds run in reverse order, so neither side always runs first.
+      (round % 2 ? jobs.reverse() : jobs).forEach((job) => job());
+      process.stderr.write(`${id} round ${round + 1}/${o.rounds} done\n`);
+    }
+    const blasnet = merge(runs.blasnet);
+    const pytorch = compare ? { threads1: merge(runs.t1), threads2: merge(runs.t2) } : null;
+    const targets = { train: WORKLOADS[id].trainTarget, infer: INFER_TARGET, ...(id === 'W4' ? { trainRssMib: W4_RSS_LIMIT_MIB } : {}) };
+    let ratio: WorkloadReport['ratio'] = null, met: boolean | null = null;
+    const missed: string[] = [];
+    if (pytorch) {
+      const best = (k: 'train_samples_per_s' | 'infer_samples_per_s'): number =>
+        Math.max(pytorch.threads1[k].median, pytorch.threads2[k].median);
+      ratio = {
+        train: blasnet.train_samples_per_s.median / best('train_samples_per_s'),
+        infer: blasnet.infer_samples_per_s.median / best('infer_samples_per_s'),
+      };
+      if (ratio.train < targets.train) missed.push('train');
+      if (ratio.infer < targets.infer) missed.push('infer');
+      if (targets.trainRssMib !== undefined && blasnet.train_peak_rss_mib >= targets.trainRssMib) missed.push('train RSS');
+      met = missed.length === 0;
+    }
+    results.push({ workload: id, name: WORKLOADS[id].name, blasnet, pytorch, ratio, targets, met, missed });
+  }
+
+  const info = blasInfo();
+  console.log(report(results, o, info, torchNote));
+  if (o.json) {
+    const cpus = os.cpus();
+    const doc = {
+      command: `npm run bench -- ${argv.slice(2).join(' ')}`.trim(),
+      date: new Date().toISOString(),
+      machine: { cpu: cpus[0]?.model, cpus: cpus.length, memGiB: os.totalmem() / 2 ** 30, platform: os.platform(), release: os.release(), node: process.version },
+      settings: { ...settings, rounds: o.rounds, batch: BATCH, inferBatch: INFER_BATCH },
+      blas: info,
+      pytorch: o.compare ? (torchNote ?? 'ok') : 'not requested',
+      results,
+    };
+    fs.writeFileSync(o.json, `${JSON.stringify(doc, null, 2)}\n`);
+    process.stderr.write(`wrote ${o.json}\n`);
+  }
+}
+
+try {
+  main(process.argv);
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+}
