@@ -57,7 +57,13 @@ export function writeSafetensors(file: string, tensors: Record<string, Tensor>, 
     throw err;
   }
   fs.closeSync(fd);
-  fs.renameSync(tmp, file);
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    // e.g. the target is a directory: the temporary file must not stay behind.
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 /** Reads a safetensors file of F32 tensors; a truncated or foreign file gets an Error naming it. */

@@ -112,6 +112,7 @@ export class BatchNormalization implements Layer {
   private inputShape: number[] = [];
   private xc: Tensor | null = null;
   private xn: Tensor | null = null;
+  private lastTrain = true;
 
   constructor(gamma: Tensor, beta: Tensor, momentum = 0.9, options: BatchNormalizationOptions = {}) {
     expectTensor('BatchNormalization', 'gamma', gamma);
@@ -149,6 +150,7 @@ export class BatchNormalization implements Layer {
       throw new ShapeError(`BatchNormalization.forward: input shape ${shapeStr(x.shape)} does not have ${D} features per sample`);
     }
     this.inputShape = x.shape;
+    this.lastTrain = train;
     const xs = x.data;
     const xc = this.buf.get('xc', [N, D]), xn = this.buf.get('xn', [N, D]);
     const out = this.buf.get('out', x.shape);
@@ -214,6 +216,15 @@ export class BatchNormalization implements Layer {
         dgamma[j] += n[b + j] * dv;
         sumDXc[j] += dv * c[b + j];
       }
+    }
+    if (!this.lastTrain) {
+      // Test mode normalises with the running statistics, constants here: dx = gamma*dout/std.
+      for (let j = 0; j < D; j++) dbeta[j] = sumD[j];
+      for (let r = 0; r < N; r++) {
+        const b = r * D;
+        for (let j = 0; j < D; j++) g[b + j] = gamma[j] * d[b + j] / std[j];
+      }
+      return dx;
     }
     const dmuTerm = this.buf.get('dmu', [D]).data, dvarTerm = this.buf.get('dvar', [D]).data;
     for (let j = 0; j < D; j++) {

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: MIT
+// Networks (Sequential and the course's presets) against test/fixtures/layers.json (numpy and
+// torch autograd, see test/fixtures/layers.py), backprop against numerical gradients, weight
+// decay, parameter naming and live parameters, initialisation and shape errors.
+import { describe, expect, test } from '@jest/globals';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import {
+  Affine, BatchNormalization, Convolution, DeepConvNet, Dropout, MultiLayerNet, MultiLayerNetExtend, networkFromConfig,
+  Relu, Sequential, setSeed, ShapeError, SimpleConvNet, SoftmaxWithLoss, Tensor,
+} from '../lib';
+import { Rng } from './helpers/random';
+
+interface Enc { shape: number[]; data: number[] }
+interface NetCase {
+  kind: string;
+  options: Record<string, unknown>;
+  params: Record<string, Enc>;
+  x: Enc;
+  t: number[];
+  loss: number;
+  lossNoDecay: number;
+  penalty: number;
+  grads: Record<string, Enc>;
+  predict: Enc;
+  runningMean?: Enc[];
+  runningVar?: Enc[];
+  torch: { loss?: number; grads?: Record<string, Enc>; predict?: Enc };
+}
+const fx = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'layers.json'), 'utf8'));
+const NETS = fx.networks as Record<string, NetCase>;
+
+function tens(e: Enc): Tensor {
+  return new Tensor(Float32Array.from(e.data), e.shape);
+}
+
+function expectClose(a: Tensor, e: Enc, what: string, rtol = 1e-4, atol = 1e-5): void {
+  expect({ what, shape: a.shape }).toEqual({ what, shape: e.shape });
+  for (let i = 0; i < e.data.length; i++) {
+    if (!(Math.abs(a.data[i] - e.data[i]) <= rtol * Math.abs(e.data[i]) + atol)) {
+      throw new Error(`${what}[${i}] is ${a.data[i]}, expected ${e.data[i]}`);
+    }
+  }
+}
+
+/** A fixture network with the fixture's parameters written into its own tensors. */
+function build(c: NetCase): Sequential {
+  const net = networkFromConfig({ kind: c.kind, options: c.options });
+  expect(Object.keys(net.params).sort()).toEqual(Object.keys(c.params).sort());
+  for (const [k, e] of Object.entries(c.params)) {
+    expect({ k, shape: net.params[k].shape }).toEqual({ k, shape: e.shape });
+    net.params[k].data.set(e.data);
+  }
+  return net;
+}
+
+function norm(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+}
+
+/**
+ * ||g - n|| <= tol·max(||g||, ||n||) + floor per key. The floor (float32 noise of the central
+ * differences) lets a gradient that is zero in exact arithmetic pass: a bias right before
+ * BatchNormalization has none.
+ */
+function expectGradsAgree(g: Record<string, Tensor>, n: Record<string, Tensor>, what: string, tol = 1e-2, floor = 1e-3): void {
+  expect(Object.keys(g).sort()).toEqual(Object.keys(n).sort());
+  for (const k of Object.keys(n)) {
+    const diff = new Float64Array(n[k].data.length);
+    for (let i = 0; i < diff.length; i++) diff[i] = g[k].data[i] - n[k].data[i];
+    const scale = Math.max(norm(g[k].data), norm(n[k].data));
+    if (!(norm(diff) <= tol * scale + floor)) {
+      throw new Error(`${what}: gradient ${k} (norm ${norm(g[k].data)}) differs from the numerical one (norm ${norm(n[k].data)}) by ${norm(diff)}`);
+    }
+  }
+}
+
+function randomBatch(seed: number, shape: number[], classes: number): { x: Tensor; t: number[] } {
+  const rng = new Rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { x: new Tensor(rng.floats(n), shape), t: Array.from({ length: shape[0] }, () => rng.int(0, classes - 1)) };
+}
+
+/**
+ * Small random biases: with the course's zero biases, a unit whose inputs are all zero (a dead
+ * region after Relu) sits exactly on the next Relu's kink, where central differences average
+ * the two one-sided slopes.
+ */
+function jitterBiases(net: Sequential, seed: number): void {
+  const rng = new Rng(seed);
+  for (const [k, p] of Object.entries(net.params)) if (k.startsWith('b')) p.data.set(rng.floats(p.data.length, -0.1, 0.1));
+}
+
+function cloneGrads(g: Record<string, Tensor>): Record<string, Tensor> {
+  return Object.fromEntries(Object.entries(g).map(([k, v]) => [k, v.clone()]));
+}
+
+describe('presets against the numpy/torch fixture', () => {
+  const names = ['mlp_relu_l2', 'mlp_tanh_l1', 'mlp_sigmoid_l2_l1', 'extend_bn_l2', 'simpleconv', 'deepconv_grad'];
+
+  test.each(names)('%s: gradient(), its loss, the penalty and the test-mode prediction', (name) => {
+    const c = NETS[name];
+    const net = build(c);
+    const grads = net.gradient(tens(c.x), c.t);
+    // Only the one training forward of gradient() has updated any running statistics here.
+    expect(net.lastLoss).toBeCloseTo(c.lossNoDecay, 5);
+    expect(net.penalty()).toBeCloseTo(c.penalty, 5);
+    for (const k of Object.keys(c.grads)) {
+      expectClose(grads[k], c.grads[k], `${name} grad ${k} (numpy)`);
+      expectClose(grads[k], c.torch.grads![k], `${name} grad ${k} (torch)`);
+    }
+    (c.runningMean ?? []).forEach((rm, i) => {
+      const state = net.stateTensors();
+      expectClose(state[`runningMean${i + 1}`], rm, `${name} runningMean${i + 1}`);
+      expectClose(state[`runningVar${i + 1}`], c.runningVar![i], `${name} runningVar${i + 1}`);
+    });
+    expectClose(net.predict(tens(c.x)), c.predict, `${name} predict`);
+    const loss = net.loss(tens(c.x), c.t);
+    expect(loss).toBeCloseTo(c.loss, 5);
+    expect(loss).toBeCloseTo(c.torch.loss!, 5);
+  });
+
+  test('L2 and L1 add exactly their terms to loss and gradient', () => {
+    for (const name of ['mlp_relu_l2', 'mlp_tanh_l1', 'mlp_sigmoid_l2_l1']) {
+      const c = NETS[name];
+      const plain = build({ ...c, options: { ...c.options, weightDecayLambda: 0, l1Lambda: 0 } });
+      const decayed = build(c);
+      const g0 = cloneGrads(plain.gradient(tens(c.x), c.t));
+      const g1 = decayed.gradient(tens(c.x), c.t);
+      const l2 = (c.options.weightDecayLambda as number) ?? 0, l1 = (c.options.l1Lambda as number) ?? 0;
+      let sq = 0, abs = 0;
+      for (const k of Object.keys(g0)) {
+        const w = decayed.params[k].data;
+        for (let i = 0; i < w.length; i++) {
+          const extra = k.startsWith('W') ? l2 * w[i] + l1 * Math.sign(w[i]) : 0;
+          expect(Math.abs(g1[k].data[i] - g0[k].data[i] - extra)).toBeLessThan(1e-6);
+          if (k.startsWith('W')) { sq += w[i] * w[i]; abs += Math.abs(w[i]); }
+        }
+      }
+      expect(decayed.loss(tens(c.x), c.t) - plain.loss(tens(c.x), c.t)).toBeCloseTo(0.5 * l2 * sq + l1 * abs, 5);
+      expect(0.5 * l2 * sq + l1 * abs).toBeCloseTo(c.penalty, 5);
+    }
+  });
+
+  test('DeepConvNet (scaled down): test-mode prediction with copied weights equals numpy and torch', () => {
+    const c = NETS.deepconv;
+    const net = build(c);
+    expect(Object.keys(net.params)).toHaveLength(16);
+    const y = net.predict(tens(c.x));
+    expectClose(y, c.predict, 'deepconv predict (numpy)');
+    expectClose(y, c.torch.predict!, 'deepconv predict (torch)');
+  });
+});
+
+describe('gradient() against numericalGradient()', () => {
+  test('MultiLayerNet, relu and sigmoid', () => {
+    for (const activation of ['relu', 'sigmoid'] as const) {
+      setSeed(1);
+      const net = new MultiLayerNet({ inputSize: 8, hiddenSizeList: [6, 5], outputSize: 4, activation, weightDecayLambda: 0.01 });
+      const { x, t } = randomBatch(2, [5, 8], 4);
+      const g = cloneGrads(net.gradient(x, t));
+      expectGradsAgree(g, net.numericalGradient(x, t), `MultiLayerNet ${activation}`);
+    }
+  });
+
+  test('MultiLayerNetExtend with BatchNormalization, L1, and dropout ratio 0', () => {
+    setSeed(2);
+    const net = new MultiLayerNetExtend({ inputSize: 7, hiddenSizeList: [6, 5], outputSize: 3, useBatchnorm: true,
+      useDropout: true, dropoutRatio: 0, l1Lambda: 0.01 });
+    expect(Object.keys(net.params).sort()).toEqual(['W1', 'W2', 'W3', 'b1', 'b2', 'b3', 'beta1', 'beta2', 'gamma1', 'gamma2']);
+    const { x, t } = randomBatch(3, [6, 7], 3);
+    const g = cloneGrads(net.gradient(x, t));
+    expectGradsAgree(g, net.numericalGradient(x, t), 'MultiLayerNetExtend');
+  });
+
+  test('MultiLayerNetExtend with dropout 0.3 in training: same mask for every evaluation', () => {
+    setSeed(3);
+    const net = new MultiLayerNetExtend({ inputSize: 6, hiddenSizeList: [10], outputSize: 3, useDropout: true, dropoutRatio: 0.3 });
+    const { x, t } = randomBatch(4, [4, 6], 3);
+    setSeed(50);
+    const g = cloneGrads(net.gradient(x, t));
+    const h = 1e-3;
+    for (const key of ['W1', 'b1', 'W2']) {
+      const p = net.params[key].data;
+      const num = new Float32Array(p.length);
+      for (let i = 0; i < p.length; i++) {
+        const old = p[i];
+        p[i] = old + h; setSeed(50); const fp = net.loss(x, t);
+        p[i] = old - h; setSeed(50); const fm = net.loss(x, t);
+        p[i] = old;
+        num[i] = (fp - fm) / (2 * h);
+      }
+      expectGradsAgree({ [key]: g[key] }, { [key]: new Tensor(num, net.params[key].shape) }, 'dropout net');
+    }
+  });
+
+  test('SimpleConvNet on [1, 10, 10]', () => {
+    setSeed(4);
+    const net = new SimpleConvNet({ inputDim: [1, 10, 10], convParam: { filterNum: 3, filterSize: 3, pad: 0, stride: 1 },
+      hiddenSize: 6, outputSize: 4, weightInitStd: 0.3 });
+    jitterBiases(net, 14);
+    const { x, t } = randomBatch(5, [3, 1, 10, 10], 4);
+    const g = cloneGrads(net.gradient(x, t));
+    expectGradsAgree(g, net.numericalGradient(x, t), 'SimpleConvNet');
+  });
+
+  // Relu and max pooling give this small deep net many kinks near any point, and float32 noise
+  // grows with depth: central differences agree to a few per cent only. The exact comparison of
+  // its gradient is 'deepconv_grad' above (numpy and torch); this one catches gross errors.
+  test('DeepConvNet, scaled down, dropout ratio 0 (loose)', () => {
+    setSeed(5);
+    const net = new DeepConvNet({ inputDim: [1, 8, 8], hiddenSize: 6, outputSize: 3, dropoutRatio: 0,
+      convParams: [2, 2, 3, 3, 4, 4].map((f, i) => ({ filterNum: f, filterSize: 3, pad: i === 3 ? 2 : 1, stride: 1 })) });
+    jitterBiases(net, 15);
+    const { x, t } = randomBatch(6, [2, 1, 8, 8], 3);
+    for (let i = 0; i < x.data.length; i++) x.data[i] = Math.abs(x.data[i]); // pixel-like, >= 0
+    const g = cloneGrads(net.gradient(x, t));
+    expectGradsAgree(g, net.numericalGradient(x, t, 3e-3), 'DeepConvNet', 0.15);
+  });
+});
+
+describe('parameters', () => {
+  test('net.params are the layers\' own tensors: writing into W1 changes predictions', () => {
+    setSeed(6);
+    const net = new MultiLayerNet({ inputSize: 4, hiddenSizeList: [3], outputSize: 2 });
+    expect(net.params.W1).toBe((net.layers[0] as Affine).params.W);
+    const { x } = randomBatch(7, [2, 4], 2);
+    const before = net.predict(x).clone();
+    net.params.W1.data[0] += 1;
+    net.params.b2.data[1] += 0.5;
+    const after = net.predict(x);
+    expect(after.data).not.toEqual(before.data);
+    // The change is what a hand-computed forward gives.
+    const W1 = net.params.W1.data, b1 = net.params.b1.data, W2 = net.params.W2.data, b2 = net.params.b2.data;
+    for (let n = 0; n < 2; n++) {
+      const hidden = [0, 1, 2].map((j) => Math.max(0, b1[j] + [0, 1, 2, 3].reduce((s, i) => s + x.data[n * 4 + i] * W1[i * 3 + j], 0)));
+      for (let o = 0; o < 2; o++) {
+        const y = b2[o] + hidden.reduce((s, hv, j) => s + hv * W2[j * 2 + o], 0);
+        expect(after.data[n * 2 + o]).toBeCloseTo(y, 5);
+      }
+    }
+  });
+
+  test('course initialisation: He / Xavier / fixed std, zero biases, gamma 1 and beta 0', () => {
+    const std = (a: Float32Array): number => Math.sqrt(a.reduce((s, v) => s + v * v, 0) / a.length);
+    setSeed(7);
+    const he = new MultiLayerNet({ inputSize: 784, hiddenSizeList: [100], outputSize: 10 });
+    expect(std(he.params.W1.data) / Math.sqrt(2 / 784)).toBeCloseTo(1, 1);
+    expect(std(he.params.W2.data) / Math.sqrt(2 / 100)).toBeGreaterThan(0.9);
+    expect(Array.from(he.params.b1.data).every((v) => v === 0)).toBe(true);
+    const xavier = new MultiLayerNet({ inputSize: 784, hiddenSizeList: [100], outputSize: 10, weightInitStd: 'sigmoid' });
+    expect(std(xavier.params.W1.data) / Math.sqrt(1 / 784)).toBeCloseTo(1, 1);
+    const fixed = new MultiLayerNet({ inputSize: 784, hiddenSizeList: [100], outputSize: 10, weightInitStd: 0.01 });
+    expect(std(fixed.params.W1.data) / 0.01).toBeCloseTo(1, 1);
+    const conv = new SimpleConvNet();
+    expect(std(conv.params.W2.data) / 0.01).toBeCloseTo(1, 1);
+    const bn = new MultiLayerNetExtend({ inputSize: 5, hiddenSizeList: [4], outputSize: 2, useBatchnorm: true });
+    expect(Array.from(bn.params.gamma1.data)).toEqual([1, 1, 1, 1]);
+    expect(Array.from(bn.params.beta1.data)).toEqual([0, 0, 0, 0]);
+  });
+
+  test('SimpleConvNet and DeepConvNet have the course\'s parameter shapes', () => {
+    const s = new SimpleConvNet();
+    expect(Object.fromEntries(Object.entries(s.params).map(([k, v]) => [k, v.shape]))).toEqual({
+      W1: [30, 1, 5, 5], b1: [30], W2: [4320, 100], b2: [100], W3: [100, 10], b3: [10],
+    });
+    const d = new DeepConvNet();
+    expect(Object.fromEntries(Object.entries(d.params).filter(([k]) => k.startsWith('W')).map(([k, v]) => [k, v.shape]))).toEqual({
+      W1: [16, 1, 3, 3], W2: [16, 16, 3, 3], W3: [32, 16, 3, 3], W4: [32, 32, 3, 3], W5: [64, 32, 3, 3],
+      W6: [64, 64, 3, 3], W7: [1024, 50], W8: [50, 10],
+    });
+    expect(d.layers.filter((l) => l instanceof Dropout)).toHaveLength(2);
+    const y = d.predict(Tensor.zeros([2, 1, 28, 28]));
+    expect(y.shape).toEqual([2, 10]);
+  });
+
+  test('accuracy is the share of rows whose arg max equals the label (indices or one-hot)', () => {
+    setSeed(8);
+    const net = new MultiLayerNet({ inputSize: 5, hiddenSizeList: [4], outputSize: 3 });
+    const { x } = randomBatch(9, [50, 5], 3);
+    const y = net.predict(x).clone();
+    const pred = Array.from({ length: 50 }, (_, n) => {
+      const row = Array.from(y.data.subarray(n * 3, n * 3 + 3));
+      return row.indexOf(Math.max(...row));
+    });
+    const t = pred.map((p, i) => (i % 5 === 0 ? (p + 1) % 3 : p)); // exactly 10 wrong
+    expect(net.accuracy(x, t)).toBeCloseTo(0.8, 10);
+    expect(net.accuracy(x, t, 7)).toBeCloseTo(0.8, 10);
+    const onehot = Tensor.zeros([50, 3]);
+    t.forEach((c, i) => { onehot.data[i * 3 + c] = 1; });
+    expect(net.accuracy(x, onehot)).toBeCloseTo(0.8, 10);
+  });
+});
+
+describe('shape checks and bad options', () => {
+  test('Sequential built with an inputShape names the layer and both shapes', () => {
+    const layers = [new Affine(Tensor.zeros([6, 5]), Tensor.zeros([5])), new Relu(),
+      new Affine(Tensor.zeros([4, 3]), Tensor.zeros([3])), new SoftmaxWithLoss()];
+    expect(() => new Sequential(layers, { inputShape: [6] })).toThrow(ShapeError);
+    expect(() => new Sequential(layers, { inputShape: [6] })).toThrow(/layer 2 \(Affine\).*\[5\].*\[4, 3\]/);
+    const convs = [new Convolution(Tensor.zeros([2, 3, 3, 3]), Tensor.zeros([2])), new BatchNormalization(Tensor.zeros([7]), Tensor.zeros([7]))];
+    expect(() => new Sequential(convs, { inputShape: [3, 6, 6] })).toThrow(/layer 1 \(BatchNormalization\).*\[2, 4, 4\]/);
+    expect(() => new Sequential(convs.slice(0, 1), { inputShape: [1, 6, 6] })).toThrow(/layer 0 \(Convolution\).*\[1, 6, 6\]/);
+  });
+
+  test('data of the wrong shape entering predict/loss names the layer and the shapes', () => {
+    setSeed(9);
+    const net = new MultiLayerNet({ inputSize: 6, hiddenSizeList: [5], outputSize: 3 });
+    expect(() => net.predict(Tensor.zeros([2, 7]))).toThrow(ShapeError);
+    expect(() => net.predict(Tensor.zeros([2, 7]))).toThrow(/layer 0 \(Affine\).*\[2, 7\].*\[6, 5\]/);
+    expect(() => net.loss(Tensor.zeros([2, 6]), [0, 1, 2])).toThrow(/3 labels.*2 rows/);
+    const conv = new SimpleConvNet({ inputDim: [1, 10, 10], convParam: { filterNum: 2, filterSize: 3 }, hiddenSize: 4 });
+    expect(() => conv.predict(Tensor.zeros([1, 2, 10, 10]))).toThrow(/layer 0 \(Convolution\).*2 channels/);
+    expect(() => conv.predict(Tensor.zeros([1, 1, 12, 12]))).toThrow(/layer 3 \(Affine\).*\[1, 2, 5, 5\]/);
+  });
+
+  test('bad preset options are TypeErrors/RangeErrors naming the option', () => {
+    const ok = { inputSize: 4, hiddenSizeList: [3], outputSize: 2 };
+    expect(() => new MultiLayerNet({ ...ok, inputSize: 0 })).toThrow(/inputSize/);
+    expect(() => new MultiLayerNet({ ...ok, hiddenSizeList: 3 as never })).toThrow(TypeError);
+    expect(() => new MultiLayerNet({ ...ok, hiddenSizeList: [3, -1] })).toThrow(/hiddenSizeList\[1\]/);
+    expect(() => new MultiLayerNet({ ...ok, activation: 'gelu' as never })).toThrow(/activation/);
+    expect(() => new MultiLayerNet({ ...ok, weightInitStd: 'lecun' as never })).toThrow(/weightInitStd/);
+    expect(() => new MultiLayerNet({ ...ok, weightDecayLambda: -1 })).toThrow(RangeError);
+    expect(() => new MultiLayerNetExtend({ ...ok, useDropout: true, dropoutRatio: 1 })).toThrow(/ratio/);
+    expect(() => new SimpleConvNet({ inputDim: [1, 28] as never })).toThrow(/inputDim/);
+    expect(() => new SimpleConvNet({ inputDim: [1, 4, 4] })).toThrow(RangeError);
+    expect(() => networkFromConfig({ kind: 'ResNet' })).toThrow(/unknown network kind/);
+    expect(() => new Sequential([])).toThrow(TypeError);
+    expect(() => new Sequential([new SoftmaxWithLoss(), new Relu()] as never)).toThrow(/SoftmaxWithLoss may only be the last/);
+  });
+});
