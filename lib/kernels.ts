@@ -133,7 +133,8 @@ export function convForward(x: F32, W: F32, b: F32, col: F32, out: F32, FN: numb
 
 /**
  * Convolution backward from dout (N,FN,OH,OW) and the forward pass's col: dW (FN,C,FH,FW),
- * db (FN) and, when dx is given, dx (N,C,H,W) through dcol (same shape as col) and col2im.
+ * db (FN) and, when dx is given, dx (N,C,H,W) through dcol = dout^T W and col2im. dcol (same
+ * shape as col) receives those columns when given; with dcol null a per-thread scratch is used.
  */
 export function convBackward(dout: F32, col: F32, W: F32, dW: F32, db: F32, dcol: F32 | null,
   dx: F32 | null, FN: number, g: WindowGeometry): void {
@@ -147,13 +148,13 @@ export function convBackward(dout: F32, col: F32, W: F32, dW: F32, db: F32, dcol
   expectLength(fn, 'W', W, [FN, g.C, g.FH, g.FW]);
   expectLength(fn, 'dW', dW, [FN, g.C, g.FH, g.FW]);
   expectLength(fn, 'db', db, [FN]);
-  if ((dx === null) !== (dcol === null)) {
-    throw new TypeError(`${fn}: dcol and dx must both be Float32Arrays or both be null`);
+  if (dcol !== null && dx === null) {
+    throw new TypeError(`${fn}: dcol is only used with dx: pass dx too, or null for both`);
   }
-  if (dx !== null && dcol !== null) {
-    expectFloat32(fn, 'dcol', dcol); expectFloat32(fn, 'dx', dx);
+  if (dx !== null) { expectFloat32(fn, 'dx', dx); expectLength(fn, 'dx', dx, [g.N, g.C, g.H, g.W]); }
+  if (dcol !== null) {
+    expectFloat32(fn, 'dcol', dcol);
     expectLength(fn, 'dcol', dcol, [g.N * OH * OW, g.C * g.FH * g.FW]);
-    expectLength(fn, 'dx', dx, [g.N, g.C, g.H, g.W]);
   }
   addon.convBackward(dout, col, W, dW, db, dcol, dx, FN, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
 }

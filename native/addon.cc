@@ -194,11 +194,9 @@ Napi::Value ConvBackwardJs(const Napi::CallbackInfo& info) {
   a.ExpectLength("W", W.length, {FN, g.C, g.FH, g.FW});
   a.ExpectLength("dW", dW.length, {FN, g.C, g.FH, g.FW});
   a.ExpectLength("db", db.length, {FN});
-  if (dx.present() != dcol.present()) a.Type("'dcol' and 'dx' must be given together");
-  if (dx.present()) {
-    a.ExpectLength("dcol", dcol.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
-    a.ExpectLength("dx", dx.length, {g.N, g.C, g.H, g.W});
-  }
+  if (dcol.present() && !dx.present()) a.Type("'dcol' is only used with 'dx': pass dx too, or null for both");
+  if (dx.present()) a.ExpectLength("dx", dx.length, {g.N, g.C, g.H, g.W});
+  if (dcol.present()) a.ExpectLength("dcol", dcol.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
   const F32* outs[] = {&dW, &db, &dcol, &dx};
   const F32* ins[] = {&dout, &col, &W};
   const char* out_names[] = {"dW", "db", "dcol", "dx"};

@@ -14,43 +14,58 @@ void ForRange(int64_t n, int64_t cost, Fn&& fn) {
   ParallelFor(n, n * cost, [&](int64_t b, int64_t e) { fn(b, e); });
 }
 
+// Unary and backward loops over [0, n) with unaliased pointers, so they vectorise.
+template <typename Op>
+__attribute__((target_clones("avx2", "default")))
+void Map1(const float* __restrict x, float* __restrict out, int64_t n, Op op) {
+  for (int64_t i = 0; i < n; ++i) out[i] = op(x[i]);
+}
+
+template <typename Op>
+__attribute__((target_clones("avx2", "default")))
+void Map2(const float* __restrict a, const float* __restrict b, float* __restrict out, int64_t n, Op op) {
+  for (int64_t i = 0; i < n; ++i) out[i] = op(a[i], b[i]);
+}
+
+template <typename Op>
+void Unary(const float* x, float* out, int64_t n, int64_t cost, Op op) {
+  ForRange(n, cost, [&](int64_t b, int64_t e) { Map1(x + b, out + b, e - b, op); });
+}
+
+template <typename Op>
+void Binary(const float* a, const float* b2, float* out, int64_t n, Op op) {
+  ForRange(n, 1, [&](int64_t b, int64_t e) { Map2(a + b, b2 + b, out + b, e - b, op); });
+}
+
 }  // namespace
 
 void ReluForward(const float* x, float* out, int64_t n) {
-  ForRange(n, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
-  });
+  Unary(x, out, n, 1, [](float v) { return v > 0.0f ? v : 0.0f; });
 }
 
 void ReluBackward(const float* x, const float* dout, float* dx, int64_t n) {
-  ForRange(n, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dx[i] = x[i] > 0.0f ? dout[i] : 0.0f;
-  });
+  Binary(x, dout, dx, n, [](float v, float d) { return v > 0.0f ? d : 0.0f; });
 }
 
 void SigmoidForward(const float* x, float* out, int64_t n) {
-  ForRange(n, 8, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) out[i] = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(x[i]))));
+  Unary(x, out, n, 8, [](float v) {
+    return static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(v))));
   });
 }
 
 void SigmoidBackward(const float* out, const float* dout, float* dx, int64_t n) {
-  ForRange(n, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dx[i] = dout[i] * (1.0f - out[i]) * out[i];
-  });
+  Binary(out, dout, dx, n, [](float o, float d) { return d * (1.0f - o) * o; });
 }
 
 void TanhForward(const float* x, float* out, int64_t n) {
-  ForRange(n, 8, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) out[i] = std::tanh(x[i]);
-  });
+  Unary(x, out, n, 8, [](float v) { return std::tanh(v); });
 }
 
 void TanhBackward(const float* out, const float* dout, float* dx, int64_t n) {
-  ForRange(n, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dx[i] = dout[i] * (1.0f - out[i] * out[i]);
-  });
+  Binary(out, dout, dx, n, [](float o, float d) { return d * (1.0f - o * o); });
 }
+
+namespace {
 
 // One kind's loop over [0, n) with unaliased pointers, so the compiler vectorises it.
 template <int Kind>
@@ -86,6 +101,8 @@ __attribute__((target_clones("avx2", "default"))) void StepRange(float* __restri
     }
   }
 }
+
+}  // namespace
 
 void OptimizerStep(int kind, float* p, const float* g, float* s1, float* s2, const double* h,
                    int64_t n) {

@@ -240,6 +240,11 @@ describe('convolution', () => {
     K.convBackward(dout, col, W, dW2, db2, null, null, FN, g);
     expectClose(dW2, want.dW, 'dW (dx null)');
     expectClose(db2, want.db, 'db (dx null)');
+
+    // dx without dcol: the kernel uses its own scratch and gives the same dx.
+    const dx3 = nanFilled(x.length);
+    K.convBackward(dout, col, W, dW2, db2, null, dx3, FN, g);
+    expectClose(dx3, want.dx, 'dx (dcol null)');
   });
 
   test('a hand-checked case: 3x3 ones, 2x2 ones filter, bias 0.5', () => {

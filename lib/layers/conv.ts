@@ -82,9 +82,8 @@ export class Convolution implements Layer {
     }
     const inShape = [g.N, g.C, g.H, g.W];
     const dx = this.skipInputGradient ? null : this.buf.get('dx', inShape);
-    const dcol = this.skipInputGradient ? null : this.buf.get('dcol', col.shape);
     k.convBackward(dout.data, col.data, this.params.W.data, this.grads.W.data, this.grads.b.data,
-      dcol ? dcol.data : null, dx ? dx.data : null, FN, g);
+      null, dx ? dx.data : null, FN, g);
     return dx ?? this.buf.get('dxSkipped', inShape);
   }
 }

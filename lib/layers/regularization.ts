@@ -94,7 +94,7 @@ export interface BatchNormalizationOptions {
 /**
  * Batch normalisation (Ioffe & Szegedy, 2015, arXiv:1502.03167) in the course's form: every
  * feature of the flattened input (N, D) is normalised with the batch mean and variance
- * (epsilon 1e-7 under the square root); a 4-D input (N, C, H, W) has D = C*H*W features.
+ * (epsilon 10e-7 = 1e-6 under the square root, as the course writes it); a 4-D input (N, C, H, W) has D = C*H*W features.
  * running = momentum * running + (1 - momentum) * batch statistic; the test pass uses them.
  * @example
  *   const bn = new BatchNormalization(ones([100]), zeros([100]));
@@ -172,10 +172,10 @@ export class BatchNormalization implements Layer {
         const variance = std[j] / N;
         rm[j] = m * rm[j] + (1 - m) * mean[j];
         rv[j] = m * rv[j] + (1 - m) * variance;
-        std[j] = Math.sqrt(variance + 1e-7);
+        std[j] = Math.sqrt(variance + 10e-7);
       }
     } else {
-      for (let j = 0; j < D; j++) std[j] = Math.sqrt(rv[j] + 1e-7);
+      for (let j = 0; j < D; j++) std[j] = Math.sqrt(rv[j] + 10e-7);
       for (let r = 0; r < N; r++) { const b = r * D; for (let j = 0; j < D; j++) c[b + j] = xs[b + j] - rm[j]; }
     }
     for (let r = 0; r < N; r++) {
@@ -232,8 +232,6 @@ export class BatchNormalization implements Layer {
       const s = std[j];
       const dvar = -0.5 * gamma[j] * sumDXc[j] / (s * s * s);
       dvarTerm[j] = (2 / N) * dvar;
-      // mean over the batch of dxc = gamma*sumD/(N*std) + (2/N) dvar * mean(xc); mean(xc) is 0
-      // in training but not in test mode, so keep it.
       dmuTerm[j] = 0;
     }
     for (let r = 0; r < N; r++) {
