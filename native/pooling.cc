@@ -18,6 +18,33 @@ void ForPlanes(const PoolGeom& g, Fn&& fn) {
   });
 }
 
+// One output row of a 2x2, stride-2 max pool: r0 and r1 are the two input rows, i0 the
+// plane index of r0[0] and W the row length. Branch-free and with constant strides, so
+// the compiler vectorises it; returns true when a NaN was seen (the caller then redoes
+// the row with the NaN-aware scalar loop).
+__attribute__((target_clones("avx2", "default")))
+bool MaxPoolRow2x2(const float* __restrict r0, const float* __restrict r1, float* __restrict out,
+                   int32_t* __restrict arg, int64_t OW, int32_t i0, int32_t W) {
+  int nan = 0;
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+    const int32_t a0 = i0 + 2 * static_cast<int32_t>(ow), a2 = a0 + W;
+    const bool c1 = v1 > v0;
+    float best = c1 ? v1 : v0;
+    int32_t at = c1 ? a0 + 1 : a0;
+    const bool c2 = v2 > best;
+    best = c2 ? v2 : best;
+    at = c2 ? a2 : at;
+    const bool c3 = v3 > best;
+    best = c3 ? v3 : best;
+    at = c3 ? a2 + 1 : at;
+    out[ow] = best;
+    arg[ow] = at;
+    nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);
+  }
+  return nan != 0;
+}
+
 }  // namespace
 
 void MaxPoolForward(const PoolGeom& g, const float* x, float* out, int32_t* argmax) {
@@ -25,39 +52,15 @@ void MaxPoolForward(const PoolGeom& g, const float* x, float* out, int32_t* argm
     const float* xp = x + p * g.H * g.W;
     float* op = out + p * g.OH * g.OW;
     int32_t* ap = argmax + p * g.OH * g.OW;
-    if (g.pad == 0 && g.PH == 2 && g.PW == 2) {
-      // The common 2x2 window: four loads and three compares per output.
+    if (g.pad == 0 && g.PH == 2 && g.PW == 2 && g.stride == 2) {
+      bool any_nan = false;
       for (int64_t oh = 0; oh < g.OH; ++oh) {
-        const int64_t h = oh * g.stride;
-        const float* r0 = xp + h * g.W;
-        const float* r1 = r0 + g.W;
-        float* orow = op + oh * g.OW;
-        int32_t* arow = ap + oh * g.OW;
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const int64_t w = ow * g.stride;
-          float best = r0[w];
-          int32_t at = static_cast<int32_t>(h * g.W + w);
-          if (r0[w + 1] > best) { best = r0[w + 1]; at = static_cast<int32_t>(h * g.W + w + 1); }
-          if (r1[w] > best) { best = r1[w]; at = static_cast<int32_t>((h + 1) * g.W + w); }
-          if (r1[w + 1] > best) { best = r1[w + 1]; at = static_cast<int32_t>((h + 1) * g.W + w + 1); }
-          if (std::isnan(r0[w] + r0[w + 1] + r1[w] + r1[w + 1])) {
-            // A NaN wins, as numpy's argmax: the first NaN in scan order.
-            const float c[4] = {r0[w], r0[w + 1], r1[w], r1[w + 1]};
-            const int32_t idx[4] = {static_cast<int32_t>(h * g.W + w), static_cast<int32_t>(h * g.W + w + 1),
-                                    static_cast<int32_t>((h + 1) * g.W + w), static_cast<int32_t>((h + 1) * g.W + w + 1)};
-            for (int i = 0; i < 4; ++i) {
-              if (c[i] != c[i]) {
-                best = c[i];
-                at = idx[i];
-                break;
-              }
-            }
-          }
-          orow[ow] = best;
-          arow[ow] = at;
-        }
+        const float* r0 = xp + 2 * oh * g.W;
+        any_nan |= MaxPoolRow2x2(r0, r0 + g.W, op + oh * g.OW, ap + oh * g.OW, g.OW,
+                                 static_cast<int32_t>(2 * oh * g.W), static_cast<int32_t>(g.W));
       }
-      return;
+      if (!any_nan) return;
+      // A NaN in the plane: fall through to the scalar loop, which lets the first NaN win.
     }
     if (g.pad == 0) {
       // Every window lies inside the plane: no bounds checks in the inner loop.
