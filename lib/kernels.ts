@@ -114,37 +114,44 @@ export function col2imInto(col: F32, dx: F32, g: WindowGeometry): void {
 }
 
 /**
- * Convolution forward: x (N,C,H,W), W (FN,C,FH,FW), b (FN) -> out (N,FN,OH,OW);
- * col (N*OH*OW, C*FH*FW) receives im2col(x) and is kept for the backward pass.
+ * Convolution forward: x (N,C,H,W), W (FN,C,FH,FW), b (FN) -> out (N,FN,OH,OW).
+ * col (N*OH*OW, C*FH*FW), when given, receives im2col(x) for a backward pass from col; with
+ * col null each sample's columns stay in a per-thread scratch (less memory traffic).
  */
-export function convForward(x: F32, W: F32, b: F32, col: F32, out: F32, FN: number, g: WindowGeometry): void {
+export function convForward(x: F32, W: F32, b: F32, col: F32 | null, out: F32, FN: number, g: WindowGeometry): void {
   const fn = 'convForward';
   const { OH, OW } = windowOutput(fn, g);
   expectInt(fn, 'FN', FN);
   expectFloat32(fn, 'x', x); expectFloat32(fn, 'W', W); expectFloat32(fn, 'b', b);
-  expectFloat32(fn, 'col', col); expectFloat32(fn, 'out', out);
+  expectFloat32(fn, 'out', out);
   expectLength(fn, 'x', x, [g.N, g.C, g.H, g.W]);
   expectLength(fn, 'W', W, [FN, g.C, g.FH, g.FW]);
   expectLength(fn, 'b', b, [FN]);
-  expectLength(fn, 'col', col, [g.N * OH * OW, g.C * g.FH * g.FW]);
+  if (col !== null) {
+    expectFloat32(fn, 'col', col);
+    expectLength(fn, 'col', col, [g.N * OH * OW, g.C * g.FH * g.FW]);
+  }
   expectLength(fn, 'out', out, [g.N, FN, OH, OW]);
   addon.convForward(x, W, b, col, out, FN, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
 }
 
 /**
- * Convolution backward from dout (N,FN,OH,OW) and the forward pass's col: dW (FN,C,FH,FW),
- * db (FN) and, when dx is given, dx (N,C,H,W) through dcol = dout^T W and col2im. dcol (same
- * shape as col) receives those columns when given; with dcol null a per-thread scratch is used.
+ * Convolution backward from dout (N,FN,OH,OW) and either the forward pass's col or its input
+ * x (with col null the columns are recomputed per sample): dW (FN,C,FH,FW), db (FN) and, when
+ * dx is given, dx (N,C,H,W) through dcol = dout^T W and col2im. dcol (same shape as col)
+ * receives those columns when given; with dcol null a per-thread scratch is used.
  */
-export function convBackward(dout: F32, col: F32, W: F32, dW: F32, db: F32, dcol: F32 | null,
-  dx: F32 | null, FN: number, g: WindowGeometry): void {
+export function convBackward(dout: F32, x: F32 | null, col: F32 | null, W: F32, dW: F32, db: F32,
+  dcol: F32 | null, dx: F32 | null, FN: number, g: WindowGeometry): void {
   const fn = 'convBackward';
   const { OH, OW } = windowOutput(fn, g);
   expectInt(fn, 'FN', FN);
-  expectFloat32(fn, 'dout', dout); expectFloat32(fn, 'col', col); expectFloat32(fn, 'W', W);
+  expectFloat32(fn, 'dout', dout); expectFloat32(fn, 'W', W);
   expectFloat32(fn, 'dW', dW); expectFloat32(fn, 'db', db);
   expectLength(fn, 'dout', dout, [g.N, FN, OH, OW]);
-  expectLength(fn, 'col', col, [g.N * OH * OW, g.C * g.FH * g.FW]);
+  if (x === null && col === null) throw new TypeError(`${fn}: one of x and col must be a Float32Array, got null for both`);
+  if (x !== null) { expectFloat32(fn, 'x', x); expectLength(fn, 'x', x, [g.N, g.C, g.H, g.W]); }
+  if (col !== null) { expectFloat32(fn, 'col', col); expectLength(fn, 'col', col, [g.N * OH * OW, g.C * g.FH * g.FW]); }
   expectLength(fn, 'W', W, [FN, g.C, g.FH, g.FW]);
   expectLength(fn, 'dW', dW, [FN, g.C, g.FH, g.FW]);
   expectLength(fn, 'db', db, [FN]);
@@ -156,7 +163,7 @@ export function convBackward(dout: F32, col: F32, W: F32, dW: F32, db: F32, dcol
     expectFloat32(fn, 'dcol', dcol);
     expectLength(fn, 'dcol', dcol, [g.N * OH * OW, g.C * g.FH * g.FW]);
   }
-  addon.convBackward(dout, col, W, dW, db, dcol, dx, FN, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+  addon.convBackward(dout, x, col, W, dW, db, dcol, dx, FN, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
 }
 
 /**

@@ -160,17 +160,17 @@ Napi::Value Col2imJs(const Napi::CallbackInfo& info) {
   return Undefined(info);
 }
 
-// convForward(x, W, b, col, out, FN, N, C, H, W, FH, FW, stride, pad)
+// convForward(x, W, b, col | null, out, FN, N, C, H, W, FH, FW, stride, pad)
 Napi::Value ConvForwardJs(const Napi::CallbackInfo& info) {
   Args a(info, "convForward", 14);
   F32 x = a.Floats(0, "x"), W = a.Floats(1, "W"), b = a.Floats(2, "b");
-  F32 col = a.Floats(3, "col"), out = a.Floats(4, "out");
+  F32 col = a.OptionalFloats(3, "col"), out = a.Floats(4, "out");
   int64_t FN = a.Int(5, "FN", 1);
   ConvGeom g = ReadConvGeom(a, 6);
   a.ExpectLength("x", x.length, {g.N, g.C, g.H, g.W});
   a.ExpectLength("W", W.length, {FN, g.C, g.FH, g.FW});
   a.ExpectLength("b", b.length, {FN});
-  a.ExpectLength("col", col.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
+  if (col.present()) a.ExpectLength("col", col.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
   a.ExpectLength("out", out.length, {g.N, FN, g.OH, g.OW});
   for (auto* in : {&x, &W, &b}) {
     a.ExpectDisjoint("col", col.data, col.length, "an input", in->data, in->length);
@@ -181,16 +181,19 @@ Napi::Value ConvForwardJs(const Napi::CallbackInfo& info) {
   return Undefined(info);
 }
 
-// convBackward(dout, col, W, dW, db, dcol | null, dx | null, FN, N, C, H, W, FH, FW, stride, pad)
+// convBackward(dout, x | null, col | null, W, dW, db, dcol | null, dx | null,
+//              FN, N, C, H, W, FH, FW, stride, pad)
 Napi::Value ConvBackwardJs(const Napi::CallbackInfo& info) {
-  Args a(info, "convBackward", 16);
-  F32 dout = a.Floats(0, "dout"), col = a.Floats(1, "col"), W = a.Floats(2, "W");
-  F32 dW = a.Floats(3, "dW"), db = a.Floats(4, "db");
-  F32 dcol = a.OptionalFloats(5, "dcol"), dx = a.OptionalFloats(6, "dx");
-  int64_t FN = a.Int(7, "FN", 1);
-  ConvGeom g = ReadConvGeom(a, 8);
+  Args a(info, "convBackward", 17);
+  F32 dout = a.Floats(0, "dout"), x = a.OptionalFloats(1, "x"), col = a.OptionalFloats(2, "col");
+  F32 W = a.Floats(3, "W"), dW = a.Floats(4, "dW"), db = a.Floats(5, "db");
+  F32 dcol = a.OptionalFloats(6, "dcol"), dx = a.OptionalFloats(7, "dx");
+  int64_t FN = a.Int(8, "FN", 1);
+  ConvGeom g = ReadConvGeom(a, 9);
   a.ExpectLength("dout", dout.length, {g.N, FN, g.OH, g.OW});
-  a.ExpectLength("col", col.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
+  if (!x.present() && !col.present()) a.Type("one of 'x' and 'col' must be given");
+  if (x.present()) a.ExpectLength("x", x.length, {g.N, g.C, g.H, g.W});
+  if (col.present()) a.ExpectLength("col", col.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
   a.ExpectLength("W", W.length, {FN, g.C, g.FH, g.FW});
   a.ExpectLength("dW", dW.length, {FN, g.C, g.FH, g.FW});
   a.ExpectLength("db", db.length, {FN});
@@ -198,7 +201,7 @@ Napi::Value ConvBackwardJs(const Napi::CallbackInfo& info) {
   if (dx.present()) a.ExpectLength("dx", dx.length, {g.N, g.C, g.H, g.W});
   if (dcol.present()) a.ExpectLength("dcol", dcol.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
   const F32* outs[] = {&dW, &db, &dcol, &dx};
-  const F32* ins[] = {&dout, &col, &W};
+  const F32* ins[] = {&dout, &x, &col, &W};
   const char* out_names[] = {"dW", "db", "dcol", "dx"};
   for (int i = 0; i < 4; ++i) {
     for (auto* in : ins) {
@@ -210,7 +213,7 @@ Napi::Value ConvBackwardJs(const Napi::CallbackInfo& info) {
                        outs[j]->data, outs[j]->length);
     }
   }
-  ConvBackward(g, FN, dout.data, col.data, W.data, dW.data, db.data, dcol.data, dx.data);
+  ConvBackward(g, FN, dout.data, x.data, col.data, W.data, dW.data, db.data, dcol.data, dx.data);
   return Undefined(info);
 }
 

@@ -44,28 +44,39 @@ void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, 
   const int64_t S = g.rows(), K = g.cols();
   SingleThreadedBlas guard(LoopThreads() > 1 && g.N > 1);
   ParallelFor(g.N, g.N * S * K * FN, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> col_buf;
     for (int64_t n = begin; n < end; ++n) {
-      float* col_n = col + n * S * K;
-      Im2colOne(g, x + n * g.in_size(), col_n);
       float* out_n = out + n * FN * S;
       for (int64_t f = 0; f < FN; ++f) std::fill(out_n + f * S, out_n + (f + 1) * S, b[f]);
-      // (FN x K) * (S x K)^T -> (FN x S): weights on the left give NCHW directly.
-      Sgemm(false, true, static_cast<int>(FN), static_cast<int>(S), static_cast<int>(K), 1.0f, W,
-            col_n, 1.0f, out_n);
+      if (col != nullptr) {
+        // The caller keeps the course-layout columns: (FN x K) * (S x K)^T -> (FN x S).
+        float* col_n = col + n * S * K;
+        Im2colOne(g, x + n * g.in_size(), col_n);
+        Sgemm(false, true, static_cast<int>(FN), static_cast<int>(S), static_cast<int>(K), 1.0f,
+              W, col_n, 1.0f, out_n);
+      } else {
+        // One sample's transposed columns in a per-thread scratch that stays in cache:
+        // (FN x K) * (K x S) -> (FN x S), weights on the left give NCHW directly.
+        float* colT = Scratch(col_buf, S * K);
+        Im2colTOne(g, x + n * g.in_size(), colT);
+        Sgemm(false, false, static_cast<int>(FN), static_cast<int>(S), static_cast<int>(K), 1.0f,
+              W, colT, 1.0f, out_n);
+      }
     }
   });
 }
 
-void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float* col,
-                  const float* W, float* dW, float* db, float* dcol, float* dx) {
+void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float* x,
+                  const float* col, const float* W, float* dW, float* db, float* dcol, float* dx) {
   const int64_t S = g.rows(), K = g.cols();
+  const int iFN = static_cast<int>(FN), iS = static_cast<int>(S), iK = static_cast<int>(K);
   std::fill(dW, dW + FN * K, 0.0f);
   std::fill(db, db + FN, 0.0f);
   std::mutex sum_mu;
   SingleThreadedBlas guard(LoopThreads() > 1 && g.N > 1);
   ParallelFor(g.N, g.N * S * K * FN * (dx ? 2 : 1), [&](int64_t begin, int64_t end) {
     // Each chunk sums its samples' dW and db privately, then adds them in once.
-    thread_local std::vector<float> dw_buf, db_buf, dcol_buf;
+    thread_local std::vector<float> dw_buf, db_buf, dcol_buf, col_buf;
     float* dw_part = Scratch(dw_buf, FN * K);
     float* db_part = Scratch(db_buf, FN);
     std::fill(db_part, db_part + FN, 0.0f);
@@ -77,16 +88,33 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float*
         for (int64_t s = 0; s < S; ++s) acc += row[s];
         db_part[f] += acc;
       }
-      // dW += dout_n (FN x S) * col_n (S x K)
-      Sgemm(false, false, static_cast<int>(FN), static_cast<int>(K), static_cast<int>(S), 1.0f, d,
-            col + n * S * K, n == begin ? 0.0f : 1.0f, dw_part);
-      if (dx != nullptr) {
-        // dcol_n (S x K) = dout_n^T (S x FN) * W (FN x K), then folded back into dx_n. Without a
-        // caller's dcol the per-thread scratch stays in cache.
-        float* dcol_n = dcol ? dcol + n * S * K : Scratch(dcol_buf, S * K);
-        Sgemm(true, false, static_cast<int>(S), static_cast<int>(K), static_cast<int>(FN), 1.0f, d,
-              W, 0.0f, dcol_n);
-        Col2imOne(g, dcol_n, dx + n * g.in_size());
+      const float beta = n == begin ? 0.0f : 1.0f;
+      // With the caller's course-layout col: dW += dout_n (FN x S) * col_n (S x K) and
+      // dcol_n (S x K) = dout_n^T W. Without it the transposed columns are recomputed from x:
+      // dW += dout_n * colT_n^T and dcolT_n (K x S) = W^T dout_n.
+      const bool course = col != nullptr || dcol != nullptr;
+      if (course) {
+        const float* col_n = col ? col + n * S * K : nullptr;
+        if (col_n == nullptr) {
+          float* scratch = Scratch(col_buf, S * K);
+          Im2colOne(g, x + n * g.in_size(), scratch);
+          col_n = scratch;
+        }
+        Sgemm(false, false, iFN, iK, iS, 1.0f, d, col_n, beta, dw_part);
+        if (dx != nullptr) {
+          float* dcol_n = dcol ? dcol + n * S * K : Scratch(dcol_buf, S * K);
+          Sgemm(true, false, iS, iK, iFN, 1.0f, d, W, 0.0f, dcol_n);
+          Col2imOne(g, dcol_n, dx + n * g.in_size());
+        }
+      } else {
+        float* colT = Scratch(col_buf, S * K);
+        Im2colTOne(g, x + n * g.in_size(), colT);
+        Sgemm(false, true, iFN, iK, iS, 1.0f, d, colT, beta, dw_part);
+        if (dx != nullptr) {
+          float* dcolT = Scratch(dcol_buf, S * K);
+          Sgemm(true, false, iK, iS, iFN, 1.0f, W, d, 0.0f, dcolT);
+          Col2imTOne(g, dcolT, dx + n * g.in_size());
+        }
       }
     }
     std::lock_guard<std::mutex> lk(sum_mu);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "im2col.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common.h"
@@ -54,6 +55,76 @@ void Col2imOne(const ConvGeom& g, const float* col, float* dx) {
           for (int64_t fw = 0; fw < g.FW; ++fw) {
             const int64_t w = w0 + fw;
             if (w >= 0 && w < g.W) dst[w] += src[fw];
+          }
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
+// The output columns ow whose tap w = ow*stride - pad + f lies inside [0, W): [lo, hi).
+inline void ValidRange(int64_t W, int64_t OW, int64_t stride, int64_t pad, int64_t f, int64_t* lo,
+                       int64_t* hi) {
+  const int64_t first = pad - f;  // need ow*stride >= first
+  *lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+  const int64_t last = W - 1 + pad - f;  // need ow*stride <= last
+  *hi = last < 0 ? 0 : std::min(OW, last / stride + 1);
+  if (*lo > *hi) *lo = *hi;
+}
+
+}  // namespace
+
+void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
+  const int64_t S = g.rows();
+  for (int64_t c = 0; c < g.C; ++c) {
+    const float* xc = x + c * g.H * g.W;
+    for (int64_t fh = 0; fh < g.FH; ++fh) {
+      for (int64_t fw = 0; fw < g.FW; ++fw) {
+        float* row = colT + ((c * g.FH + fh) * g.FW + fw) * S;
+        int64_t lo, hi;
+        ValidRange(g.W, g.OW, g.stride, g.pad, fw, &lo, &hi);
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          float* dst = row + oh * g.OW;
+          const int64_t h = oh * g.stride - g.pad + fh;
+          if (h < 0 || h >= g.H || lo >= hi) {
+            std::memset(dst, 0, sizeof(float) * g.OW);
+            continue;
+          }
+          const float* src = xc + h * g.W - g.pad + fw;  // src[ow*stride] is tap (h, ow)
+          for (int64_t ow = 0; ow < lo; ++ow) dst[ow] = 0.0f;
+          if (g.stride == 1) {
+            std::memcpy(dst + lo, src + lo, sizeof(float) * (hi - lo));
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.stride];
+          }
+          for (int64_t ow = hi; ow < g.OW; ++ow) dst[ow] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+void Col2imTOne(const ConvGeom& g, const float* colT, float* dx) {
+  const int64_t S = g.rows();
+  std::memset(dx, 0, sizeof(float) * g.in_size());
+  for (int64_t c = 0; c < g.C; ++c) {
+    float* dc = dx + c * g.H * g.W;
+    for (int64_t fh = 0; fh < g.FH; ++fh) {
+      for (int64_t fw = 0; fw < g.FW; ++fw) {
+        const float* row = colT + ((c * g.FH + fh) * g.FW + fw) * S;
+        int64_t lo, hi;
+        ValidRange(g.W, g.OW, g.stride, g.pad, fw, &lo, &hi);
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const int64_t h = oh * g.stride - g.pad + fh;
+          if (h < 0 || h >= g.H) continue;
+          const float* src = row + oh * g.OW;
+          float* dst = dc + h * g.W - g.pad + fw;
+          if (g.stride == 1) {
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.stride] += src[ow];
           }
         }
       }

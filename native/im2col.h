@@ -22,6 +22,13 @@ void Im2colOne(const ConvGeom& g, const float* x, float* col);
 // One sample: dx (C,H,W) = sum of col's entries over the windows (overwrites dx).
 void Col2imOne(const ConvGeom& g, const float* col, float* dx);
 
+// One sample in the transposed layout colT (C*FH*FW, OH*OW): row k = (c, fh, fw) holds that
+// tap over every output position. With stride 1 each row is made of plain row copies, so
+// this is far cheaper than the course layout, and W (FN x K) * colT is an untransposed gemm.
+void Im2colTOne(const ConvGeom& g, const float* x, float* colT);
+// The adjoint of Im2colTOne: dx (C,H,W) = sum of colT's entries over the windows (overwrites dx).
+void Col2imTOne(const ConvGeom& g, const float* colT, float* dx);
+
 // Whole batch, split over the loop threads.
 void Im2col(const ConvGeom& g, const float* x, float* col);
 void Col2im(const ConvGeom& g, const float* col, float* dx);

@@ -66,9 +66,9 @@ const RAW: Record<string, Arg[]> = {
   columnSums: [f32('X', 12), int('rows', 3), int('cols', 4), f32('out', 4)],
   im2col: [f32('x', XLEN), f32('col', ROWS * COLS), ...geomArgs('FH', 'FW')],
   col2im: [f32('col', ROWS * COLS), f32('dx', XLEN), ...geomArgs('FH', 'FW')],
-  convForward: [f32('x', XLEN), f32('W', FN * COLS), f32('b', FN), f32('col', ROWS * COLS),
+  convForward: [f32('x', XLEN), f32('W', FN * COLS), f32('b', FN), opt('col', ROWS * COLS),
     f32('out', G.N * FN * OH * OW), int('FN', FN), ...geomArgs('FH', 'FW')],
-  convBackward: [f32('dout', G.N * FN * OH * OW), f32('col', ROWS * COLS), f32('W', FN * COLS),
+  convBackward: [f32('dout', G.N * FN * OH * OW), opt('x', XLEN), opt('col', ROWS * COLS), f32('W', FN * COLS),
     f32('dW', FN * COLS), f32('db', FN), opt('dcol', ROWS * COLS), opt('dx', XLEN), int('FN', FN),
     ...geomArgs('FH', 'FW')],
   maxPoolForward: [f32('x', XLEN), f32('out', POOL_OUT), i32('argmax', POOL_OUT), ...geomArgs('PH', 'PW')],
@@ -233,7 +233,7 @@ describe('raw addon: sizes whose product overflows 32 bits', () => {
     expectError(() => addon.col2im(E(), E(), big, big, 1, 1, 1, 1, 1, 0), 'RangeError', /'col' must have 4294967296/);
     expectError(() => addon.convForward(E(), E(), E(), E(), E(), 1, big, big, 1, 1, 1, 1, 1, 0), 'RangeError',
       /'x' must have 4294967296/);
-    expectError(() => addon.convBackward(E(), E(), E(), E(), E(), null, null, big, big, 1, 1, 1, 1, 1, 1, 0),
+    expectError(() => addon.convBackward(E(), E(), E(), E(), E(), E(), null, null, big, big, 1, 1, 1, 1, 1, 1, 0),
       'RangeError', /'dout' must have 4294967296/);
     // A filter of C*FH*FW >= 2^31 cannot be handed to a 32-bit gemm at all.
     expectError(() => addon.im2col(E(), E(), 1, big, big, big, big, big, 1, 0), 'RangeError', /overflow 32-bit gemm sizes/);
@@ -303,19 +303,26 @@ describe('raw addon: outputs that overlap inputs are refused', () => {
     expectError(() => addon.convForward(x, W, b, buf.subarray(0, ROWS * COLS), out, FN, ...geo), 'RangeError', /'col' and 'an input' must not share/);
     expect(() => addon.convForward(x, W, b, col, out, FN, ...geo)).not.toThrow();
     const dW = take(FN * COLS), db = take(FN), dcol = take(ROWS * COLS), dx = take(XLEN);
-    expectError(() => addon.convBackward(out, col, W, out.subarray(0, FN * COLS), db, dcol, dx, FN, ...geo), 'RangeError', /'dW' and 'an input'/);
-    expectError(() => addon.convBackward(out, col, W, dW, db, dcol, dcol.subarray(0, XLEN), FN, ...geo), 'RangeError', /'dcol' and 'dx'/);
-    expectError(() => addon.convBackward(out, col, W, dW, dW.subarray(0, FN), null, null, FN, ...geo), 'RangeError', /'dW' and 'db'/);
-    expect(() => addon.convBackward(out, col, W, dW, db, dcol, dx, FN, ...geo)).not.toThrow();
+    expectError(() => addon.convBackward(out, null, col, W, out.subarray(0, FN * COLS), db, dcol, dx, FN, ...geo), 'RangeError', /'dW' and 'an input'/);
+    expectError(() => addon.convBackward(out, null, col, W, dW, db, dcol, dcol.subarray(0, XLEN), FN, ...geo), 'RangeError', /'dcol' and 'dx'/);
+    expectError(() => addon.convBackward(out, null, col, W, dW, dW.subarray(0, FN), null, null, FN, ...geo), 'RangeError', /'dW' and 'db'/);
+    expect(() => addon.convBackward(out, null, col, W, dW, db, dcol, dx, FN, ...geo)).not.toThrow();
+  });
+
+  test('convBackward: x and col may not both be null', () => {
+    const geo = [G.N, G.C, G.H, G.W, G.FH, G.FW, G.stride, G.pad] as const;
+    const [dout, , , W, dW, db] = materialize(RAW.convBackward).slice(0, 6) as Float32Array[];
+    expectError(() => addon.convBackward(dout, null, null, W, dW, db, null, null, FN, ...geo), 'TypeError', /one of 'x' and 'col' must be given/);
+    expect(() => K.convBackward(dout, null, null, W, dW, db, null, null, FN, G)).toThrow(/^convBackward: one of x and col/);
   });
 
   test('convBackward: dcol only with dx; dx without dcol uses scratch and matches', () => {
     const geo = [G.N, G.C, G.H, G.W, G.FH, G.FW, G.stride, G.pad] as const;
-    const [dout, col, W, dW, db, dcol] = materialize(RAW.convBackward).slice(0, 6) as Float32Array[];
-    expectError(() => addon.convBackward(dout, col, W, dW, db, dcol, null, FN, ...geo), 'TypeError', /'dcol' is only used with 'dx'/);
+    const [dout, , col, W, dW, db, dcol] = materialize(RAW.convBackward).slice(0, 7) as Float32Array[];
+    expectError(() => addon.convBackward(dout, null, col, W, dW, db, dcol, null, FN, ...geo), 'TypeError', /'dcol' is only used with 'dx'/);
     const dxA = new Float32Array(XLEN), dxB = new Float32Array(XLEN);
-    addon.convBackward(dout, col, W, dW, db, dcol, dxA, FN, ...geo);
-    addon.convBackward(dout, col, W, dW, db, null, dxB, FN, ...geo);
+    addon.convBackward(dout, null, col, W, dW, db, dcol, dxA, FN, ...geo);
+    addon.convBackward(dout, null, col, W, dW, db, null, dxB, FN, ...geo);
     expect(Array.from(dxB)).toEqual(Array.from(dxA));
   });
 
@@ -393,9 +400,9 @@ const WRAPPED: Array<{ fn: string; label: string; args: WArg[] }> = [
     { name: 'cols', kind: 'int', value: 4 }, wf('out', 4)] },
   { fn: 'im2colInto', label: 'im2col', args: [wf('x', XLEN), wf('col', ROWS * COLS), geom] },
   { fn: 'col2imInto', label: 'col2im', args: [wf('col', ROWS * COLS), wf('dx', XLEN), geom] },
-  { fn: 'convForward', label: 'convForward', args: [wf('x', XLEN), wf('W', FN * COLS), wf('b', FN), wf('col', ROWS * COLS),
+  { fn: 'convForward', label: 'convForward', args: [wf('x', XLEN), wf('W', FN * COLS), wf('b', FN), wo('col', ROWS * COLS),
     wf('out', G.N * FN * OH * OW), { name: 'FN', kind: 'int', value: FN }, geom] },
-  { fn: 'convBackward', label: 'convBackward', args: [wf('dout', G.N * FN * OH * OW), wf('col', ROWS * COLS), wf('W', FN * COLS),
+  { fn: 'convBackward', label: 'convBackward', args: [wf('dout', G.N * FN * OH * OW), wo('x', XLEN), wo('col', ROWS * COLS), wf('W', FN * COLS),
     wf('dW', FN * COLS), wf('db', FN), wo('dcol', ROWS * COLS), wo('dx', XLEN), { name: 'FN', kind: 'int', value: FN }, geom] },
   { fn: 'maxPoolForward', label: 'maxPoolForward', args: [wf('x', XLEN), wf('out', POOL_OUT),
     { name: 'argmax', kind: 'i32', value: POOL_OUT }, geom] },
@@ -525,9 +532,9 @@ describe('wrappers reject bad input with errors naming the argument', () => {
 
   test('convBackward: dcol without dx is refused; dx without dcol is fine', () => {
     const args = wMaterialize(WRAPPED.find((w) => w.fn === 'convBackward')!.args);
-    const a1 = [...args]; a1[6] = null;
+    const a1 = [...args]; a1[7] = null;
     expect(() => W_.convBackward(...a1)).toThrow(/^convBackward: dcol is only used with dx/);
-    const a2 = [...args]; a2[5] = null;
+    const a2 = [...args]; a2[6] = null;
     expect(() => W_.convBackward(...a2)).not.toThrow();
   });
 

@@ -222,7 +222,7 @@ describe('convolution', () => {
     const want = ref.convBackward(dout, x, W, FN, g);
     const dW = nanFilled(W.length), db = nanFilled(FN);
     const dcol = nanFilled(col.length), dx = nanFilled(x.length);
-    K.convBackward(dout, col, W, dW, db, dcol, dx, FN, g);
+    K.convBackward(dout, null, col, W, dW, db, dcol, dx, FN, g);
     expectClose(dW, want.dW, 'dW');
     expectClose(db, want.db, 'db');
     expectClose(dx, want.dx, 'dx');
@@ -237,14 +237,24 @@ describe('convolution', () => {
 
     // Without dx/dcol, dW and db come out the same.
     const dW2 = nanFilled(W.length), db2 = nanFilled(FN);
-    K.convBackward(dout, col, W, dW2, db2, null, null, FN, g);
+    K.convBackward(dout, null, col, W, dW2, db2, null, null, FN, g);
     expectClose(dW2, want.dW, 'dW (dx null)');
     expectClose(db2, want.db, 'db (dx null)');
 
     // dx without dcol: the kernel uses its own scratch and gives the same dx.
     const dx3 = nanFilled(x.length);
-    K.convBackward(dout, col, W, dW2, db2, null, dx3, FN, g);
+    K.convBackward(dout, null, col, W, dW2, db2, null, dx3, FN, g);
     expectClose(dx3, want.dx, 'dx (dcol null)');
+
+    // Without col: forward keeps no columns, backward recomputes them from x.
+    const out4 = nanFilled(out.length);
+    K.convForward(x, W, b, null, out4, FN, g);
+    expectClose(out4, ref.convForward(x, W, b, FN, g), 'out (col null)');
+    const dW4 = nanFilled(W.length), db4 = nanFilled(FN), dx4 = nanFilled(x.length);
+    K.convBackward(dout, x, null, W, dW4, db4, null, dx4, FN, g);
+    expectClose(dW4, want.dW, 'dW (from x)');
+    expectClose(db4, want.db, 'db (from x)');
+    expectClose(dx4, want.dx, 'dx (from x)');
   });
 
   test('a hand-checked case: 3x3 ones, 2x2 ones filter, bias 0.5', () => {
@@ -404,7 +414,7 @@ describe('zero copy: subarrays are read and written in place', () => {
     const dout = embed(rng.floats(out.view.length));
     const dW = embed(new Float32Array(W.view.length)), db = embed(new Float32Array(FN));
     const dcol = embed(new Float32Array(rows * cols)), dx2 = embed(new Float32Array(x.view.length));
-    K.convBackward(dout.view, col2.view, W.view, dW.view, db.view, dcol.view, dx2.view, FN, g);
+    K.convBackward(dout.view, null, col2.view, W.view, dW.view, db.view, dcol.view, dx2.view, FN, g);
     const want = ref.convBackward(dout.view, x.view, W.view, FN, g);
     expectClose(dW.view, want.dW, 'dW');
     expectClose(db.view, want.db, 'db');
@@ -461,7 +471,7 @@ describe('thread count', () => {
     K.convForward(x, W, b, col, out, FN, g);
     const dW = new Float32Array(W.length), db = new Float32Array(FN);
     const dcol = new Float32Array(col.length), dx = new Float32Array(x.length);
-    K.convBackward(dout, col, W, dW, db, dcol, dx, FN, g);
+    K.convBackward(dout, null, col, W, dW, db, dcol, dx, FN, g);
     const pg: Geom = { ...g, FH: 2, FW: 2, stride: 2, pad: 0 };
     const p = dims(pg);
     const pout = new Float32Array(g.N * g.C * p.OH * p.OW), arg = new Int32Array(pout.length);

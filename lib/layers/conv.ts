@@ -31,7 +31,7 @@ export class Convolution implements Layer {
   skipInputGradient: boolean;
   private readonly buf = new Buffers();
   private geom: k.WindowGeometry | null = null;
-  private col: Tensor | null = null;
+  private x: Tensor | null = null;
 
   constructor(W: Tensor, b: Tensor, stride = 1, pad = 0, options: ConvolutionOptions = {}) {
     expectTensor('Convolution', 'W', W);
@@ -63,17 +63,18 @@ export class Convolution implements Layer {
     const [N, , H, W] = x.shape;
     const g = { N, C, H, W, FH, FW, stride: this.stride, pad: this.pad };
     const { OH, OW } = k.windowOutput('Convolution.forward', g);
-    const col = this.buf.get('col', [N * OH * OW, C * FH * FW]);
     const out = this.buf.get('out', [N, FN, OH, OW]);
-    k.convForward(x.data, this.params.W.data, this.params.b.data, col.data, out.data, FN, g);
+    // The columns are not kept: backward recomputes them per sample from x, which costs
+    // less than writing and reading the whole batch's im2col matrix through memory.
+    k.convForward(x.data, this.params.W.data, this.params.b.data, null, out.data, FN, g);
     this.geom = g;
-    this.col = col;
+    this.x = x;
     return out;
   }
 
   backward(dout: Tensor): Tensor {
-    const g = this.geom, col = this.col;
-    if (g === null || col === null) throw new Error('Convolution.backward: call forward first');
+    const g = this.geom, x = this.x;
+    if (g === null || x === null) throw new Error('Convolution.backward: call forward first');
     expectTensor('Convolution.backward', 'dout', dout);
     const FN = this.params.W.shape[0];
     const { OH, OW } = k.windowOutput('Convolution.backward', g);
@@ -82,7 +83,7 @@ export class Convolution implements Layer {
     }
     const inShape = [g.N, g.C, g.H, g.W];
     const dx = this.skipInputGradient ? null : this.buf.get('dx', inShape);
-    k.convBackward(dout.data, col.data, this.params.W.data, this.grads.W.data, this.grads.b.data,
+    k.convBackward(dout.data, x.data, null, this.params.W.data, this.grads.W.data, this.grads.b.data,
       null, dx ? dx.data : null, FN, g);
     return dx ?? this.buf.get('dxSkipped', inShape);
   }
