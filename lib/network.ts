@@ -18,6 +18,12 @@ export interface SequentialOptions {
   inputShape?: number[];
   /** Anything JSON that describes how to rebuild this network; saved with its parameters. */
   config?: Record<string, unknown>;
+  /**
+   * Compute the gradient with respect to the network's input in backward() (false by default:
+   * nothing in training uses it, so the first Affine or Convolution skips that gemm and
+   * backward() returns zeros). Set true to get dx, e.g. for saliency maps.
+   */
+  inputGradient?: boolean;
 }
 
 /**
@@ -54,6 +60,8 @@ export class Sequential {
       }
     });
     this.layers = body;
+    const first = body[0] as Layer & { skipInputGradient?: boolean };
+    if ('skipInputGradient' in first) first.skipInputGradient = !(options.inputGradient ?? false);
     this.weightDecayLambda = expectNumber('Sequential', 'weightDecayLambda', options.weightDecayLambda ?? 0, { min: 0 });
     this.l1Lambda = expectNumber('Sequential', 'l1Lambda', options.l1Lambda ?? 0, { min: 0 });
     this.config = options.config ?? { kind: 'Sequential', layers: body.map((l) => l.name) };

@@ -4,8 +4,6 @@
 // these small, thin gemms beats one multi-threaded BLAS call per sample.
 #include "conv.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -16,20 +14,6 @@
 
 namespace blasnet {
 namespace {
-
-// Holds OpenBLAS at one thread while our own threads split the work.
-class SingleThreadedBlas {
- public:
-  explicit SingleThreadedBlas(bool active) : prev_(active ? openblas_get_num_threads() : 1) {
-    if (prev_ > 1) openblas_set_num_threads(1);
-  }
-  ~SingleThreadedBlas() {
-    if (prev_ > 1) openblas_set_num_threads(prev_);
-  }
-
- private:
-  int prev_;
-};
 
 // Per-thread scratch that grows once and is then reused (no allocation per call).
 float* Scratch(std::vector<float>& v, size_t n) {
@@ -42,7 +26,8 @@ float* Scratch(std::vector<float>& v, size_t n) {
 void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const float* b,
                  float* col, float* out) {
   const int64_t S = g.rows(), K = g.cols();
-  SingleThreadedBlas guard(LoopThreads() > 1 && g.N > 1);
+  // Our loop threads split the batch; each gemm then runs on its caller's thread only.
+  UseBlasThreads(1);
   ParallelFor(g.N, g.N * S * K * FN, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> col_buf;
     for (int64_t n = begin; n < end; ++n) {
@@ -53,14 +38,14 @@ void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, 
         float* col_n = col + n * S * K;
         Im2colOne(g, x + n * g.in_size(), col_n);
         Sgemm(false, true, static_cast<int>(FN), static_cast<int>(S), static_cast<int>(K), 1.0f,
-              W, col_n, 1.0f, out_n);
+              W, col_n, 1.0f, out_n, false);
       } else {
         // One sample's transposed columns in a per-thread scratch that stays in cache:
         // (FN x K) * (K x S) -> (FN x S), weights on the left give NCHW directly.
         float* colT = Scratch(col_buf, S * K);
         Im2colTOne(g, x + n * g.in_size(), colT);
         Sgemm(false, false, static_cast<int>(FN), static_cast<int>(S), static_cast<int>(K), 1.0f,
-              W, colT, 1.0f, out_n);
+              W, colT, 1.0f, out_n, false);
       }
     }
   });
@@ -73,7 +58,8 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float*
   std::fill(dW, dW + FN * K, 0.0f);
   std::fill(db, db + FN, 0.0f);
   std::mutex sum_mu;
-  SingleThreadedBlas guard(LoopThreads() > 1 && g.N > 1);
+  // Our loop threads split the batch; each gemm then runs on its caller's thread only.
+  UseBlasThreads(1);
   ParallelFor(g.N, g.N * S * K * FN * (dx ? 2 : 1), [&](int64_t begin, int64_t end) {
     // Each chunk sums its samples' dW and db privately, then adds them in once.
     thread_local std::vector<float> dw_buf, db_buf, dcol_buf, col_buf;
@@ -100,19 +86,19 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float*
           Im2colOne(g, x + n * g.in_size(), scratch);
           col_n = scratch;
         }
-        Sgemm(false, false, iFN, iK, iS, 1.0f, d, col_n, beta, dw_part);
+        Sgemm(false, false, iFN, iK, iS, 1.0f, d, col_n, beta, dw_part, false);
         if (dx != nullptr) {
           float* dcol_n = dcol ? dcol + n * S * K : Scratch(dcol_buf, S * K);
-          Sgemm(true, false, iS, iK, iFN, 1.0f, d, W, 0.0f, dcol_n);
+          Sgemm(true, false, iS, iK, iFN, 1.0f, d, W, 0.0f, dcol_n, false);
           Col2imOne(g, dcol_n, dx + n * g.in_size());
         }
       } else {
         float* colT = Scratch(col_buf, S * K);
         Im2colTOne(g, x + n * g.in_size(), colT);
-        Sgemm(false, true, iFN, iK, iS, 1.0f, d, colT, beta, dw_part);
+        Sgemm(false, true, iFN, iK, iS, 1.0f, d, colT, beta, dw_part, false);
         if (dx != nullptr) {
           float* dcolT = Scratch(dcol_buf, S * K);
-          Sgemm(true, false, iK, iS, iFN, 1.0f, W, d, 0.0f, dcolT);
+          Sgemm(true, false, iK, iS, iFN, 1.0f, W, d, 0.0f, dcolT, false);
           Col2imTOne(g, dcolT, dx + n * g.in_size());
         }
       }

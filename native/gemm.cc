@@ -4,12 +4,49 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 namespace blasnet {
 
+namespace {
+
+// Below this many multiply-adds a gemm runs on one thread (see gemm.h).
+constexpr double kMultiThreadGemmWork = 64.0 * 1024 * 1024;
+
+std::atomic<int> max_threads{0};
+std::atomic<int> current_threads{0};
+
+}  // namespace
+
+int MaxBlasThreads() {
+  int n = max_threads.load();
+  if (n == 0) {
+    n = openblas_get_num_threads();
+    max_threads.store(n);
+    current_threads.store(n);
+  }
+  return n;
+}
+
+void SetMaxBlasThreads(int n) {
+  max_threads.store(n);
+  UseBlasThreads(n);
+}
+
+int UseBlasThreads(int n) {
+  MaxBlasThreads();  // initialises the cached counts
+  const int prev = current_threads.exchange(n);
+  if (prev != n) openblas_set_num_threads(n);
+  return prev;
+}
+
 void Sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
-           const float* B, float beta, float* C) {
+           const float* B, float beta, float* C, bool may_thread) {
+  if (may_thread) {
+    const double work = static_cast<double>(M) * N * K;
+    UseBlasThreads(work < kMultiThreadGemmWork ? 1 : MaxBlasThreads());
+  }
   const int lda = std::max(1, transA ? M : K);
   const int ldb = std::max(1, transB ? K : N);
   cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,

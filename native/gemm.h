@@ -8,8 +8,18 @@ namespace blasnet {
 
 // C[M,N] = alpha * op(A) * op(B) + beta * C, row-major and packed:
 // op(A) is M x K (A stored K x M when transA), op(B) is K x N (B stored N x K when transB).
+// OpenBLAS runs it on one thread below kMultiThreadGemmWork multiply-adds (on two cores
+// small gemms are no faster threaded, and waking the pool costs), else on up to
+// MaxBlasThreads(). may_thread = false keeps it on the calling thread whatever its size
+// (callers that split work over their own threads).
 void Sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
-           const float* B, float beta, float* C);
+           const float* B, float beta, float* C, bool may_thread = true);
+
+// The thread count setNumThreads() asked for.
+int MaxBlasThreads();
+void SetMaxBlasThreads(int n);
+// Sets OpenBLAS's thread count when it differs from the current one; returns the previous.
+int UseBlasThreads(int n);
 
 // Y[r, c] += b[c] for a row-major Y of rows x cols.
 void AddRowVector(float* Y, const float* b, int64_t rows, int64_t cols);
