@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/args.cc",
+        "native/batchnorm.cc",
         "native/conv.cc",
         "native/elementwise.cc",
         "native/gemm.cc",

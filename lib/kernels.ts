@@ -255,6 +255,65 @@ export function tanhBackward(out: F32, dout: F32, dx: F32): void {
   addon.tanhBackward(out, dout, dx);
 }
 
+/**
+ * Batch normalisation of x (N, D) over its rows, the course's formulas (see
+ * native/batchnorm.h): keeps xc, xn and std for backward, updates the running statistics
+ * when training, writes out = gamma * xn + beta.
+ */
+export function batchNormForward(x: F32, gamma: F32, beta: F32, runMean: F32, runVar: F32, xc: F32,
+  xn: F32, std: F32, out: F32, N: number, D: number, momentum: number, eps: number, train: boolean): void {
+  const fn = 'batchNormForward';
+  expectInt(fn, 'N', N); expectInt(fn, 'D', D);
+  expectNumber(fn, 'momentum', momentum, { min: 0, max: 1 });
+  expectNumber(fn, 'eps', eps, { min: 0, minExclusive: true });
+  expectBoolean(fn, 'train', train);
+  const rows: Array<[string, F32]> = [['x', x], ['xc', xc], ['xn', xn], ['out', out]];
+  const feats: Array<[string, F32]> = [['gamma', gamma], ['beta', beta], ['runMean', runMean], ['runVar', runVar], ['std', std]];
+  for (const [name, a] of rows) { expectFloat32(fn, name, a); expectLength(fn, name, a, [N, D]); }
+  for (const [name, a] of feats) { expectFloat32(fn, name, a); expectLength(fn, name, a, [D]); }
+  addon.batchNormForward(x, gamma, beta, runMean, runVar, xc, xn, std, out, N, D, momentum, eps, train);
+}
+
+/** Batch-normalisation backward: dgamma, dbeta and dx from dout and the forward's xc, xn, std. */
+export function batchNormBackward(dout: F32, gamma: F32, xc: F32, xn: F32, std: F32, dgamma: F32,
+  dbeta: F32, dx: F32, N: number, D: number, train: boolean): void {
+  const fn = 'batchNormBackward';
+  expectInt(fn, 'N', N); expectInt(fn, 'D', D);
+  expectBoolean(fn, 'train', train);
+  const rows: Array<[string, F32]> = [['dout', dout], ['xc', xc], ['xn', xn], ['dx', dx]];
+  const feats: Array<[string, F32]> = [['gamma', gamma], ['std', std], ['dgamma', dgamma], ['dbeta', dbeta]];
+  for (const [name, a] of rows) { expectFloat32(fn, name, a); expectLength(fn, name, a, [N, D]); }
+  for (const [name, a] of feats) { expectFloat32(fn, name, a); expectLength(fn, name, a, [D]); }
+  addon.batchNormBackward(dout, gamma, xc, xn, std, dgamma, dbeta, dx, N, D, train);
+}
+
+/**
+ * out = x * mask with mask[i] = keep when a uniform draw exceeds ratio, else 0. The draws
+ * come from a generator seeded by (seedHigh, seedLow), integers in [0, 2^31).
+ */
+export function dropoutForward(x: F32, out: F32, mask: F32, ratio: number, keep: number,
+  seedHigh: number, seedLow: number): void {
+  const fn = 'dropoutForward';
+  sameLength(fn, ['x', 'out', 'mask'], [x, out, mask]);
+  expectNumber(fn, 'ratio', ratio, { min: 0, max: 1, maxExclusive: true });
+  expectNumber(fn, 'keep', keep);
+  expectInt(fn, 'seedHigh', seedHigh, 0); expectInt(fn, 'seedLow', seedLow, 0);
+  addon.dropoutForward(x, out, mask, ratio, keep, seedHigh, seedLow);
+}
+
+/** out = a * b, element-wise (out may be a or b). */
+export function multiply(a: F32, b: F32, out: F32): void {
+  sameLength('multiply', ['a', 'b', 'out'], [a, b, out]);
+  addon.multiply(a, b, out);
+}
+
+/** out = x * s, element-wise (out may be x). */
+export function scale(x: F32, out: F32, s: number): void {
+  sameLength('scale', ['x', 'out'], [x, out]);
+  expectNumber('scale', 's', s);
+  addon.scale(x, out, s);
+}
+
 /** Optimizer kinds of optimizerStep, in the native kernel's numbering. */
 export const OptimizerKind = { sgd: 0, momentum: 1, nesterov: 2, adagrad: 3, rmsprop: 4, adam: 5 } as const;
 

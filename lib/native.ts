@@ -43,6 +43,13 @@ export interface NativeAddon {
   tanhBackward(out: F32, dout: F32, dx: F32): void;
   optimizerStep(kind: number, p: F32, g: F32, s1: F32 | null, s2: F32 | null,
     h0: number, h1: number, h2: number, h3: number): void;
+  batchNormForward(x: F32, gamma: F32, beta: F32, runMean: F32, runVar: F32, xc: F32, xn: F32,
+    std: F32, out: F32, N: number, D: number, momentum: number, eps: number, train: boolean): void;
+  batchNormBackward(dout: F32, gamma: F32, xc: F32, xn: F32, std: F32, dgamma: F32, dbeta: F32,
+    dx: F32, N: number, D: number, train: boolean): void;
+  dropoutForward(x: F32, out: F32, mask: F32, ratio: number, keep: number, seedHigh: number, seedLow: number): void;
+  multiply(a: F32, b: F32, out: F32): void;
+  scale(x: F32, out: F32, s: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   blasInfo(): {

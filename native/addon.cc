@@ -9,6 +9,7 @@
 #include <string>
 
 #include "args.h"
+#include "batchnorm.h"
 #include "common.h"
 #include "conv.h"
 #include "elementwise.h"
@@ -355,6 +356,106 @@ Napi::Value OptimizerStepJs(const Napi::CallbackInfo& info) {
   return Undefined(info);
 }
 
+// batchNormForward(x, gamma, beta, runMean, runVar, xc, xn, std, out, N, D, momentum, eps, train)
+Napi::Value BatchNormForwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "batchNormForward", 14);
+  F32 x = a.Floats(0, "x"), gamma = a.Floats(1, "gamma"), beta = a.Floats(2, "beta");
+  F32 rm = a.Floats(3, "runMean"), rv = a.Floats(4, "runVar"), xc = a.Floats(5, "xc");
+  F32 xn = a.Floats(6, "xn"), sd = a.Floats(7, "std"), out = a.Floats(8, "out");
+  int64_t N = a.Int(9, "N", 1), D = a.Int(10, "D", 1);
+  double momentum = a.Double(11, "momentum"), eps = a.Double(12, "eps");
+  bool train = a.Bool(13, "train");
+  if (momentum < 0 || momentum > 1) a.Range("argument 11 'momentum' must be in [0, 1]");
+  if (!(eps > 0)) a.Range("argument 12 'eps' must be > 0");
+  for (auto [name, f] : {std::pair<const char*, F32*>{"x", &x}, {"xc", &xc}, {"xn", &xn}, {"out", &out}}) {
+    a.ExpectLength(name, f->length, {N, D});
+  }
+  for (auto [name, f] : {std::pair<const char*, F32*>{"gamma", &gamma}, {"beta", &beta}, {"runMean", &rm},
+                         {"runVar", &rv}, {"std", &sd}}) {
+    a.ExpectLength(name, f->length, {D});
+  }
+  const F32* outs[] = {&rm, &rv, &xc, &xn, &sd, &out};
+  const char* out_names[] = {"runMean", "runVar", "xc", "xn", "std", "out"};
+  const F32* ins[] = {&x, &gamma, &beta};
+  for (int i = 0; i < 6; ++i) {
+    for (auto* in : ins) a.ExpectDisjoint(out_names[i], outs[i]->data, outs[i]->length, "an input", in->data, in->length);
+    for (int j = i + 1; j < 6; ++j) {
+      a.ExpectDisjoint(out_names[i], outs[i]->data, outs[i]->length, out_names[j], outs[j]->data, outs[j]->length);
+    }
+  }
+  BatchNormForward(x.data, gamma.data, beta.data, rm.data, rv.data, xc.data, xn.data, sd.data,
+                   out.data, N, D, momentum, eps, train);
+  return Undefined(info);
+}
+
+// batchNormBackward(dout, gamma, xc, xn, std, dgamma, dbeta, dx, N, D, train)
+Napi::Value BatchNormBackwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "batchNormBackward", 11);
+  F32 dout = a.Floats(0, "dout"), gamma = a.Floats(1, "gamma"), xc = a.Floats(2, "xc");
+  F32 xn = a.Floats(3, "xn"), sd = a.Floats(4, "std"), dgamma = a.Floats(5, "dgamma");
+  F32 dbeta = a.Floats(6, "dbeta"), dx = a.Floats(7, "dx");
+  int64_t N = a.Int(8, "N", 1), D = a.Int(9, "D", 1);
+  bool train = a.Bool(10, "train");
+  for (auto [name, f] : {std::pair<const char*, F32*>{"dout", &dout}, {"xc", &xc}, {"xn", &xn}, {"dx", &dx}}) {
+    a.ExpectLength(name, f->length, {N, D});
+  }
+  for (auto [name, f] : {std::pair<const char*, F32*>{"gamma", &gamma}, {"std", &sd}, {"dgamma", &dgamma}, {"dbeta", &dbeta}}) {
+    a.ExpectLength(name, f->length, {D});
+  }
+  const F32* outs[] = {&dgamma, &dbeta, &dx};
+  const char* out_names[] = {"dgamma", "dbeta", "dx"};
+  const F32* ins[] = {&dout, &gamma, &xc, &xn, &sd};
+  for (int i = 0; i < 3; ++i) {
+    for (auto* in : ins) a.ExpectDisjoint(out_names[i], outs[i]->data, outs[i]->length, "an input", in->data, in->length);
+    for (int j = i + 1; j < 3; ++j) {
+      a.ExpectDisjoint(out_names[i], outs[i]->data, outs[i]->length, out_names[j], outs[j]->data, outs[j]->length);
+    }
+  }
+  BatchNormBackward(dout.data, gamma.data, xc.data, xn.data, sd.data, dgamma.data, dbeta.data,
+                    dx.data, N, D, train);
+  return Undefined(info);
+}
+
+// dropoutForward(x, out, mask, ratio, keep, seedHigh, seedLow)
+Napi::Value DropoutForwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "dropoutForward", 7);
+  F32 x = a.Floats(0, "x"), out = a.Floats(1, "out"), mask = a.Floats(2, "mask");
+  double ratio = a.Double(3, "ratio");
+  float keep = a.Float(4, "keep");
+  int64_t hi = a.Int(5, "seedHigh", 0), lo = a.Int(6, "seedLow", 0);
+  if (ratio < 0 || ratio >= 1) a.Range("argument 3 'ratio' must be in [0, 1)");
+  const int64_t n = static_cast<int64_t>(x.length);
+  a.ExpectLength("out", out.length, {n});
+  a.ExpectLength("mask", mask.length, {n});
+  a.ExpectDisjoint("out", out.data, out.length, "x", x.data, x.length);
+  a.ExpectDisjoint("mask", mask.data, mask.length, "x", x.data, x.length);
+  a.ExpectDisjoint("mask", mask.data, mask.length, "out", out.data, out.length);
+  DropoutForward(x.data, out.data, mask.data, n, ratio, keep,
+                 (static_cast<uint64_t>(hi) << 31) ^ static_cast<uint64_t>(lo));
+  return Undefined(info);
+}
+
+// multiply(a, b, out): out = a * b
+Napi::Value MultiplyJs(const Napi::CallbackInfo& info) {
+  Args a(info, "multiply", 3);
+  F32 x = a.Floats(0, "a"), y = a.Floats(1, "b"), out = a.Floats(2, "out");
+  const int64_t n = static_cast<int64_t>(x.length);
+  a.ExpectLength("b", y.length, {n});
+  a.ExpectLength("out", out.length, {n});
+  Multiply(x.data, y.data, out.data, n);  // elementwise: out may alias an input
+  return Undefined(info);
+}
+
+// scale(x, out, s): out = x * s
+Napi::Value ScaleJs(const Napi::CallbackInfo& info) {
+  Args a(info, "scale", 3);
+  F32 x = a.Floats(0, "x"), out = a.Floats(1, "out");
+  float s = a.Float(2, "s");
+  a.ExpectLength("out", out.length, {static_cast<int64_t>(x.length)});
+  Scale(x.data, out.data, static_cast<int64_t>(x.length), s);
+  return Undefined(info);
+}
+
 // setNumThreads(n): OpenBLAS threads and the loop kernels' threads together.
 Napi::Value SetNumThreadsJs(const Napi::CallbackInfo& info) {
   Args a(info, "setNumThreads", 1);
@@ -413,6 +514,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"tanhForward", TanhForwardJs},
       {"tanhBackward", TanhBackwardJs},
       {"optimizerStep", OptimizerStepJs},
+      {"batchNormForward", BatchNormForwardJs},
+      {"batchNormBackward", BatchNormBackwardJs},
+      {"dropoutForward", DropoutForwardJs},
+      {"multiply", MultiplyJs},
+      {"scale", ScaleJs},
       {"setNumThreads", SetNumThreadsJs},
       {"getNumThreads", GetNumThreadsJs},
       {"blasInfo", BlasInfoJs},

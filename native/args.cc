@@ -103,6 +103,10 @@ int64_t Args::Int(size_t i, const char* name, int64_t min) const {
 }
 
 float Args::Float(size_t i, const char* name) const {
+  return static_cast<float>(Double(i, name));
+}
+
+double Args::Double(size_t i, const char* name) const {
   Napi::Value v = info_[i];
   if (!v.IsNumber()) {
     throw Napi::TypeError::New(info_.Env(),
@@ -112,7 +116,7 @@ float Args::Float(size_t i, const char* name) const {
   if (!std::isfinite(d)) {
     throw Napi::RangeError::New(info_.Env(), Where(i, name) + " must be finite, got " + Describe(v));
   }
-  return static_cast<float>(d);
+  return d;
 }
 
 bool Args::Bool(size_t i, const char* name) const {

@@ -37,6 +37,8 @@ class Args {
   // An integer in [min, 2^31 - 1].
   int64_t Int(size_t i, const char* name, int64_t min) const;
   float Float(size_t i, const char* name) const;
+  // A finite number, kept in double precision.
+  double Double(size_t i, const char* name) const;
   bool Bool(size_t i, const char* name) const;
 
   // Throws a RangeError unless `length` equals the product of dims (checked for overflow).

@@ -14,8 +14,9 @@
 namespace blasnet {
 namespace {
 
-// Work below this many inner operations runs on the caller's thread alone.
-constexpr int64_t kMinParallelWork = 1 << 15;
+// Work below this many inner operations runs on the caller's thread alone: waking a
+// parked worker costs several microseconds, more than small element-wise loops take.
+constexpr int64_t kMinParallelWork = 1 << 20;
 
 class Pool {
  public:

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Dropout and batch normalisation, with the course's conventions.
+import * as k from '../kernels';
 import { expectNumber, ShapeError } from '../errors';
 import { random } from '../random';
 import { Tensor, expectTensor } from '../tensor';
@@ -50,15 +51,11 @@ export class Dropout implements Layer {
     if (train) {
       const mask = this.buf.get('mask', x.shape).data;
       const keep = this.inverted ? 1 / (1 - this.ratio) : 1;
-      for (let i = 0; i < xs.length; i++) {
-        const m = random() > this.ratio ? keep : 0;
-        mask[i] = m;
-        o[i] = xs[i] * m;
-      }
+      // One draw from the library's stream seeds the native mask generator (setSeed repeats it).
+      k.dropoutForward(xs, o, mask, this.ratio, keep, Math.floor(random() * 2 ** 31), Math.floor(random() * 2 ** 31));
       this.mask = mask;
     } else {
-      const scale = this.inverted ? 1 : 1 - this.ratio;
-      for (let i = 0; i < xs.length; i++) o[i] = xs[i] * scale;
+      k.scale(xs, o, this.inverted ? 1 : 1 - this.ratio);
       this.mask = null;
     }
     return out;
@@ -72,17 +69,17 @@ export class Dropout implements Layer {
       throw new ShapeError(`Dropout.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape ${shapeStr(this.lastShape)}`);
     }
     const dx = this.buf.get('dx', this.lastShape);
-    const d = dout.data, g = dx.data;
     if (this.lastTrain && this.mask) {
-      const m = this.mask;
-      for (let i = 0; i < n; i++) g[i] = d[i] * m[i];
+      k.multiply(dout.data, this.mask, dx.data);
     } else {
-      const scale = this.inverted ? 1 : 1 - this.ratio;
-      for (let i = 0; i < n; i++) g[i] = d[i] * scale;
+      k.scale(dout.data, dx.data, this.inverted ? 1 : 1 - this.ratio);
     }
     return dx;
   }
 }
+
+// The course writes 10e-7 (that is 1e-6) under BatchNormalization's square root.
+const BN_EPS = 10e-7;
 
 export interface BatchNormalizationOptions {
   /** Initial running mean (D); zeros by default. */
@@ -108,7 +105,6 @@ export class BatchNormalization implements Layer {
   readonly runningVar: Tensor;
   private readonly buf = new Buffers();
   private readonly std: Float32Array;
-  private readonly mean: Float32Array;
   private inputShape: number[] = [];
   private xc: Tensor | null = null;
   private xn: Tensor | null = null;
@@ -131,7 +127,6 @@ export class BatchNormalization implements Layer {
       if (t.data.length !== D) throw new ShapeError(`BatchNormalization: ${k} must have ${D} elements, got ${t.data.length}`);
     }
     this.std = new Float32Array(D);
-    this.mean = new Float32Array(D);
   }
 
   outputShape(inputShape: readonly number[]): number[] {
@@ -151,41 +146,10 @@ export class BatchNormalization implements Layer {
     }
     this.inputShape = x.shape;
     this.lastTrain = train;
-    const xs = x.data;
     const xc = this.buf.get('xc', [N, D]), xn = this.buf.get('xn', [N, D]);
     const out = this.buf.get('out', x.shape);
-    const c = xc.data, n = xn.data, o = out.data;
-    const gamma = this.params.gamma.data, beta = this.params.beta.data;
-    const rm = this.runningMean.data, rv = this.runningVar.data;
-    const mean = this.mean, std = this.std;
-    if (train) {
-      mean.fill(0);
-      for (let r = 0; r < N; r++) { const b = r * D; for (let j = 0; j < D; j++) mean[j] += xs[b + j]; }
-      for (let j = 0; j < D; j++) mean[j] /= N;
-      std.fill(0); // holds the variance first
-      for (let r = 0; r < N; r++) {
-        const b = r * D;
-        for (let j = 0; j < D; j++) { const v = xs[b + j] - mean[j]; c[b + j] = v; std[j] += v * v; }
-      }
-      const m = this.momentum;
-      for (let j = 0; j < D; j++) {
-        const variance = std[j] / N;
-        rm[j] = m * rm[j] + (1 - m) * mean[j];
-        rv[j] = m * rv[j] + (1 - m) * variance;
-        std[j] = Math.sqrt(variance + 10e-7);
-      }
-    } else {
-      for (let j = 0; j < D; j++) std[j] = Math.sqrt(rv[j] + 10e-7);
-      for (let r = 0; r < N; r++) { const b = r * D; for (let j = 0; j < D; j++) c[b + j] = xs[b + j] - rm[j]; }
-    }
-    for (let r = 0; r < N; r++) {
-      const b = r * D;
-      for (let j = 0; j < D; j++) {
-        const v = c[b + j] / std[j];
-        n[b + j] = v;
-        o[b + j] = gamma[j] * v + beta[j];
-      }
-    }
+    k.batchNormForward(x.data, this.params.gamma.data, this.params.beta.data, this.runningMean.data,
+      this.runningVar.data, xc.data, xn.data, this.std, out.data, N, D, this.momentum, BN_EPS, train);
     this.xc = xc;
     this.xn = xn;
     return out;
@@ -199,54 +163,9 @@ export class BatchNormalization implements Layer {
     if (dout.data.length !== N * D) {
       throw new ShapeError(`BatchNormalization.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape ${shapeStr(this.inputShape)}`);
     }
-    const d = dout.data, c = xc.data, n = xn.data, std = this.std;
-    const gamma = this.params.gamma.data;
-    const dgamma = this.grads.gamma.data, dbeta = this.grads.beta.data;
     const dx = this.buf.get('dx', this.inputShape);
-    const g = dx.data;
-    // Per feature j: dxn = gamma*dout; dxc = dxn/std + (2/N) xc dvar with
-    // dvar = -0.5 * sum(dxn*xc) / std^3; dx = dxc - mean(dxc).
-    const sumD = this.buf.get('sumD', [D]).data, sumDXc = this.buf.get('sumDXc', [D]).data;
-    sumD.fill(0); sumDXc.fill(0); dgamma.fill(0);
-    for (let r = 0; r < N; r++) {
-      const b = r * D;
-      for (let j = 0; j < D; j++) {
-        const dv = d[b + j];
-        sumD[j] += dv;
-        dgamma[j] += n[b + j] * dv;
-        sumDXc[j] += dv * c[b + j];
-      }
-    }
-    if (!this.lastTrain) {
-      // Test mode normalises with the running statistics, constants here: dx = gamma*dout/std.
-      for (let j = 0; j < D; j++) dbeta[j] = sumD[j];
-      for (let r = 0; r < N; r++) {
-        const b = r * D;
-        for (let j = 0; j < D; j++) g[b + j] = gamma[j] * d[b + j] / std[j];
-      }
-      return dx;
-    }
-    const dmuTerm = this.buf.get('dmu', [D]).data, dvarTerm = this.buf.get('dvar', [D]).data;
-    for (let j = 0; j < D; j++) {
-      dbeta[j] = sumD[j];
-      const s = std[j];
-      const dvar = -0.5 * gamma[j] * sumDXc[j] / (s * s * s);
-      dvarTerm[j] = (2 / N) * dvar;
-      dmuTerm[j] = 0;
-    }
-    for (let r = 0; r < N; r++) {
-      const b = r * D;
-      for (let j = 0; j < D; j++) {
-        const v = gamma[j] * d[b + j] / std[j] + dvarTerm[j] * c[b + j];
-        g[b + j] = v;
-        dmuTerm[j] += v;
-      }
-    }
-    for (let j = 0; j < D; j++) dmuTerm[j] /= N;
-    for (let r = 0; r < N; r++) {
-      const b = r * D;
-      for (let j = 0; j < D; j++) g[b + j] -= dmuTerm[j];
-    }
+    k.batchNormBackward(dout.data, this.params.gamma.data, xc.data, xn.data, this.std,
+      this.grads.gamma.data, this.grads.beta.data, dx.data, N, D, this.lastTrain);
     return dx;
   }
 }

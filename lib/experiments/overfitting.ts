@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+// Exercise 3: a deep network on 300 samples overfits; L2, L1 and Dropout
+// narrow the gap between training and test accuracy.
+import { MultiLayerNetExtend } from '../presets';
+import { setSeed } from '../random';
+import { ReportSection, writeReport } from '../report';
+import {
+  accuracyChart, accuracyTable, comparisonChart, ConfigSpec, experimentData, ExperimentOptions, ExperimentOutcome,
+  firstTrainingSamples, last, prepareOutDir, RunRecord, runConfigs, runResult, CHANCE,
+} from './common';
+
+export interface OverfittingOptions extends ExperimentOptions {
+  /** Training samples (300). */
+  trainSamples?: number;
+  /** Training steps per configuration (1000). */
+  iterations?: number;
+  batchSize?: number;
+  /** SGD learning rate (0.01). */
+  lr?: number;
+  /** Hidden layer widths (six of 100). */
+  hiddenSizeList?: number[];
+  /** L2 λ values (0.001, 0.01, 0.1, 0.3, 1). */
+  l2Lambdas?: number[];
+  /** L1 λ values (0.0001, 0.001, 0.01, 0.05). */
+  l1Lambdas?: number[];
+  /** Dropout ratios (0.1, 0.2, 0.3, 0.5). */
+  dropoutRatios?: number[];
+  /** Dropout ratio and L1 λ used together ([0.2, 0.001]). */
+  dropoutL1?: [number, number];
+  /** Dropout ratio for the other optimizers (0.2). */
+  optimizerDropout?: number;
+  /** Run the other optimizers with Dropout (true). */
+  otherOptimizers?: boolean;
+}
+
+function gap(r: RunRecord): number {
+  return last(r.curve.trainAcc) - last(r.curve.testAcc);
+}
+
+export async function overfittingExperiment(o: OverfittingOptions): Promise<ExperimentOutcome> {
+  const dir = prepareOutDir(o.out);
+  const iterations = o.iterations ?? 1000;
+  const lr = o.lr ?? 0.01;
+  const hidden = o.hiddenSizeList ?? [100, 100, 100, 100, 100, 100];
+  const nTrain = o.trainSamples ?? 300;
+  const seed = o.seed ?? 1;
+  const data = firstTrainingSamples(experimentData(o), nTrain);
+  const log = o.log ?? (() => {});
+  const runOpts = { iterations, batchSize: o.batchSize ?? 100, evalEvery: o.evalEvery ?? 10, evalSamples: o.evalSamples ?? 2000, seed, log, stop: o.stop };
+  const net = (x: { l2?: number; l1?: number; dropout?: number }) => () => new MultiLayerNetExtend({
+    inputSize: 784, hiddenSizeList: hidden, outputSize: 10, weightDecayLambda: x.l2 ?? 0, l1Lambda: x.l1 ?? 0,
+    useDropout: x.dropout !== undefined, dropoutRatio: x.dropout ?? 0.5,
+  });
+  const sgd = (id: string, label: string, x: { l2?: number; l1?: number; dropout?: number }, group: string): ConfigSpec => ({
+    id, label, settings: { group, optimizer: 'sgd', lr, weightDecayLambda: x.l2 ?? 0, l1Lambda: x.l1 ?? 0, dropoutRatio: x.dropout ?? null },
+    build: net(x), optimizer: 'sgd', optimizerParam: { lr },
+  });
+
+  const specs: ConfigSpec[] = [sgd('none', 'no regularisation', {}, 'none')];
+  for (const l of o.l2Lambdas ?? [0.001, 0.01, 0.1, 0.3, 1]) specs.push(sgd(`l2-${l}`, `L2 λ ${l}`, { l2: l }, 'l2'));
+  for (const l of o.l1Lambdas ?? [0.0001, 0.001, 0.01, 0.05]) specs.push(sgd(`l1-${l}`, `L1 λ ${l}`, { l1: l }, 'l1'));
+  for (const d of o.dropoutRatios ?? [0.1, 0.2, 0.3, 0.5]) specs.push(sgd(`dropout-${d}`, `Dropout ${d}`, { dropout: d }, 'dropout'));
+  const [dr, dl] = o.dropoutL1 ?? [0.2, 0.001];
+  specs.push(sgd(`dropout-${dr}-l1-${dl}`, `Dropout ${dr} + L1 λ ${dl}`, { dropout: dr, l1: dl }, 'dropout+l1'));
+  if (o.otherOptimizers ?? true) {
+    const od = o.optimizerDropout ?? 0.2;
+    const others: [string, string, Record<string, number>][] = [
+      ['momentum', 'Momentum', { lr, momentum: 0.9 }], ['adagrad', 'AdaGrad', { lr }],
+      ['rmsprop', 'RMSprop', { lr: 0.001 }], ['adam', 'Adam', { lr: 0.001 }],
+    ];
+    for (const [name, label, param] of others) {
+      specs.push({
+        id: `${name}-dropout-${od}`, label: `${label} (lr ${param.lr}) + Dropout ${od}`,
+        settings: { group: 'optimizer+dropout', optimizer: name, ...param, dropoutRatio: od },
+        build: net({ dropout: od }), optimizer: name, optimizerParam: param,
+      });
+    }
+  }
+  log(`overfitting: ${specs.length} configurations on ${data.xTrain.shape[0]} training samples, ${iterations} iterations each`);
+  const runs = await runConfigs(specs, data, runOpts, setSeed);
+  const stopped = !!o.stop?.stopped;
+
+  const base = runs.find((r) => r.id === 'none');
+  const findings: string[] = [];
+  if (base) {
+    findings.push(`no regularisation: train ${last(base.curve.trainAcc).toFixed(2)}, test ${last(base.curve.testAcc).toFixed(2)}, gap ${gap(base).toFixed(2)}`);
+    for (const group of ['l2', 'l1', 'dropout']) {
+      const g = runs.filter((r) => r.settings.group === group);
+      if (!g.length) continue;
+      const parts = g.map((r) => {
+        const learned = Math.max(...r.curve.trainAcc) >= CHANCE + 0.1;
+        const d = gap(r) - gap(base);
+        const verdict = !learned ? 'stopped learning'
+          : Math.abs(d) < 0.02 ? 'about the same gap' : d < 0 ? `gap ${gap(r).toFixed(2)} (narrower)` : `gap ${gap(r).toFixed(2)} (wider)`;
+        return `${r.label}: ${verdict}, test ${last(r.curve.testAcc).toFixed(2)}`;
+      });
+      findings.push(parts.join('; '));
+    }
+  }
+
+  const groupRuns = (g: string): RunRecord[] => runs.filter((r) => r.settings.group === g || r.id === 'none');
+  const charts = [
+    ...runs.map(accuracyChart),
+    comparisonChart('compare-l2-test', 'L2: test accuracy by λ', groupRuns('l2')),
+    comparisonChart('compare-l2-train', 'L2: train accuracy by λ', groupRuns('l2'), 'train'),
+    comparisonChart('compare-l1-test', 'L1: test accuracy by λ', groupRuns('l1')),
+    comparisonChart('compare-dropout-test', 'Dropout: test accuracy by ratio', [...groupRuns('dropout'), ...runs.filter((r) => r.settings.group === 'dropout+l1')]),
+    comparisonChart('compare-optimizers-dropout', 'optimizers with Dropout: test accuracy', runs.filter((r) => r.settings.group === 'optimizer+dropout')),
+  ].filter((c) => c.series.length > 0);
+  const sections: ReportSection[] = [
+    { heading: 'Findings', observations: findings },
+    { heading: 'Final accuracies', table: accuracyTable(runs) },
+    { heading: 'Comparison', charts: charts.filter((c) => c.id.startsWith('compare-')).map((c) => c.id) },
+    ...runs.map((r) => ({ heading: r.label, charts: [r.id], observations: [`${r.label}: ${r.observation}`] })),
+  ];
+  const results = {
+    experiment: 'overfitting', stopped, seed,
+    settings: { trainSamples: data.xTrain.shape[0], iterations, batchSize: runOpts.batchSize, lr, hiddenSizeList: hidden, evalEvery: runOpts.evalEvery, evalSamples: runOpts.evalSamples },
+    findings, runs: runs.map(runResult),
+  };
+  const { files } = await writeReport(dir, {
+    title: 'Overfitting and regularisation',
+    intro: `MultiLayerNetExtend with hidden layers [${hidden.join(', ')}] (ReLU, He initialisation) trained on ${data.xTrain.shape[0]} samples, `
+      + `SGD lr ${lr} unless stated, batch ${runOpts.batchSize}, ${iterations} iterations per configuration.`
+      + (stopped ? ' Stopped early: the runs below are what was done.' : ''),
+    charts, sections, results,
+  });
+  return { name: 'overfitting', dir, files, stopped, results };
+}

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+// Batch normalisation over the rows of x (N, D), the course's formulas.
+#pragma once
+
+#include <cstdint>
+
+namespace blasnet {
+
+// Training: batch mean/variance per feature, running = momentum*running + (1-momentum)*batch,
+// std = sqrt(var + eps). Test: std = sqrt(runVar + eps), centred on runMean. Both keep
+// xc = x - mean, xn = xc / std and write out = gamma * xn + beta.
+void BatchNormForward(const float* x, const float* gamma, const float* beta, float* run_mean,
+                      float* run_var, float* xc, float* xn, float* std, float* out, int64_t N,
+                      int64_t D, double momentum, double eps, bool train);
+
+// dgamma = sum(xn*dout), dbeta = sum(dout); dx from the training formula, or
+// gamma*dout/std after a test-mode forward (the statistics were constants then).
+void BatchNormBackward(const float* dout, const float* gamma, const float* xc, const float* xn,
+                       const float* std, float* dgamma, float* dbeta, float* dx, int64_t N,
+                       int64_t D, bool train);
+
+// out = x * mask where mask[i] = keep if a uniform draw > ratio else 0 (mask kept for
+// backward). The draws come from a generator seeded with `seed`.
+void DropoutForward(const float* x, float* out, float* mask, int64_t n, double ratio, float keep,
+                    uint64_t seed);
+
+// out = a * b element-wise.
+void Multiply(const float* a, const float* b, float* out, int64_t n);
+// out = x * s.
+void Scale(const float* x, float* out, int64_t n, float s);
+
+}  // namespace blasnet
