@@ -301,13 +301,13 @@ export function dropoutForward(x: F32, out: F32, mask: F32, ratio: number, keep:
   addon.dropoutForward(x, out, mask, ratio, keep, seedHigh, seedLow);
 }
 
-/** out = a * b, element-wise (out may be a or b). */
+/** out = a * b, element-wise (out may be a or b itself, not a view overlapping either otherwise). */
 export function multiply(a: F32, b: F32, out: F32): void {
   sameLength('multiply', ['a', 'b', 'out'], [a, b, out]);
   addon.multiply(a, b, out);
 }
 
-/** out = x * s, element-wise (out may be x). */
+/** out = x * s, element-wise (out may be x itself, not a view overlapping it otherwise). */
 export function scale(x: F32, out: F32, s: number): void {
   sameLength('scale', ['x', 'out'], [x, out]);
   expectNumber('scale', 's', s);
@@ -317,17 +317,39 @@ export function scale(x: F32, out: F32, s: number): void {
 /** Optimizer kinds of optimizerStep, in the native kernel's numbering. */
 export const OptimizerKind = { sgd: 0, momentum: 1, nesterov: 2, adagrad: 3, rmsprop: 4, adam: 5 } as const;
 
+// What h0..h3 mean per kind and the ranges the optimizer classes enforce: a negative rate
+// climbs the loss, a decay of 1 or more never forgets, eps 0 makes a zero gradient 0/0 = NaN.
+const HYPER_RANGES = {
+  rate: { min: 0 },
+  decay: { min: 0, max: 1, maxExclusive: true },
+  eps: { min: 0, minExclusive: true },
+} as const;
+const HYPER_ROLES: ReadonlyArray<ReadonlyArray<readonly [string, keyof typeof HYPER_RANGES]>> = [
+  [['learning rate', 'rate']],
+  [['learning rate', 'rate'], ['momentum', 'decay']],
+  [['learning rate', 'rate'], ['momentum', 'decay']],
+  [['learning rate', 'rate'], ['eps', 'eps']],
+  [['learning rate', 'rate'], ['decay rate', 'decay'], ['eps', 'eps']],
+  [['step size lr_t', 'rate'], ['beta1', 'decay'], ['beta2', 'decay'], ['eps', 'eps']],
+];
+
 /**
  * One optimizer step on one parameter array, in place, with the course's formulas (see
- * native/elementwise.h for the order of the hyperparameters h0..h3 and slots s1, s2).
+ * native/elementwise.h for the order of the hyperparameters h0..h3 and slots s1, s2); rates
+ * must be >= 0, momentum/decay/beta in [0, 1), eps > 0.
  */
 export function optimizerStep(kind: number, p: F32, g: F32, s1: F32 | null, s2: F32 | null,
   h0: number, h1 = 0, h2 = 0, h3 = 0): void {
   const fn = 'optimizerStep';
   expectInt(fn, 'kind', kind, 0);
+  if (kind > 5) throw new RangeError(`${fn}: kind must be 0..5 (see OptimizerKind), got the number ${kind}`);
   sameLength(fn, ['p', 'g'], [p, g]);
   if (s1 !== null) sameLength(fn, ['p', 's1'], [p, s1]);
   if (s2 !== null) sameLength(fn, ['p', 's2'], [p, s2]);
+  [h0, h1, h2, h3].forEach((h, i) => {
+    const role = HYPER_ROLES[kind][i];
+    expectNumber(fn, role ? `h${i} (${role[0]})` : `h${i}`, h, role ? HYPER_RANGES[role[1]] : {});
+  });
   addon.optimizerStep(kind, p, g, s1, s2, h0, h1, h2, h3);
 }
 

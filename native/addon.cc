@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "args.h"
@@ -352,6 +353,31 @@ Napi::Value OptimizerStepJs(const Napi::CallbackInfo& info) {
     hyper[i] = v.As<Napi::Number>().DoubleValue();
     if (!std::isfinite(hyper[i])) a.Range(std::string("argument ") + std::to_string(5 + i) + " '" + names[i] + "' must be finite");
   }
+  // The ranges the optimizer classes enforce: a negative rate climbs the loss, a decay of 1 or
+  // more never forgets (or grows), and eps 0 turns a zero gradient into 0/0 = NaN.
+  struct Role {
+    const char* name;
+    char range;  // 'r': >= 0, 'd': [0, 1), 'e': > 0, 0: unused
+  };
+  static const Role roles[6][4] = {
+      {{"learning rate", 'r'}},
+      {{"learning rate", 'r'}, {"momentum", 'd'}},
+      {{"learning rate", 'r'}, {"momentum", 'd'}},
+      {{"learning rate", 'r'}, {"eps", 'e'}},
+      {{"learning rate", 'r'}, {"decay rate", 'd'}, {"eps", 'e'}},
+      {{"step size lr_t", 'r'}, {"beta1", 'd'}, {"beta2", 'd'}, {"eps", 'e'}},
+  };
+  for (int i = 0; i < 4; ++i) {
+    const Role& r = roles[kind][i];
+    const double v = hyper[i];
+    const bool ok = r.range == 'r' ? v >= 0 : r.range == 'd' ? (v >= 0 && v < 1) : r.range == 'e' ? v > 0 : true;
+    if (!ok) {
+      char shown[32];
+      std::snprintf(shown, sizeof shown, "%.17g", v);
+      a.Range(std::string("argument ") + std::to_string(5 + i) + " '" + names[i] + "' (" + r.name + ") must be " +
+              (r.range == 'r' ? ">= 0" : r.range == 'd' ? "in [0, 1)" : "> 0") + ", got " + shown);
+    }
+  }
   OptimizerStep(static_cast<int>(kind), p.data, g.data, s1.data, s2.data, hyper, n);
   return Undefined(info);
 }
@@ -435,6 +461,17 @@ Napi::Value DropoutForwardJs(const Napi::CallbackInfo& info) {
   return Undefined(info);
 }
 
+// An element-wise output may be its input exactly (out[i] reads only in[i]); shifted against
+// it, the loop would read elements it has already written.
+void ExpectSameOrDisjoint(const Args& a, const char* out_name, const F32& out, const char* in_name, const F32& in) {
+  if (out.data == in.data && out.length == in.length) return;
+  auto o = reinterpret_cast<uintptr_t>(out.data), i = reinterpret_cast<uintptr_t>(in.data);
+  if (out.length > 0 && in.length > 0 && o < i + in.length * 4 && i < o + out.length * 4) {
+    a.Range(std::string("'") + out_name + "' overlaps '" + in_name +
+            "' without being the same view: pass the same array to work in place, or separate memory");
+  }
+}
+
 // multiply(a, b, out): out = a * b
 Napi::Value MultiplyJs(const Napi::CallbackInfo& info) {
   Args a(info, "multiply", 3);
@@ -442,7 +479,9 @@ Napi::Value MultiplyJs(const Napi::CallbackInfo& info) {
   const int64_t n = static_cast<int64_t>(x.length);
   a.ExpectLength("b", y.length, {n});
   a.ExpectLength("out", out.length, {n});
-  Multiply(x.data, y.data, out.data, n);  // elementwise: out may alias an input
+  ExpectSameOrDisjoint(a, "out", out, "a", x);
+  ExpectSameOrDisjoint(a, "out", out, "b", y);
+  Multiply(x.data, y.data, out.data, n);
   return Undefined(info);
 }
 
@@ -452,6 +491,7 @@ Napi::Value ScaleJs(const Napi::CallbackInfo& info) {
   F32 x = a.Floats(0, "x"), out = a.Floats(1, "out");
   float s = a.Float(2, "s");
   a.ExpectLength("out", out.length, {static_cast<int64_t>(x.length)});
+  ExpectSameOrDisjoint(a, "out", out, "x", x);
   Scale(x.data, out.data, static_cast<int64_t>(x.length), s);
   return Undefined(info);
 }
