@@ -40,11 +40,12 @@ void Binary(const float* a, const float* b2, float* out, int64_t n, Op op) {
 }  // namespace
 
 void ReluForward(const float* x, float* out, int64_t n) {
-  Unary(x, out, n, 1, [](float v) { return v > 0.0f ? v : 0.0f; });
+  // Zero where x <= 0, as the course's mask: a NaN passes through (it does in PyTorch too).
+  Unary(x, out, n, 1, [](float v) { return v <= 0.0f ? 0.0f : v; });
 }
 
 void ReluBackward(const float* x, const float* dout, float* dx, int64_t n) {
-  Binary(x, dout, dx, n, [](float v, float d) { return v > 0.0f ? d : 0.0f; });
+  Binary(x, dout, dx, n, [](float v, float d) { return v <= 0.0f ? 0.0f : d; });
 }
 
 void SigmoidForward(const float* x, float* out, int64_t n) {

@@ -7,7 +7,7 @@
 namespace blasnet {
 
 void ReluForward(const float* x, float* out, int64_t n);
-// dx = dout where x > 0, else 0.
+// dx = 0 where x <= 0, else dout (the course's mask; NaN passes).
 void ReluBackward(const float* x, const float* dout, float* dx, int64_t n);
 void SigmoidForward(const float* x, float* out, int64_t n);
 // dx = dout * (1 - out) * out.
