@@ -111,15 +111,18 @@ Napi::Value ColumnSumsJs(const Napi::CallbackInfo& info) {
   return Undefined(info);
 }
 
-// Reads N, C, H, W, FH, FW, stride, pad starting at argument `first`.
-ConvGeom ReadConvGeom(const Args& a, size_t first) {
+// Reads N, C, H, W, window height, window width, stride, pad starting at argument `first`
+// (the names say which: the width is 'Wd' where 'W' names convolution weights) and checks
+// that the window fits and that per-sample gemm sizes and plane indices fit in 32 bits.
+ConvGeom ReadWindowGeom(const Args& a, size_t first, const char* width, const char* kh,
+                        const char* kw) {
   ConvGeom g;
   g.N = a.Int(first, "N", 1);
   g.C = a.Int(first + 1, "C", 1);
   g.H = a.Int(first + 2, "H", 1);
-  g.W = a.Int(first + 3, "Wd", 1);
-  g.FH = a.Int(first + 4, "FH", 1);
-  g.FW = a.Int(first + 5, "FW", 1);
+  g.W = a.Int(first + 3, width, 1);
+  g.FH = a.Int(first + 4, kh, 1);
+  g.FW = a.Int(first + 5, kw, 1);
   g.stride = a.Int(first + 6, "stride", 1);
   g.pad = a.Int(first + 7, "pad", 0);
   g.OH = OutExtent(g.H, g.FH, g.stride, g.pad);
@@ -129,14 +132,18 @@ ConvGeom ReadConvGeom(const Args& a, size_t first) {
             std::to_string(g.pad) + " does not fit a " + std::to_string(g.H) + "x" +
             std::to_string(g.W) + " input");
   }
-  // cblas takes int dimensions: the per-sample gemm sizes must fit.
-  size_t k = 0, s = 0;
+  // cblas takes int dimensions and argmax holds int32 plane indices.
+  size_t k = 0, s = 0, plane = 0;
   if (!MulOk(g.C, g.FH, &k) || !MulOk(k, g.FW, &k) || k > kIntMax ||
       !MulOk(g.OH, g.OW, &s) || s > kIntMax) {
-    a.Range("convolution dimensions overflow 32-bit gemm sizes");
+    a.Range("window dimensions overflow 32-bit gemm sizes");
   }
+  if (!MulOk(g.H, g.W, &plane) || plane > kIntMax) a.Range("an input plane has over 2^31 elements");
   return g;
 }
+
+ConvGeom ReadConvGeom(const Args& a, size_t first) { return ReadWindowGeom(a, first, "Wd", "FH", "FW"); }
+ConvGeom ReadPoolGeom(const Args& a, size_t first) { return ReadWindowGeom(a, first, "W", "PH", "PW"); }
 
 // im2col(x, col, N, C, H, W, FH, FW, stride, pad)
 Napi::Value Im2colJs(const Napi::CallbackInfo& info) {
@@ -219,31 +226,12 @@ Napi::Value ConvBackwardJs(const Napi::CallbackInfo& info) {
   return Undefined(info);
 }
 
-// Reads N, C, H, W, PH, PW, stride, pad starting at argument `first`.
-PoolGeom ReadPoolGeom(const Args& a, size_t first) {
-  PoolGeom g;
-  g.N = a.Int(first, "N", 1);
-  g.C = a.Int(first + 1, "C", 1);
-  g.H = a.Int(first + 2, "H", 1);
-  g.W = a.Int(first + 3, "W", 1);
-  g.PH = a.Int(first + 4, "PH", 1);
-  g.PW = a.Int(first + 5, "PW", 1);
-  g.stride = a.Int(first + 6, "stride", 1);
-  g.pad = a.Int(first + 7, "pad", 0);
-  g.OH = OutExtent(g.H, g.PH, g.stride, g.pad);
-  g.OW = OutExtent(g.W, g.PW, g.stride, g.pad);
-  if (g.OH < 1 || g.OW < 1) a.Range("the pooling window does not fit the padded input");
-  size_t plane = 0;
-  if (!MulOk(g.H, g.W, &plane) || plane > kIntMax) a.Range("an input plane has over 2^31 elements");
-  return g;
-}
-
 // maxPoolForward(x, out, argmax, N, C, H, W, PH, PW, stride, pad)
 Napi::Value MaxPoolForwardJs(const Napi::CallbackInfo& info) {
   Args a(info, "maxPoolForward", 11);
   F32 x = a.Floats(0, "x"), out = a.Floats(1, "out");
   I32 arg = a.Ints(2, "argmax");
-  PoolGeom g = ReadPoolGeom(a, 3);
+  ConvGeom g = ReadPoolGeom(a, 3);
   a.ExpectLength("x", x.length, {g.N, g.C, g.H, g.W});
   a.ExpectLength("out", out.length, {g.N, g.C, g.OH, g.OW});
   a.ExpectLength("argmax", arg.length, {g.N, g.C, g.OH, g.OW});
@@ -260,7 +248,7 @@ Napi::Value MaxPoolBackwardJs(const Napi::CallbackInfo& info) {
   F32 dout = a.Floats(0, "dout");
   I32 arg = a.Ints(1, "argmax");
   F32 dx = a.Floats(2, "dx");
-  PoolGeom g = ReadPoolGeom(a, 3);
+  ConvGeom g = ReadPoolGeom(a, 3);
   a.ExpectLength("dout", dout.length, {g.N, g.C, g.OH, g.OW});
   a.ExpectLength("argmax", arg.length, {g.N, g.C, g.OH, g.OW});
   a.ExpectLength("dx", dx.length, {g.N, g.C, g.H, g.W});
@@ -274,7 +262,7 @@ Napi::Value MaxPoolBackwardJs(const Napi::CallbackInfo& info) {
 Napi::Value AvgPoolForwardJs(const Napi::CallbackInfo& info) {
   Args a(info, "avgPoolForward", 10);
   F32 x = a.Floats(0, "x"), out = a.Floats(1, "out");
-  PoolGeom g = ReadPoolGeom(a, 2);
+  ConvGeom g = ReadPoolGeom(a, 2);
   a.ExpectLength("x", x.length, {g.N, g.C, g.H, g.W});
   a.ExpectLength("out", out.length, {g.N, g.C, g.OH, g.OW});
   a.ExpectDisjoint("out", out.data, out.length, "x", x.data, x.length);
@@ -286,7 +274,7 @@ Napi::Value AvgPoolForwardJs(const Napi::CallbackInfo& info) {
 Napi::Value AvgPoolBackwardJs(const Napi::CallbackInfo& info) {
   Args a(info, "avgPoolBackward", 10);
   F32 dout = a.Floats(0, "dout"), dx = a.Floats(1, "dx");
-  PoolGeom g = ReadPoolGeom(a, 2);
+  ConvGeom g = ReadPoolGeom(a, 2);
   a.ExpectLength("dout", dout.length, {g.N, g.C, g.OH, g.OW});
   a.ExpectLength("dx", dx.length, {g.N, g.C, g.H, g.W});
   a.ExpectDisjoint("dx", dx.data, dx.length, "dout", dout.data, dout.length);

@@ -13,7 +13,7 @@ namespace {
 template <typename Fn>
 void ForPlanes(const PoolGeom& g, Fn&& fn) {
   const int64_t planes = g.N * g.C;
-  ParallelFor(planes, planes * g.OH * g.OW * g.PH * g.PW, [&](int64_t b, int64_t e) {
+  ParallelFor(planes, planes * g.OH * g.OW * g.FH * g.FW, [&](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) fn(p);
   });
 }
@@ -52,7 +52,7 @@ void MaxPoolForward(const PoolGeom& g, const float* x, float* out, int32_t* argm
     const float* xp = x + p * g.H * g.W;
     float* op = out + p * g.OH * g.OW;
     int32_t* ap = argmax + p * g.OH * g.OW;
-    if (g.pad == 0 && g.PH == 2 && g.PW == 2 && g.stride == 2) {
+    if (g.pad == 0 && g.FH == 2 && g.FW == 2 && g.stride == 2) {
       bool any_nan = false;
       for (int64_t oh = 0; oh < g.OH; ++oh) {
         const float* r0 = xp + 2 * oh * g.W;
@@ -69,9 +69,9 @@ void MaxPoolForward(const PoolGeom& g, const float* x, float* out, int32_t* argm
           const int64_t base = oh * g.stride * g.W + ow * g.stride;
           float best = xp[base];
           int64_t at = base;
-          for (int64_t ph = 0; ph < g.PH; ++ph) {
+          for (int64_t ph = 0; ph < g.FH; ++ph) {
             const float* row = xp + base + ph * g.W;
-            for (int64_t pw = 0; pw < g.PW; ++pw) {
+            for (int64_t pw = 0; pw < g.FW; ++pw) {
               const float v = row[pw];
               if (v > best || (v != v && best == best)) {
                 best = v;
@@ -92,9 +92,9 @@ void MaxPoolForward(const PoolGeom& g, const float* x, float* out, int32_t* argm
         float best = 0.0f;
         int32_t at = -1;
         // Scan in (ph, pw) order; the first maximum wins, as numpy's argmax.
-        for (int64_t ph = 0; ph < g.PH; ++ph) {
+        for (int64_t ph = 0; ph < g.FH; ++ph) {
           const int64_t h = h0 + ph;
-          for (int64_t pw = 0; pw < g.PW; ++pw) {
+          for (int64_t pw = 0; pw < g.FW; ++pw) {
             const int64_t w = w0 + pw;
             const bool inside = h >= 0 && h < g.H && w >= 0 && w < g.W;
             const float v = inside ? xp[h * g.W + w] : 0.0f;
@@ -128,7 +128,7 @@ void MaxPoolBackward(const PoolGeom& g, const float* dout, const int32_t* argmax
 }
 
 void AvgPoolForward(const PoolGeom& g, const float* x, float* out) {
-  const float scale = 1.0f / static_cast<float>(g.PH * g.PW);
+  const float scale = 1.0f / static_cast<float>(g.FH * g.FW);
   ForPlanes(g, [&](int64_t p) {
     const float* xp = x + p * g.H * g.W;
     float* op = out + p * g.OH * g.OW;
@@ -136,10 +136,10 @@ void AvgPoolForward(const PoolGeom& g, const float* x, float* out) {
       for (int64_t ow = 0; ow < g.OW; ++ow) {
         const int64_t h0 = oh * g.stride - g.pad, w0 = ow * g.stride - g.pad;
         float acc = 0.0f;
-        for (int64_t ph = 0; ph < g.PH; ++ph) {
+        for (int64_t ph = 0; ph < g.FH; ++ph) {
           const int64_t h = h0 + ph;
           if (h < 0 || h >= g.H) continue;
-          for (int64_t pw = 0; pw < g.PW; ++pw) {
+          for (int64_t pw = 0; pw < g.FW; ++pw) {
             const int64_t w = w0 + pw;
             if (w >= 0 && w < g.W) acc += xp[h * g.W + w];
           }
@@ -151,7 +151,7 @@ void AvgPoolForward(const PoolGeom& g, const float* x, float* out) {
 }
 
 void AvgPoolBackward(const PoolGeom& g, const float* dout, float* dx) {
-  const float scale = 1.0f / static_cast<float>(g.PH * g.PW);
+  const float scale = 1.0f / static_cast<float>(g.FH * g.FW);
   ForPlanes(g, [&](int64_t p) {
     float* dp = dx + p * g.H * g.W;
     std::memset(dp, 0, sizeof(float) * g.H * g.W);
@@ -160,10 +160,10 @@ void AvgPoolBackward(const PoolGeom& g, const float* dout, float* dx) {
       for (int64_t ow = 0; ow < g.OW; ++ow) {
         const float v = d[oh * g.OW + ow] * scale;
         const int64_t h0 = oh * g.stride - g.pad, w0 = ow * g.stride - g.pad;
-        for (int64_t ph = 0; ph < g.PH; ++ph) {
+        for (int64_t ph = 0; ph < g.FH; ++ph) {
           const int64_t h = h0 + ph;
           if (h < 0 || h >= g.H) continue;
-          for (int64_t pw = 0; pw < g.PW; ++pw) {
+          for (int64_t pw = 0; pw < g.FW; ++pw) {
             const int64_t w = w0 + pw;
             if (w >= 0 && w < g.W) dp[h * g.W + w] += v;
           }

@@ -5,11 +5,12 @@
 
 #include <cstdint>
 
+#include "im2col.h"
+
 namespace blasnet {
 
-struct PoolGeom {
-  int64_t N, C, H, W, PH, PW, stride, pad, OH, OW;
-};
+// The window is FH x FW (the pool height and width).
+using PoolGeom = ConvGeom;
 
 // out (N,C,OH,OW); argmax holds, per output, the index h*W+w of the winner in its
 // (H,W) plane, or -1 when a padded zero won.
