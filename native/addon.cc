@@ -134,11 +134,11 @@ ConvGeom ReadWindowGeom(const Args& a, size_t first, const char* width, const ch
   }
   // cblas takes int dimensions and argmax holds int32 plane indices.
   size_t k = 0, s = 0, plane = 0;
+  if (!MulOk(g.H, g.W, &plane) || plane > kIntMax) a.Range("an input plane has over 2^31 elements");
   if (!MulOk(g.C, g.FH, &k) || !MulOk(k, g.FW, &k) || k > kIntMax ||
       !MulOk(g.OH, g.OW, &s) || s > kIntMax) {
     a.Range("window dimensions overflow 32-bit gemm sizes");
   }
-  if (!MulOk(g.H, g.W, &plane) || plane > kIntMax) a.Range("an input plane has over 2^31 elements");
   return g;
 }
 
