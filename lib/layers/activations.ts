@@ -1,95 +1,76 @@
 // SPDX-License-Identifier: MIT
-// Element-wise activations. Each keeps what its backward needs (Relu the mask
-// through the input sign, Sigmoid and Tanh their output) and leaves dout alone.
+// Element-wise activations, each one native call per pass. Relu keeps its input (the mask
+// is x > 0), Sigmoid and Tanh their output; none of them changes dout.
 import * as k from '../kernels';
 import { ShapeError } from '../errors';
 import { Tensor, expectTensor } from '../tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
+type Kernel = (input: Float32Array, out: Float32Array) => void;
+type BackwardKernel = (saved: Float32Array, dout: Float32Array, dx: Float32Array) => void;
+
 abstract class Elementwise implements Layer {
   abstract readonly name: string;
   readonly params: Record<string, Tensor> = {};
   readonly grads: Record<string, Tensor> = {};
-  protected readonly buf = new Buffers();
-  protected out: Tensor | null = null;
+  private readonly buf = new Buffers();
+  /** What backward needs from the forward pass: the input (Relu) or the output. */
+  private saved: Tensor | null = null;
+
+  constructor(private readonly fwd: Kernel, private readonly bwd: BackwardKernel,
+    private readonly keepsInput: boolean) {}
 
   outputShape(inputShape: readonly number[]): number[] {
     return [...inputShape];
   }
 
-  protected checkDout(dout: Tensor): Tensor {
-    const out = this.out;
-    if (out === null) throw new Error(`${this.name}.backward: call forward first`);
-    expectTensor(`${this.name}.backward`, 'dout', dout);
-    if (dout.data.length !== out.data.length) {
-      throw new ShapeError(`${this.name}.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape ${shapeStr(out.shape)}`);
-    }
+  forward(x: Tensor, _train = true): Tensor {
+    expectTensor(`${this.name}.forward`, 'x', x);
+    const out = this.buf.get('out', x.shape);
+    this.fwd(x.data, out.data);
+    this.saved = this.keepsInput ? x : out;
     return out;
   }
 
-  abstract forward(x: Tensor, train?: boolean): Tensor;
-  abstract backward(dout: Tensor): Tensor;
+  backward(dout: Tensor): Tensor {
+    const saved = this.saved;
+    if (saved === null) throw new Error(`${this.name}.backward: call forward first`);
+    expectTensor(`${this.name}.backward`, 'dout', dout);
+    if (dout.data.length !== saved.data.length) {
+      throw new ShapeError(`${this.name}.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape ${shapeStr(saved.shape)}`);
+    }
+    const dx = this.buf.get('dx', saved.shape);
+    this.bwd(saved.data, dout.data, dx.data);
+    return dx;
+  }
 }
 
-/** out = max(0, x); the gradient passes where x > 0. */
+/**
+ * out = max(0, x), zero where x <= 0 as the course's mask; the gradient passes where x > 0.
+ * @example
+ *   const y = new Relu().forward(x);
+ */
 export class Relu extends Elementwise {
   readonly name = 'Relu';
-  private x: Tensor | null = null;
-
-  forward(x: Tensor, _train = true): Tensor {
-    expectTensor('Relu.forward', 'x', x);
-    const out = this.buf.get('out', x.shape);
-    k.reluForward(x.data, out.data);
-    this.x = x;
-    this.out = out;
-    return out;
-  }
-
-  backward(dout: Tensor): Tensor {
-    this.checkDout(dout);
-    const x = this.x as Tensor;
-    const dx = this.buf.get('dx', x.shape);
-    k.reluBackward(x.data, dout.data, dx.data);
-    return dx;
-  }
+  constructor() { super(k.reluForward, k.reluBackward, true); }
 }
 
-/** out = 1 / (1 + exp(-x)); dx = dout * (1 - out) * out. */
+/**
+ * out = 1 / (1 + exp(-x)); dx = dout * (1 - out) * out.
+ * @example
+ *   const y = new Sigmoid().forward(x);
+ */
 export class Sigmoid extends Elementwise {
   readonly name = 'Sigmoid';
-
-  forward(x: Tensor, _train = true): Tensor {
-    expectTensor('Sigmoid.forward', 'x', x);
-    const out = this.buf.get('out', x.shape);
-    k.sigmoidForward(x.data, out.data);
-    this.out = out;
-    return out;
-  }
-
-  backward(dout: Tensor): Tensor {
-    const out = this.checkDout(dout);
-    const dx = this.buf.get('dx', out.shape);
-    k.sigmoidBackward(out.data, dout.data, dx.data);
-    return dx;
-  }
+  constructor() { super(k.sigmoidForward, k.sigmoidBackward, false); }
 }
 
-/** out = tanh(x); dx = dout * (1 - out^2). */
+/**
+ * out = tanh(x); dx = dout * (1 - out^2).
+ * @example
+ *   const y = new Tanh().forward(x);
+ */
 export class Tanh extends Elementwise {
   readonly name = 'Tanh';
-
-  forward(x: Tensor, _train = true): Tensor {
-    expectTensor('Tanh.forward', 'x', x);
-    const out = this.buf.get('out', x.shape);
-    k.tanhForward(x.data, out.data);
-    this.out = out;
-    return out;
-  }
-
-  backward(dout: Tensor): Tensor {
-    const out = this.checkDout(dout);
-    const dx = this.buf.get('dx', out.shape);
-    k.tanhBackward(out.data, dout.data, dx.data);
-    return dx;
-  }
+  constructor() { super(k.tanhForward, k.tanhBackward, false); }
 }
