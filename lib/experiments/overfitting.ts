@@ -88,7 +88,7 @@ export async function overfittingExperiment(o: OverfittingOptions): Promise<Expe
       const g = runs.filter((r) => r.settings.group === group);
       if (!g.length) continue;
       const parts = g.map((r) => {
-        const learned = Math.max(...r.curve.trainAcc) >= CHANCE + 0.1;
+        const learned = last(r.curve.trainAcc) >= CHANCE + 0.1;
         const d = gap(r) - gap(base);
         const verdict = !learned ? 'stopped learning'
           : Math.abs(d) < 0.02 ? 'about the same gap' : d < 0 ? `gap ${gap(r).toFixed(2)} (narrower)` : `gap ${gap(r).toFixed(2)} (wider)`;

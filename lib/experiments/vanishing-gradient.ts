@@ -101,10 +101,11 @@ export async function vanishingGradient(o: VanishingGradientOptions): Promise<Ex
     comparisonChart('compare-relu', 'ReLU: test accuracy by initialisation', runs.filter((r) => r.id.startsWith('relu'))),
   ];
   if (sweepRuns.length) charts.push(comparisonChart('compare-sweep', 'sigmoid, std 0.01: hidden sizes and learning rates', [...(sig ? [sig] : []), ...sweepRuns]));
+  const shown = charts.filter((c) => c.series.length > 0);
   const sections: ReportSection[] = [
     { heading: 'Findings', observations: findings },
     { heading: 'Final accuracies', table: accuracyTable(all) },
-    { heading: 'Comparison', charts: charts.filter((c) => c.id.startsWith('compare-')).map((c) => c.id) },
+    { heading: 'Comparison', charts: shown.filter((c) => c.id.startsWith('compare-')).map((c) => c.id) },
     ...all.map((r) => ({ heading: r.label, charts: [r.id], observations: [`${r.label}: ${r.observation}`] })),
   ];
   const results = {
@@ -118,7 +119,7 @@ export async function vanishingGradient(o: VanishingGradientOptions): Promise<Ex
       + `accuracy on train and test data every ${runOpts.evalEvery} iterations (at most ${runOpts.evalSamples} samples of each). `
       + 'Sigmoid and ReLU, each with Gaussian weights of std 0.01, Xavier (sqrt(1/n)) and He (sqrt(2/n)) initialisation.'
       + (stopped ? ' Stopped early: the runs below are what was done.' : ''),
-    charts, sections, results,
+    charts: shown, sections, results,
   });
   return { name: 'vanishing-gradient', dir, files, stopped, results };
 }
