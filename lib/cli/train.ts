@@ -140,7 +140,8 @@ export async function train(io: Io, o: TrainOptions): Promise<number> {
   const batch = Math.min(o.batchSize, N);
   const perEpoch = Math.max(Math.floor(N / batch), 1);
   const iterations = Math.min(o.epochs * perEpoch, o.maxIterations ?? Infinity);
-  const dropAt = o.lrDrop > 0 ? Math.max(0, (o.epochs - o.lrDrop) * perEpoch) : Infinity;
+  // Only when some epochs remain at the full rate: a 1-epoch run keeps its learning rate.
+  const dropAt = o.lrDrop > 0 && o.epochs > o.lrDrop ? (o.epochs - o.lrDrop) * perEpoch : Infinity;
   const { optimizer, lr } = steppedOptimizer(o.optimizer, o.lr, dropAt);
   const samples = `${raw.xTrain.shape[0]} train${o.augment ? ` + ${o.augment} shifted copies each` : ''}, ${data.xTest.shape[0]} test`;
   out(`training ${o.net} on ${dataDir ?? 'the built-in digits'} (${samples}): ${o.optimizer} lr ${lr}`
