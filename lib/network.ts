@@ -131,7 +131,7 @@ export class Sequential {
     let sq = 0, abs = 0;
     for (const key of this.decayKeys) {
       const w = this.params[key].data;
-      for (let i = 0; i < w.length; i++) { sq += w[i] * w[i]; abs += Math.abs(w[i]); }
+      for (let i = 0; i < w.length; i++) { const v = w[i]; sq += v * v; abs += v < 0 ? -v : v; }
     }
     return 0.5 * this.weightDecayLambda * sq + this.l1Lambda * abs;
   }
@@ -166,7 +166,10 @@ export class Sequential {
     if (l2 !== 0 || l1 !== 0) {
       for (const key of this.decayKeys) {
         const w = this.params[key].data, g = this.gradsOut[key].data;
-        for (let i = 0; i < w.length; i++) g[i] += l2 * w[i] + l1 * Math.sign(w[i]);
+        for (let i = 0; i < w.length; i++) {
+          const v = w[i];
+          g[i] += l2 * v + (v > 0 ? l1 : v < 0 ? -l1 : 0);
+        }
       }
     }
     return d;

@@ -23,3 +23,6 @@ fs.writeFileSync(path.join(dist, 'index.mjs'), body);
 fs.writeFileSync(path.join(dist, 'index.d.ts'), "export * from './lib/index';\n");
 fs.writeFileSync(path.join(dist, 'index.js'), "'use strict';\nmodule.exports = require('./lib/index.js');\n");
 fs.writeFileSync(path.join(dist, 'index.d.mts'), "export * from './lib/index';\n");
+
+// tsc does not keep file modes: make the command line's entry executable.
+fs.chmodSync(path.join(dist, 'lib', 'cli', 'main.js'), 0o755);

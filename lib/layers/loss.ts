@@ -4,6 +4,8 @@ import { describe, ShapeError } from '../errors';
 import { Tensor, expectTensor } from '../tensor';
 import { Buffers, shapeStr } from './layer';
 
+const { exp, log } = Math;
+
 /** Class indices (Int32Array or number[]) or a one-hot Tensor (N, classes). */
 export type Labels = Int32Array | readonly number[] | Tensor;
 
@@ -75,14 +77,14 @@ export class SoftmaxWithLoss {
       let max = -Infinity;
       for (let c = 0; c < C; c++) if (xs[base + c] > max) max = xs[base + c];
       let sum = 0;
-      for (let c = 0; c < C; c++) { const e = Math.exp(xs[base + c] - max); ys[base + c] = e; sum += e; }
+      for (let c = 0; c < C; c++) { const e = exp(xs[base + c] - max); ys[base + c] = e; sum += e; }
       const inv = 1 / sum;
       for (let c = 0; c < C; c++) ys[base + c] *= inv;
     }
     // One-hot labels are turned into indices by arg max, as the course's cross_entropy_error does.
     const idx = labels instanceof Int32Array ? labels : argmaxRows(labels.data, N, C, this.buf.getInt('idx', N));
     let total = 0;
-    for (let r = 0; r < N; r++) total += Math.log(ys[r * C + idx[r]] + 1e-7);
+    for (let r = 0; r < N; r++) total += log(ys[r * C + idx[r]] + 1e-7);
     this.y = y;
     this.t = labels;
     this.loss = -total / N;
