@@ -353,14 +353,18 @@ export function optimizerStep(kind: number, p: F32, g: F32, s1: F32 | null, s2: 
   addon.optimizerStep(kind, p, g, s1, s2, h0, h1, h2, h3);
 }
 
-/** Sets the thread count of OpenBLAS and of blasnet's loop kernels (1 to 256). */
+/**
+ * Sets how many threads blasnet uses (1 to 256): large gemms are split over them, and so are
+ * the batch loops of convolution, pooling and the element-wise kernels. OpenBLAS itself stays
+ * at one thread, so that two thread pools never compete for the cores.
+ */
 export function setNumThreads(n: number): void {
   expectInt('setNumThreads', 'n', n, 1);
   if (n > 256) throw new RangeError(`setNumThreads: n must be at most 256, got the number ${n}`);
   addon.setNumThreads(n);
 }
 
-/** The thread count OpenBLAS uses now. */
+/** The thread count blasnet uses (setNumThreads). */
 export function getNumThreads(): number {
   return addon.getNumThreads();
 }
@@ -374,10 +378,10 @@ export interface BlasInfo {
   config: string;
   /** the CPU kernel OpenBLAS picked at load time, e.g. 'Zen' or 'Haswell' */
   corename: string;
-  /** OpenBLAS thread count */
+  /** threads blasnet uses: large gemms and the batch loops are split over them */
   numThreads: number;
-  /** thread count of blasnet's loop kernels (im2col, col2im, pooling) */
-  loopThreads: number;
+  /** OpenBLAS's own thread count: 1, blasnet splits the work itself */
+  openblasThreads: number;
   /** OpenBLAS threading model: 'sequential', 'pthreads' or 'openmp' */
   threading: string;
 }
@@ -392,7 +396,7 @@ export function blasInfo(): BlasInfo {
     config: raw.config,
     corename: raw.corename,
     numThreads: raw.numThreads,
-    loopThreads: raw.loopThreads,
+    openblasThreads: raw.openblasThreads,
     threading: ['sequential', 'pthreads', 'openmp'][raw.parallel] ?? `unknown (${raw.parallel})`,
   };
 }

@@ -54,7 +54,7 @@ export interface NativeAddon {
   getNumThreads(): number;
   blasInfo(): {
     library: string; config: string; corename: string; numThreads: number;
-    loopThreads: number; parallel: number;
+    openblasThreads: number; parallel: number;
   };
 }
 

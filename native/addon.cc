@@ -489,13 +489,12 @@ Napi::Value SetNumThreadsJs(const Napi::CallbackInfo& info) {
   Args a(info, "setNumThreads", 1);
   int64_t n = a.Int(0, "n", 1);
   if (n > 256) a.Range("argument 0 'n' must be at most 256, got " + std::to_string(n));
-  SetMaxBlasThreads(static_cast<int>(n));
   SetLoopThreads(static_cast<int>(n));
   return Undefined(info);
 }
 
 Napi::Value GetNumThreadsJs(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), MaxBlasThreads());
+  return Napi::Number::New(info.Env(), LoopThreads());
 }
 
 Napi::Value BlasInfoJs(const Napi::CallbackInfo& info) {
@@ -504,8 +503,8 @@ Napi::Value BlasInfoJs(const Napi::CallbackInfo& info) {
   o.Set("library", "OpenBLAS");
   o.Set("config", std::string(openblas_get_config()));
   o.Set("corename", std::string(openblas_get_corename()));
-  o.Set("numThreads", MaxBlasThreads());
-  o.Set("loopThreads", LoopThreads());
+  o.Set("numThreads", LoopThreads());
+  o.Set("openblasThreads", openblas_get_num_threads());
   o.Set("parallel", openblas_get_parallel());
   return o;
 }

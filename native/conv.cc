@@ -26,8 +26,6 @@ float* Scratch(std::vector<float>& v, size_t n) {
 void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const float* b,
                  float* col, float* out) {
   const int64_t S = g.rows(), K = g.cols();
-  // Our loop threads split the batch; each gemm then runs on its caller's thread only.
-  UseBlasThreads(1);
   ParallelFor(g.N, g.N * S * K * FN, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> col_buf;
     for (int64_t n = begin; n < end; ++n) {
@@ -58,8 +56,6 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float*
   std::fill(dW, dW + FN * K, 0.0f);
   std::fill(db, db + FN, 0.0f);
   std::mutex sum_mu;
-  // Our loop threads split the batch; each gemm then runs on its caller's thread only.
-  UseBlasThreads(1);
   ParallelFor(g.N, g.N * S * K * FN * (dx ? 2 : 1), [&](int64_t begin, int64_t end) {
     // Each chunk sums its samples' dW and db privately, then adds them in once.
     thread_local std::vector<float> dw_buf, db_buf, dcol_buf, col_buf;

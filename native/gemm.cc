@@ -4,54 +4,77 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <atomic>
+#include <cstdlib>
 #include <cstring>
+
+#include "common.h"
 
 namespace blasnet {
 
 namespace {
 
-// Below this many multiply-adds a gemm runs on one thread (see gemm.h).
-constexpr double kMultiThreadGemmWork = 64.0 * 1024 * 1024;
+// Below this many multiply-adds a gemm runs on one thread (see gemm.h). The environment
+// variable BLASNET_GEMM_THREAD_WORK overrides it, for measuring where threads start to pay.
+double MultiThreadGemmWork() {
+  static const double work = [] {
+    const char* env = std::getenv("BLASNET_GEMM_THREAD_WORK");
+    const double v = env ? std::atof(env) : 0.0;
+    return v > 0 ? v : kMultiThreadGemmWork;
+  }();
+  return work;
+}
 
-std::atomic<int> max_threads{0};
-std::atomic<int> current_threads{0};
+// OpenBLAS itself is held at one thread: its workers spin after each threaded call and
+// would compete with blasnet's loop threads for the cores. Large gemms are split here
+// instead, over the same loop threads that run im2col and pooling: one thread pool only.
+void HoldOpenBlasAtOneThread() {
+  static const bool done = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)done;
+}
+
+// One slice of C: rows [r0, r1) and columns [c0, c1) of C = alpha op(A) op(B) + beta C.
+void GemmSlice(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
+               const float* B, float beta, float* C, int r0, int r1, int c0, int c1) {
+  const int lda = std::max(1, transA ? M : K);
+  const int ldb = std::max(1, transB ? K : N);
+  // Row r of op(A) starts at A + r*lda (row-major A) or A + r (column r of a stored A^T);
+  // column c of op(B) at B + c (row-major B) or B + c*ldb (row c of a stored B^T).
+  const float* a = A + static_cast<int64_t>(r0) * (transA ? 1 : lda);
+  const float* b = B + static_cast<int64_t>(c0) * (transB ? ldb : 1);
+  float* c = C + static_cast<int64_t>(r0) * N + c0;
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
+              transB ? CblasTrans : CblasNoTrans, r1 - r0, c1 - c0, K, alpha, a, lda, b, ldb,
+              beta, c, std::max(1, N));
+}
 
 }  // namespace
 
-int MaxBlasThreads() {
-  int n = max_threads.load();
-  if (n == 0) {
-    n = openblas_get_num_threads();
-    max_threads.store(n);
-    current_threads.store(n);
-  }
-  return n;
-}
-
-void SetMaxBlasThreads(int n) {
-  max_threads.store(n);
-  UseBlasThreads(n);
-}
-
-int UseBlasThreads(int n) {
-  MaxBlasThreads();  // initialises the cached counts
-  const int prev = current_threads.exchange(n);
-  if (prev != n) openblas_set_num_threads(n);
-  return prev;
-}
-
 void Sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
            const float* B, float beta, float* C, bool may_thread) {
-  if (may_thread) {
-    const double work = static_cast<double>(M) * N * K;
-    UseBlasThreads(work < kMultiThreadGemmWork ? 1 : MaxBlasThreads());
+  HoldOpenBlasAtOneThread();
+  const double work = static_cast<double>(M) * N * K;
+  const int parts = may_thread && work >= MultiThreadGemmWork() ? LoopThreads() : 1;
+  if (parts <= 1) {
+    GemmSlice(transA, transB, M, N, K, alpha, A, B, beta, C, 0, M, 0, N);
+    return;
   }
-  const int lda = std::max(1, transA ? M : K);
-  const int ldb = std::max(1, transB ? K : N);
-  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
-              transB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
-              std::max(1, N));
+  // Split the longer side of C into one slice per thread.
+  const bool by_rows = M >= N;
+  const int64_t extent = by_rows ? M : N;
+  ParallelFor(parts, static_cast<int64_t>(work), [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const int lo = static_cast<int>(extent * p / parts), hi = static_cast<int>(extent * (p + 1) / parts);
+      if (lo == hi) continue;
+      if (by_rows) {
+        GemmSlice(transA, transB, M, N, K, alpha, A, B, beta, C, lo, hi, 0, N);
+      } else {
+        GemmSlice(transA, transB, M, N, K, alpha, A, B, beta, C, 0, M, lo, hi);
+      }
+    }
+  });
 }
 
 void AddRowVector(float* Y, const float* b, int64_t rows, int64_t cols) {

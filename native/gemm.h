@@ -6,20 +6,16 @@
 
 namespace blasnet {
 
+constexpr double kMultiThreadGemmWork = 4.0 * 1024 * 1024;
+
 // C[M,N] = alpha * op(A) * op(B) + beta * C, row-major and packed:
 // op(A) is M x K (A stored K x M when transA), op(B) is K x N (B stored N x K when transB).
-// OpenBLAS runs it on one thread below kMultiThreadGemmWork multiply-adds (on two cores
-// small gemms are no faster threaded, and waking the pool costs), else on up to
-// MaxBlasThreads(). may_thread = false keeps it on the calling thread whatever its size
-// (callers that split work over their own threads).
+// From kMultiThreadGemmWork multiply-adds up (BLASNET_GEMM_THREAD_WORK overrides it) the
+// rows or columns of C are split over the loop threads, each slice a single-threaded
+// OpenBLAS call; smaller gemms gain nothing from a second core here. may_thread = false
+// keeps it on the calling thread (callers that split their work over the threads already).
 void Sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
            const float* B, float beta, float* C, bool may_thread = true);
-
-// The thread count setNumThreads() asked for.
-int MaxBlasThreads();
-void SetMaxBlasThreads(int n);
-// Sets OpenBLAS's thread count when it differs from the current one; returns the previous.
-int UseBlasThreads(int n);
 
 // Y[r, c] += b[c] for a row-major Y of rows x cols.
 void AddRowVector(float* Y, const float* b, int64_t rows, int64_t cols);

@@ -258,7 +258,7 @@ const initialThreads = K.getNumThreads();
 beforeAll(() => {
   K.setNumThreads(2);
   // Both OpenBLAS and the loop kernels: the large cases below run on two loop threads.
-  expect(K.blasInfo().loopThreads).toBe(2);
+  expect(K.blasInfo().numThreads).toBe(2);
 });
 afterAll(() => K.setNumThreads(initialThreads));
 

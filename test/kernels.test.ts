@@ -97,6 +97,27 @@ describe('sgemm', () => {
     }
   }
 
+  // From about 4M multiply-adds the rows (M >= N) or columns of C are split over the threads:
+  // each slice must address its part of a transposed or untransposed operand correctly.
+  for (const [M, N, Kd] of [[301, 37, 420], [37, 301, 420], [160, 160, 170]] as Array<[number, number, number]>) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        test(`split over threads: M${M} N${N} K${Kd} transA=${transA} transB=${transB}`, () => {
+          const before = K.getNumThreads();
+          K.setNumThreads(2);
+          try {
+            const A = rng.floats(M * Kd), B = rng.floats(Kd * N), C = rng.floats(M * N);
+            const want = ref.gemm(transA, transB, M, N, Kd, 0.5, A, B, -1, C);
+            K.sgemm(transA, transB, M, N, Kd, 0.5, A, B, -1, C);
+            expectClose(C, want, 'C');
+          } finally {
+            K.setNumThreads(before);
+          }
+        });
+      }
+    }
+  }
+
   test('a transposed operand is read as stored K x M (not just as a reshaped M x K)', () => {
     // A stored 3x2 (K=3, M=2): op(A) = A^T; B = identity 3x3.
     const A = Float32Array.from([1, 2, 3, 4, 5, 6]);
@@ -484,11 +505,11 @@ describe('thread count', () => {
   test('setNumThreads(1) and setNumThreads(2) give the same results', () => {
     K.setNumThreads(1);
     expect(K.getNumThreads()).toBe(1);
-    expect(K.blasInfo().loopThreads).toBe(1);
+    expect(K.blasInfo().numThreads).toBe(1);
     const one = runAll();
     K.setNumThreads(2);
     expect(K.getNumThreads()).toBe(2);
-    expect(K.blasInfo().loopThreads).toBe(2);
+    expect(K.blasInfo().numThreads).toBe(2);
     const two = runAll();
     expect(two.col).toEqual(one.col);
     expect(two.arg).toEqual(one.arg);
