@@ -117,8 +117,10 @@ export function col2imInto(col: F32, dx: F32, g: WindowGeometry): void {
  * Convolution forward: x (N,C,H,W), W (FN,C,FH,FW), b (FN) -> out (N,FN,OH,OW).
  * col (N*OH*OW, C*FH*FW), when given, receives im2col(x) for a backward pass from col; with
  * col null each sample's columns stay in a per-thread scratch (less memory traffic).
+ * relu = true applies max(0, .) to out as it is made (a Relu fused into the convolution).
  */
-export function convForward(x: F32, W: F32, b: F32, col: F32 | null, out: F32, FN: number, g: WindowGeometry): void {
+export function convForward(x: F32, W: F32, b: F32, col: F32 | null, out: F32, FN: number, g: WindowGeometry,
+  relu = false): void {
   const fn = 'convForward';
   const { OH, OW } = windowOutput(fn, g);
   expectInt(fn, 'FN', FN);
@@ -132,17 +134,19 @@ export function convForward(x: F32, W: F32, b: F32, col: F32 | null, out: F32, F
     expectLength(fn, 'col', col, [g.N * OH * OW, g.C * g.FH * g.FW]);
   }
   expectLength(fn, 'out', out, [g.N, FN, OH, OW]);
-  addon.convForward(x, W, b, col, out, FN, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+  expectBoolean(fn, 'relu', relu);
+  addon.convForward(x, W, b, col, out, FN, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad, relu);
 }
 
 /**
  * Convolution backward from dout (N,FN,OH,OW) and either the forward pass's col or its input
  * x (with col null the columns are recomputed per sample): dW (FN,C,FH,FW), db (FN) and, when
  * dx is given, dx (N,C,H,W) through dcol = dout^T W and col2im. dcol (same shape as col)
- * receives those columns when given; with dcol null a per-thread scratch is used.
+ * receives those columns when given; with dcol null a per-thread scratch is used. reluOut, the
+ * output of a forward pass with relu = true, makes dout count as zero where it is <= 0.
  */
 export function convBackward(dout: F32, x: F32 | null, col: F32 | null, W: F32, dW: F32, db: F32,
-  dcol: F32 | null, dx: F32 | null, FN: number, g: WindowGeometry): void {
+  dcol: F32 | null, dx: F32 | null, FN: number, g: WindowGeometry, reluOut: F32 | null = null): void {
   const fn = 'convBackward';
   const { OH, OW } = windowOutput(fn, g);
   expectInt(fn, 'FN', FN);
@@ -163,7 +167,8 @@ export function convBackward(dout: F32, x: F32 | null, col: F32 | null, W: F32, 
     expectFloat32(fn, 'dcol', dcol);
     expectLength(fn, 'dcol', dcol, [g.N * OH * OW, g.C * g.FH * g.FW]);
   }
-  addon.convBackward(dout, x, col, W, dW, db, dcol, dx, FN, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad);
+  if (reluOut !== null) { expectFloat32(fn, 'reluOut', reluOut); expectLength(fn, 'reluOut', reluOut, [g.N, FN, OH, OW]); }
+  addon.convBackward(dout, x, col, W, dW, db, dcol, dx, FN, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad, reluOut);
 }
 
 /**

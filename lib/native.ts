@@ -23,10 +23,10 @@ export interface NativeAddon {
   col2im(col: F32, dx: F32, N: number, C: number, H: number, W: number, FH: number, FW: number,
     stride: number, pad: number): void;
   convForward(x: F32, W: F32, b: F32, col: F32 | null, out: F32, FN: number, N: number, C: number,
-    H: number, Wd: number, FH: number, FW: number, stride: number, pad: number): void;
+    H: number, Wd: number, FH: number, FW: number, stride: number, pad: number, relu?: boolean): void;
   convBackward(dout: F32, x: F32 | null, col: F32 | null, W: F32, dW: F32, db: F32, dcol: F32 | null, dx: F32 | null,
     FN: number, N: number, C: number, H: number, Wd: number, FH: number, FW: number,
-    stride: number, pad: number): void;
+    stride: number, pad: number, reluOut?: F32 | null): void;
   maxPoolForward(x: F32, out: F32, argmax: Int32Array, N: number, C: number, H: number,
     W: number, PH: number, PW: number, stride: number, pad: number): void;
   maxPoolBackward(dout: F32, argmax: Int32Array, dx: F32, N: number, C: number, H: number,

@@ -3,6 +3,8 @@
 // network methods (predict, loss, accuracy, gradient, numericalGradient), L2
 // and L1 weight decay, and save/load in the safetensors format.
 import { describe, expectNumber, ShapeError } from './errors';
+import { Relu } from './layers/activations';
+import { Convolution } from './layers/conv';
 import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
@@ -24,6 +26,11 @@ export interface SequentialOptions {
    * backward() returns zeros). Set true to get dx, e.g. for saliency maps.
    */
   inputGradient?: boolean;
+  /**
+   * Let each Convolution followed by a Relu apply it in the same native call (true by
+   * default; the numbers are the same, two passes over the activations are saved).
+   */
+  fuse?: boolean;
 }
 
 /**
@@ -60,6 +67,15 @@ export class Sequential {
       }
     });
     this.layers = body;
+    if (options.fuse ?? true) {
+      for (let i = 0; i + 1 < body.length; i++) {
+        const conv = body[i], relu = body[i + 1];
+        if (conv instanceof Convolution && relu instanceof Relu) {
+          conv.fuseRelu = true;
+          relu.fused = true;
+        }
+      }
+    }
     const first = body[0] as Layer & { skipInputGradient?: boolean };
     if ('skipInputGradient' in first) first.skipInputGradient = !(options.inputGradient ?? false);
     this.weightDecayLambda = expectNumber('Sequential', 'weightDecayLambda', options.weightDecayLambda ?? 0, { min: 0 });

@@ -169,9 +169,10 @@ Napi::Value Col2imJs(const Napi::CallbackInfo& info) {
   return Undefined(info);
 }
 
-// convForward(x, W, b, col | null, out, FN, N, C, H, W, FH, FW, stride, pad)
+// convForward(x, W, b, col | null, out, FN, N, C, H, W, FH, FW, stride, pad [, relu])
 Napi::Value ConvForwardJs(const Napi::CallbackInfo& info) {
-  Args a(info, "convForward", 14);
+  Args a(info, "convForward", 14, 15);
+  const bool relu = a.Length() > 14 && a.Bool(14, "relu");
   F32 x = a.Floats(0, "x"), W = a.Floats(1, "W"), b = a.Floats(2, "b");
   F32 col = a.OptionalFloats(3, "col"), out = a.Floats(4, "out");
   int64_t FN = a.Int(5, "FN", 1);
@@ -186,20 +187,22 @@ Napi::Value ConvForwardJs(const Napi::CallbackInfo& info) {
     a.ExpectDisjoint("out", out.data, out.length, "an input", in->data, in->length);
   }
   a.ExpectDisjoint("out", out.data, out.length, "col", col.data, col.length);
-  ConvForward(g, FN, x.data, W.data, b.data, col.data, out.data);
+  ConvForward(g, FN, x.data, W.data, b.data, col.data, out.data, relu);
   return Undefined(info);
 }
 
 // convBackward(dout, x | null, col | null, W, dW, db, dcol | null, dx | null,
-//              FN, N, C, H, W, FH, FW, stride, pad)
+//              FN, N, C, H, W, FH, FW, stride, pad [, reluOut | null])
 Napi::Value ConvBackwardJs(const Napi::CallbackInfo& info) {
-  Args a(info, "convBackward", 17);
+  Args a(info, "convBackward", 17, 18);
+  F32 relu_out = a.Length() > 17 ? a.OptionalFloats(17, "reluOut") : F32();
   F32 dout = a.Floats(0, "dout"), x = a.OptionalFloats(1, "x"), col = a.OptionalFloats(2, "col");
   F32 W = a.Floats(3, "W"), dW = a.Floats(4, "dW"), db = a.Floats(5, "db");
   F32 dcol = a.OptionalFloats(6, "dcol"), dx = a.OptionalFloats(7, "dx");
   int64_t FN = a.Int(8, "FN", 1);
   ConvGeom g = ReadConvGeom(a, 9);
   a.ExpectLength("dout", dout.length, {g.N, FN, g.OH, g.OW});
+  if (relu_out.present()) a.ExpectLength("reluOut", relu_out.length, {g.N, FN, g.OH, g.OW});
   if (!x.present() && !col.present()) a.Type("one of 'x' and 'col' must be given");
   if (x.present()) a.ExpectLength("x", x.length, {g.N, g.C, g.H, g.W});
   if (col.present()) a.ExpectLength("col", col.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
@@ -210,7 +213,7 @@ Napi::Value ConvBackwardJs(const Napi::CallbackInfo& info) {
   if (dx.present()) a.ExpectLength("dx", dx.length, {g.N, g.C, g.H, g.W});
   if (dcol.present()) a.ExpectLength("dcol", dcol.length, {g.N, g.OH, g.OW, g.C, g.FH, g.FW});
   const F32* outs[] = {&dW, &db, &dcol, &dx};
-  const F32* ins[] = {&dout, &x, &col, &W};
+  const F32* ins[] = {&dout, &x, &col, &W, &relu_out};
   const char* out_names[] = {"dW", "db", "dcol", "dx"};
   for (int i = 0; i < 4; ++i) {
     for (auto* in : ins) {
@@ -222,7 +225,8 @@ Napi::Value ConvBackwardJs(const Napi::CallbackInfo& info) {
                        outs[j]->data, outs[j]->length);
     }
   }
-  ConvBackward(g, FN, dout.data, x.data, col.data, W.data, dW.data, db.data, dcol.data, dx.data);
+  ConvBackward(g, FN, dout.data, x.data, col.data, W.data, dW.data, db.data, dcol.data, dx.data,
+               relu_out.data);
   return Undefined(info);
 }
 

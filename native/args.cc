@@ -41,6 +41,14 @@ Args::Args(const Napi::CallbackInfo& info, const char* fn, size_t count) : info_
   }
 }
 
+Args::Args(const Napi::CallbackInfo& info, const char* fn, size_t min_count, size_t max_count)
+    : info_(info), fn_(fn) {
+  if (info.Length() < min_count || info.Length() > max_count) {
+    Type(std::string("expected ") + std::to_string(min_count) + " to " + std::to_string(max_count) +
+         " arguments, got " + std::to_string(info.Length()));
+  }
+}
+
 std::string Args::Where(size_t i, const char* name) const {
   return std::string(fn_) + ": argument " + std::to_string(i) + " '" + name + "'";
 }

@@ -28,6 +28,9 @@ struct I32 {
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* fn, size_t count);
+  // Between min_count and max_count arguments: the last ones are optional.
+  Args(const Napi::CallbackInfo& info, const char* fn, size_t min_count, size_t max_count);
+  size_t Length() const { return info_.Length(); }
 
   // A Float32Array argument (its own view: byteOffset included, no copy).
   F32 Floats(size_t i, const char* name) const;

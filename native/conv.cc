@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common.h"
+#include "elementwise.h"
 #include "gemm.h"
 
 namespace blasnet {
@@ -24,7 +25,7 @@ float* Scratch(std::vector<float>& v, size_t n) {
 }  // namespace
 
 void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const float* b,
-                 float* col, float* out) {
+                 float* col, float* out, bool relu) {
   const int64_t S = g.rows(), K = g.cols();
   ParallelFor(g.N, g.N * S * K * FN, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> col_buf;
@@ -45,12 +46,14 @@ void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, 
         Sgemm(false, false, static_cast<int>(FN), static_cast<int>(S), static_cast<int>(K), 1.0f,
               W, colT, 1.0f, out_n, false);
       }
+      if (relu) ReluForward(out_n, out_n, FN * S);
     }
   });
 }
 
 void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float* x,
-                  const float* col, const float* W, float* dW, float* db, float* dcol, float* dx) {
+                  const float* col, const float* W, float* dW, float* db, float* dcol, float* dx,
+                  const float* relu_out) {
   const int64_t S = g.rows(), K = g.cols();
   const int iFN = static_cast<int>(FN), iS = static_cast<int>(S), iK = static_cast<int>(K);
   std::fill(dW, dW + FN * K, 0.0f);
@@ -58,12 +61,18 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float*
   std::mutex sum_mu;
   ParallelFor(g.N, g.N * S * K * FN * (dx ? 2 : 1), [&](int64_t begin, int64_t end) {
     // Each chunk sums its samples' dW and db privately, then adds them in once.
-    thread_local std::vector<float> dw_buf, db_buf, dcol_buf, col_buf;
+    thread_local std::vector<float> dw_buf, db_buf, dcol_buf, col_buf, dmask_buf;
     float* dw_part = Scratch(dw_buf, FN * K);
     float* db_part = Scratch(db_buf, FN);
     std::fill(db_part, db_part + FN, 0.0f);
     for (int64_t n = begin; n < end; ++n) {
       const float* d = dout + n * FN * S;
+      if (relu_out != nullptr) {
+        // The fused Relu's backward: no gradient where the output was clamped to zero.
+        float* masked = Scratch(dmask_buf, FN * S);
+        ReluBackward(relu_out + n * FN * S, d, masked, FN * S);
+        d = masked;
+      }
       for (int64_t f = 0; f < FN; ++f) {
         float acc = 0.0f;
         const float* row = d + f * S;

@@ -74,6 +74,16 @@ inline void ValidRange(int64_t W, int64_t OW, int64_t stride, int64_t pad, int64
   if (*lo > *hi) *lo = *hi;
 }
 
+__attribute__((target_clones("avx2", "default")))
+void CopyRow(const float* __restrict src, float* __restrict dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
+__attribute__((target_clones("avx2", "default")))
+void AddRow(const float* __restrict src, float* __restrict dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
 }  // namespace
 
 void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
@@ -94,8 +104,9 @@ void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
           }
           const float* src = xc + h * g.W - g.pad + fw;  // src[ow*stride] is tap (h, ow)
           for (int64_t ow = 0; ow < lo; ++ow) dst[ow] = 0.0f;
+          // Rows are a few dozen floats: an inline loop beats a memcpy call per row.
           if (g.stride == 1) {
-            std::memcpy(dst + lo, src + lo, sizeof(float) * (hi - lo));
+            CopyRow(src + lo, dst + lo, hi - lo);
           } else {
             for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.stride];
           }
@@ -122,7 +133,7 @@ void Col2imTOne(const ConvGeom& g, const float* colT, float* dx) {
           const float* src = row + oh * g.OW;
           float* dst = dc + h * g.W - g.pad + fw;
           if (g.stride == 1) {
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
+            AddRow(src + lo, dst + lo, hi - lo);
           } else {
             for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.stride] += src[ow];
           }

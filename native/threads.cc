@@ -14,6 +14,15 @@
 namespace blasnet {
 namespace {
 
+// True on a thread while it runs a chunk of a parallel loop: a kernel called from inside
+// one (the conv loop's element-wise calls) then runs inline instead of re-entering the pool.
+thread_local bool in_parallel_region = false;
+
+struct RegionGuard {
+  RegionGuard() { in_parallel_region = true; }
+  ~RegionGuard() { in_parallel_region = false; }
+};
+
 // Work below this many inner operations runs on the caller's thread alone: waking a
 // parked worker costs several microseconds, more than small element-wise loops take.
 constexpr int64_t kMinParallelWork = 1 << 20;
@@ -54,7 +63,10 @@ class Pool {
     ++generation_;
     lk.unlock();
     cv_.notify_all();
-    fn(0, ChunkEnd(0));
+    {
+      RegionGuard region;
+      fn(0, ChunkEnd(0));
+    }
     lk.lock();
     done_cv_.wait(lk, [&] { return pending_ == 0; });
     fn_ = nullptr;
@@ -81,7 +93,10 @@ class Pool {
       const auto* fn = fn_;
       int64_t begin = n_ * part / parts_, end = ChunkEnd(part);
       lk.unlock();
-      (*fn)(begin, end);
+      {
+        RegionGuard region;
+        (*fn)(begin, end);
+      }
       lk.lock();
       if (--pending_ == 0) done_cv_.notify_one();
     }
@@ -114,7 +129,7 @@ void SetLoopThreads(int n) { ThePool().set_threads(n); }
 
 void ParallelFor(int64_t n, int64_t work, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  if (n == 1 || work < kMinParallelWork || LoopThreads() <= 1) {
+  if (n == 1 || work < kMinParallelWork || LoopThreads() <= 1 || in_parallel_region) {
     fn(0, n);
     return;
   }

@@ -55,6 +55,9 @@ function geomArgs(h: 'FH' | 'PH', w: 'FW' | 'PW'): Arg[] {
     int('stride', G.stride), int('pad', G.pad, 0)];
 }
 
+/** How many optional arguments may follow a raw function's required ones. */
+const OPTIONAL_TRAILING: Record<string, number> = { convForward: 1, convBackward: 1 };
+
 /** The raw addon's functions, each with a valid argument list (names as the C++ reports them). */
 const RAW: Record<string, Arg[]> = {
   sgemm: [bool('transA', false), bool('transB', true), int('M', 3), int('N', 4), int('K', 5), num('alpha', 1),
@@ -193,10 +196,14 @@ describe('raw addon: C++ checks every argument again', () => {
 
     test(`${fn}: too few and too many arguments`, () => {
       const values = materialize(args);
-      const count = new RegExp(`^${fn}: expected ${args.length} arguments, got ${args.length - 1}$`);
+      // convForward and convBackward take one optional trailing argument (the fused Relu).
+      const extra = OPTIONAL_TRAILING[fn] ?? 0;
+      const want = extra ? `${args.length} to ${args.length + extra}` : `${args.length}`;
+      const count = new RegExp(`^${fn}: expected ${want} arguments, got ${args.length - 1}$`);
       expectError(() => raw[fn](...values.slice(0, -1)), 'TypeError', count);
-      expectError(() => raw[fn](), 'TypeError', new RegExp(`expected ${args.length} arguments, got 0`));
-      expectError(() => raw[fn](...values, 0), 'TypeError', new RegExp(`expected ${args.length} arguments, got ${args.length + 1}`));
+      expectError(() => raw[fn](), 'TypeError', new RegExp(`expected ${want} arguments, got 0`));
+      const tooMany = [...values, ...new Array(extra).fill(null), 0];
+      expectError(() => raw[fn](...tooMany), 'TypeError', new RegExp(`expected ${want} arguments, got ${tooMany.length}`));
     });
   }
 

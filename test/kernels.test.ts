@@ -276,6 +276,19 @@ describe('convolution', () => {
     expectClose(dW4, want.dW, 'dW (from x)');
     expectClose(db4, want.db, 'db (from x)');
     expectClose(dx4, want.dx, 'dx (from x)');
+
+    // A fused Relu: out = max(0, conv); backward masks dout where that output is <= 0.
+    const outR = nanFilled(out.length);
+    K.convForward(x, W, b, null, outR, FN, g, true);
+    const wantOut = ref.convForward(x, W, b, FN, g);
+    expectClose(outR, wantOut.map((v) => (v <= 0 ? 0 : v)), 'out (relu)');
+    const masked = dout.map((d, i) => (outR[i] <= 0 ? 0 : d));
+    const wantR = ref.convBackward(masked, x, W, FN, g);
+    const dW5 = nanFilled(W.length), db5 = nanFilled(FN), dx5 = nanFilled(x.length);
+    K.convBackward(dout, x, null, W, dW5, db5, null, dx5, FN, g, outR);
+    expectClose(dW5, wantR.dW, 'dW (relu)');
+    expectClose(db5, wantR.db, 'db (relu)');
+    expectClose(dx5, wantR.dx, 'dx (relu)');
   });
 
   test('a hand-checked case: 3x3 ones, 2x2 ones filter, bias 0.5', () => {

@@ -7,7 +7,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import {
   Affine, BatchNormalization, Convolution, DeepConvNet, Dropout, MultiLayerNet, MultiLayerNetExtend, networkFromConfig,
-  Relu, Sequential, setSeed, ShapeError, SimpleConvNet, SoftmaxWithLoss, Tensor,
+  Pooling, Relu, Sequential, setSeed, ShapeError, SimpleConvNet, SoftmaxWithLoss, Tensor, tensor,
 } from '../lib';
 import { Rng } from './helpers/random';
 
@@ -330,5 +330,32 @@ describe('shape checks and bad options', () => {
     expect(() => networkFromConfig({ kind: 'ResNet' })).toThrow(/unknown network kind/);
     expect(() => new Sequential([])).toThrow(TypeError);
     expect(() => new Sequential([new SoftmaxWithLoss(), new Relu()] as never)).toThrow(/SoftmaxWithLoss may only be the last/);
+  });
+});
+
+describe('Convolution followed by Relu runs fused', () => {
+  test('fused and unfused networks give the same loss, predictions and gradients', () => {
+    const build = (fuse: boolean): Sequential => {
+      setSeed(7);
+      const W1 = Tensor.zeros([4, 2, 3, 3]);
+      const W2 = Tensor.zeros([4 * 3 * 3, 3]);
+      for (const t of [W1, W2]) for (let i = 0; i < t.data.length; i++) t.data[i] = Math.sin(i * 1.7) * 0.5;
+      return new Sequential([
+        new Convolution(W1, tensor([0.1, -0.2, 0.05, 0]), 1, 1), new Relu(), new Pooling(2, 2, 2),
+        new Affine(W2, Tensor.zeros([3])), new SoftmaxWithLoss(),
+      ], { fuse, inputGradient: true });
+    };
+    const x = Tensor.zeros([5, 2, 6, 6]);
+    for (let i = 0; i < x.data.length; i++) x.data[i] = Math.cos(i * 0.37);
+    const t = [0, 1, 2, 1, 0];
+    const fused = build(true), plain = build(false);
+    expect((fused.layers[0] as Convolution).fuseRelu).toBe(true);
+    expect((plain.layers[0] as Convolution).fuseRelu).toBe(false);
+    expect(fused.loss(x, t)).toBe(plain.loss(x, t));
+    expect(Array.from(fused.predict(x).data)).toEqual(Array.from(plain.predict(x).data));
+    const gf = fused.gradient(x, t), gp = plain.gradient(x, t);
+    for (const key of Object.keys(gp)) expect(Array.from(gf[key].data)).toEqual(Array.from(gp[key].data));
+    const dxF = fused.backward(1), dxP = plain.backward(1);
+    expect(Array.from(dxF.data)).toEqual(Array.from(dxP.data));
   });
 });

@@ -29,9 +29,15 @@ export class Convolution implements Layer {
   readonly stride: number;
   readonly pad: number;
   skipInputGradient: boolean;
+  /**
+   * Apply the following Relu inside this layer (set by Sequential, which then makes that Relu
+   * pass values through): out = max(0, conv) and backward masks dout with out > 0.
+   */
+  fuseRelu = false;
   private readonly buf = new Buffers();
   private geom: k.WindowGeometry | null = null;
   private x: Tensor | null = null;
+  private out: Tensor | null = null;
 
   constructor(W: Tensor, b: Tensor, stride = 1, pad = 0, options: ConvolutionOptions = {}) {
     expectTensor('Convolution', 'W', W);
@@ -66,9 +72,10 @@ export class Convolution implements Layer {
     const out = this.buf.get('out', [N, FN, OH, OW]);
     // The columns are not kept: backward recomputes them per sample from x, which costs
     // less than writing and reading the whole batch's im2col matrix through memory.
-    k.convForward(x.data, this.params.W.data, this.params.b.data, null, out.data, FN, g);
+    k.convForward(x.data, this.params.W.data, this.params.b.data, null, out.data, FN, g, this.fuseRelu);
     this.geom = g;
     this.x = x;
+    this.out = out;
     return out;
   }
 
@@ -84,7 +91,7 @@ export class Convolution implements Layer {
     const inShape = [g.N, g.C, g.H, g.W];
     const dx = this.skipInputGradient ? null : this.buf.get('dx', inShape);
     k.convBackward(dout.data, x.data, null, this.params.W.data, this.grads.W.data, this.grads.b.data,
-      null, dx ? dx.data : null, FN, g);
+      null, dx ? dx.data : null, FN, g, this.fuseRelu && this.out ? this.out.data : null);
     return dx ?? this.buf.get('dxSkipped', inShape);
   }
 }
