@@ -22,6 +22,20 @@ float* Scratch(std::vector<float>& v, size_t n) {
   return v.data();
 }
 
+// Sum of a row with eight running partial sums: a single accumulator would chain every add
+// on the previous one (4 cycles each); eight independent ones vectorise.
+__attribute__((target_clones("avx2", "default")))
+float RowSum(const float* __restrict p, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += p[i + j];
+  }
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
 }  // namespace
 
 void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const float* b,
@@ -73,12 +87,7 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float*
         ReluBackward(relu_out + n * FN * S, d, masked, FN * S);
         d = masked;
       }
-      for (int64_t f = 0; f < FN; ++f) {
-        float acc = 0.0f;
-        const float* row = d + f * S;
-        for (int64_t s = 0; s < S; ++s) acc += row[s];
-        db_part[f] += acc;
-      }
+      for (int64_t f = 0; f < FN; ++f) db_part[f] += RowSum(d + f * S, S);
       const float beta = n == begin ? 0.0f : 1.0f;
       // With the caller's course-layout col: dW += dout_n (FN x S) * col_n (S x K) and
       // dcol_n (S x K) = dout_n^T W. Without it the transposed columns are recomputed from x:
