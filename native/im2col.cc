@@ -74,13 +74,12 @@ inline void ValidRange(int64_t W, int64_t OW, int64_t stride, int64_t pad, int64
   if (*lo > *hi) *lo = *hi;
 }
 
-__attribute__((target_clones("avx2", "default")))
-void CopyRow(const float* __restrict src, float* __restrict dst, int64_t n) {
+// Inline (no target_clones: an ifunc call per row of a few floats would cost more than it saves).
+inline void CopyRow(const float* __restrict src, float* __restrict dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
 }
 
-__attribute__((target_clones("avx2", "default")))
-void AddRow(const float* __restrict src, float* __restrict dst, int64_t n) {
+inline void AddRow(const float* __restrict src, float* __restrict dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
