@@ -338,7 +338,7 @@ function report(results: WorkloadReport[], o: Options, info: BlasInfo, torchNote
   }
   out.push(table(rows));
   out.push('');
-  out.push(`samples/s: median of ${o.reps * o.rounds} repetitions (${o.rounds} round(s) of ${o.reps}) after ${o.warmup} warm-up; training: ${o.steps} steps of batch ${BATCH}; inference: ${o.inferBatches} batches of ${INFER_BATCH}`);
+  out.push(`samples/s: median of ${o.reps * o.rounds} repetitions (${o.rounds} round(s) of ${o.reps}) after ${o.warmup} warm-up repetition(s), for both frameworks; training: ${o.steps} steps of batch ${BATCH}; inference: ${o.inferBatches} batches of ${INFER_BATCH}`);
   out.push(`blasnet: ${info.library} ${info.version} (${info.corename}, ${info.threading}), ${info.config}`);
   if (o.compare) {
     if (torchNote !== null) {
@@ -365,7 +365,7 @@ function main(argv: string[]): void {
     .option('--compare', 'also run PyTorch (/usr/bin/python3, python3-torch) at threads 1 and 2, alternating')
     .option('--reps <n>', 'timed repetitions per figure', positiveInt('--reps'), 5)
     .option('--steps <n>', 'training steps per repetition', positiveInt('--steps'), 50)
-    .option('--warmup <n>', 'untimed repetitions before timing', positiveInt('--warmup', 0), 1)
+    .option('--warmup <n>', 'untimed repetitions before timing', positiveInt('--warmup', 0), 3)
     .option('--infer-batches <n>', `batches of ${INFER_BATCH} per inference repetition`, positiveInt('--infer-batches'), 10)
     .option('--rounds <n>', 'alternate blasnet and PyTorch this many times per workload, pooling the repetitions', positiveInt('--rounds'), 1)
     .option('--threads <n>', "force blasnet's thread count (setNumThreads); default: the library's own choice", positiveInt('--threads'))
