@@ -49,9 +49,9 @@ void ReluBackward(const float* x, const float* dout, float* dx, int64_t n) {
 }
 
 void SigmoidForward(const float* x, float* out, int64_t n) {
-  Unary(x, out, n, 8, [](float v) {
-    return static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(v))));
-  });
+  // expf in single precision: within an ulp or two of the double formula, and about twice
+  // as fast (the sigmoid networks of the course are bound by it).
+  Unary(x, out, n, 8, [](float v) { return 1.0f / (1.0f + std::exp(-v)); });
 }
 
 void SigmoidBackward(const float* out, const float* dout, float* dx, int64_t n) {
