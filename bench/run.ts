@@ -365,7 +365,7 @@ function main(argv: string[]): void {
     .option('--compare', 'also run PyTorch (/usr/bin/python3, python3-torch) at threads 1 and 2, alternating')
     .option('--reps <n>', 'timed repetitions per figure', positiveInt('--reps'), 5)
     .option('--steps <n>', 'training steps per repetition', positiveInt('--steps'), 50)
-    .option('--warmup <n>', 'untimed repetitions before timing', positiveInt('--warmup', 0), 3)
+    .option('--warmup <n>', 'untimed repetitions before timing', positiveInt('--warmup', 0), 5)
     .option('--infer-batches <n>', `batches of ${INFER_BATCH} per inference repetition`, positiveInt('--infer-batches'), 10)
     .option('--rounds <n>', 'alternate blasnet and PyTorch this many times per workload, pooling the repetitions', positiveInt('--rounds'), 1)
     .option('--threads <n>', "force blasnet's thread count (setNumThreads); default: the library's own choice", positiveInt('--threads'))
