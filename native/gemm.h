@@ -6,7 +6,7 @@
 
 namespace blasnet {
 
-constexpr double kMultiThreadGemmWork = 2.0 * 1024 * 1024;
+constexpr double kMultiThreadGemmWork = 4.0 * 1024 * 1024;
 
 // C[M,N] = alpha * op(A) * op(B) + beta * C, row-major and packed:
 // op(A) is M x K (A stored K x M when transA), op(B) is K x N (B stored N x K when transB).
