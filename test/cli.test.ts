@@ -11,26 +11,14 @@ import { main } from '../lib/cli/main';
 import { Io } from '../lib/cli/common';
 import { loadMnist } from '../lib/data';
 import { loadNetwork } from '../lib/presets';
+import { ensureBuilt, ROOT } from './helpers/dist';
 
-const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');
 let tmp: string;
 
-function newestSource(dir: string): number {
-  let t = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newestSource(p));
-    else if (e.name.endsWith('.ts')) t = Math.max(t, fs.statSync(p).mtimeMs);
-  }
-  return t;
-}
-
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-cli-'));
-  if (!fs.existsSync(BIN) || fs.statSync(BIN).mtimeMs < newestSource(path.join(ROOT, 'lib'))) {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-  }
+  ensureBuilt(BIN);
 }, 120000);
 
 interface Ran { code: number; out: string; err: string }

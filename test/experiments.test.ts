@@ -1,36 +1,23 @@
 // SPDX-License-Identifier: MIT
 // The four exercises in shortened form: each must still show the direction of
 // the course's findings, and write charts, results.json and both reports.
-import { execFile, execFileSync } from 'child_process';
+import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { loadMnist, MnistData } from '../lib/data';
 import { vanishingGradient, runExperiment, observe, Curve } from '../lib/experiments/all';
+import { ensureBuilt, ROOT } from './helpers/dist';
 
-const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist', 'lib', 'experiments', 'all.js');
 let data: MnistData<Int32Array>;
 let tmp: string;
 
-/** Newest modification time of the .ts files under dir. */
-function newestSource(dir: string): number {
-  let t = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) t = Math.max(t, newestSource(p));
-    else if (e.name.endsWith('.ts')) t = Math.max(t, fs.statSync(p).mtimeMs);
-  }
-  return t;
-}
-
 beforeAll(() => {
   data = loadMnist({ flatten: true });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-exp-'));
-  if (!fs.existsSync(DIST) || fs.statSync(DIST).mtimeMs < newestSource(path.join(ROOT, 'lib'))) {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-  }
+  ensureBuilt(DIST);
 }, 120000);
 
 /**

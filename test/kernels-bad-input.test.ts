@@ -7,20 +7,10 @@
 import { describe, expect, test } from '@jest/globals';
 import * as K from '../lib/kernels';
 import { addon } from '../lib/native';
+import { Call, caught, esc } from './helpers/errors';
 import { Rng } from './helpers/random';
 import * as ref from './reference/naive';
 
-type Call = () => unknown;
-
-function caught(fn: Call): { name: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    const e = err as { name?: unknown; message?: unknown };
-    return { name: String(e.name), message: String(e.message) };
-  }
-  throw new Error('expected the call to throw, it returned normally');
-}
 
 function expectError(fn: Call, name: 'TypeError' | 'RangeError', message: RegExp): void {
   const e = caught(fn);
@@ -29,7 +19,6 @@ function expectError(fn: Call, name: 'TypeError' | 'RangeError', message: RegExp
   }
 }
 
-const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 // Valid geometry for every window kernel: OH = 3, OW = 3; col is 18 x 9.
 const G = { N: 2, C: 3, H: 5, W: 4, FH: 3, FW: 1, stride: 2, pad: 1 };

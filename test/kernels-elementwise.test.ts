@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as K from '../lib/kernels';
 import { addon } from '../lib/native';
+import { Call, caught, esc } from './helpers/errors';
 
 type F32 = Float32Array;
 
@@ -100,19 +101,7 @@ function mapped(a: ArrayLike<number>, f: (v: number) => number): Float64Array {
 
 // --- errors -------------------------------------------------------------------------------
 
-type Call = () => unknown;
 
-function caught(fn: Call): { name: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    const e = err as { name?: unknown; message?: unknown };
-    return { name: String(e.name), message: String(e.message) };
-  }
-  throw new Error('expected the call to throw, it returned normally');
-}
-
-const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * The call throws `name` with a message that starts with the function and has `arg` as its

@@ -9,7 +9,7 @@ import { Sequential } from '../network';
 import { Optimizer } from '../optimizers';
 import { Trainer } from '../trainer';
 import { Tensor } from '../tensor';
-import type { LineChart, Table } from '../report';
+import type { LineChart, ReportSection, Table } from '../report';
 
 /** Set `stopped` to ask a running experiment to finish the current step and write what it has. */
 export interface StopFlag {
@@ -224,6 +224,22 @@ export function accuracyTable(runs: RunRecord[]): Table {
         round4(ft - fs2), half === null ? 'never' : half];
     }),
   };
+}
+
+/**
+ * The report sections every exercise has: findings, the table of final accuracies, the
+ * comparison charts (ids starting with 'compare-') and one section per run with its chart.
+ * `extra` sections go between the table and the comparison.
+ */
+export function standardSections(findings: string[], runs: RunRecord[], charts: LineChart[],
+  extra: ReportSection[] = []): ReportSection[] {
+  return [
+    { heading: 'Findings', observations: findings },
+    { heading: 'Final accuracies', table: accuracyTable(runs) },
+    ...extra,
+    { heading: 'Comparison', charts: charts.filter((c) => c.id.startsWith('compare-')).map((c) => c.id) },
+    ...runs.map((r) => ({ heading: r.label, charts: [r.id], observations: [`${r.label}: ${r.observation}`] })),
+  ];
 }
 
 export function round4(v: number): number {

@@ -8,7 +8,7 @@ import { setSeed, fillRandn } from '../random';
 import { filterGridSvg, ReportSection, Table, writeReport } from '../report';
 import { Tensor } from '../tensor';
 import {
-  accuracyChart, accuracyTable, comparisonChart, experimentData, ExperimentOptions, ExperimentOutcome,
+  accuracyChart, comparisonChart, standardSections, experimentData, ExperimentOptions, ExperimentOutcome,
   last, observe, prepareOutDir, RunRecord, runResult, trainCurve,
 } from './common';
 
@@ -128,11 +128,9 @@ export async function convnetExperiment(o: ConvnetOptions): Promise<ExperimentOu
   const charts = [...runs.map(accuracyChart), comparisonChart('compare-test', 'SimpleConvNet vs MultiLayerNet: test accuracy', runs)];
   const sections: ReportSection[] = [
     { heading: 'im2col walk-through', text: 'im2col turns every filter window into a row, so a convolution becomes one matrix product; col2im folds rows back, adding overlapping windows.', table: walk.table, observations: walk.lines },
-    { heading: 'Findings', observations: findings },
-    { heading: 'Final accuracies', table: accuracyTable(runs) },
-    { heading: 'Time per iteration', table: { columns: ['network', 'iterations', 'ms per iteration'], rows: timing.map((t) => [t.label, t.iterations, Math.round(t.msPerIteration * 100) / 100]) } },
-    { heading: 'Comparison', charts: ['compare-test'] },
-    ...runs.map((r) => ({ heading: r.label, charts: [r.id], observations: [`${r.label}: ${r.observation}`] })),
+    ...standardSections(findings, runs, charts, [
+      { heading: 'Time per iteration', table: { columns: ['network', 'iterations', 'ms per iteration'], rows: timing.map((t) => [t.label, t.iterations, Math.round(t.msPerIteration * 100) / 100]) } },
+    ]),
     { heading: 'First-layer filters', text: 'Each square is one 5x5 filter, scaled to its own range (largest weight black).', pictures },
   ];
   const results = {

@@ -3,9 +3,9 @@
 // std 0.01), each with and without batch normalisation.
 import { MultiLayerNetExtend } from '../presets';
 import { setSeed } from '../random';
-import { ReportSection, writeReport } from '../report';
+import { writeReport } from '../report';
 import {
-  accuracyChart, accuracyTable, comparisonChart, ConfigSpec, experimentData, ExperimentOptions, ExperimentOutcome,
+  accuracyChart, comparisonChart, ConfigSpec, experimentData, ExperimentOptions, ExperimentOutcome, standardSections,
   iterationsTo, last, prepareOutDir, RunRecord, runConfigs, runResult,
 } from './common';
 
@@ -100,12 +100,7 @@ export async function optimizersExperiment(o: OptimizersOptions): Promise<Experi
     comparisonChart('compare-rmsprop', 'RMSprop: learning rates and decay rates', rms),
     comparisonChart('compare-batchnorm', 'with batch norm: test accuracy by optimizer', withBn.filter((r) => r.settings.optimizer !== 'rmsprop' || r.id === 'rmsprop-lr0.01-decay0.99-bn')),
   ].filter((c) => c.series.length > 0);
-  const sections: ReportSection[] = [
-    { heading: 'Findings', observations: findings },
-    { heading: 'Final accuracies', table: accuracyTable(runs) },
-    { heading: 'Comparison', charts: charts.filter((c) => c.id.startsWith('compare-')).map((c) => c.id) },
-    ...runs.map((r) => ({ heading: r.label, charts: [r.id], observations: [`${r.label}: ${r.observation}`] })),
-  ];
+  const sections = standardSections(findings, runs, charts);
   const results = {
     experiment: 'optimizers', stopped, seed,
     settings: { iterations, batchSize: runOpts.batchSize, hiddenSizeList: hidden, activation: 'sigmoid', weightInitStd: 0.01, evalEvery: runOpts.evalEvery, evalSamples: runOpts.evalSamples },

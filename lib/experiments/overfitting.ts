@@ -3,9 +3,9 @@
 // narrow the gap between training and test accuracy.
 import { MultiLayerNetExtend } from '../presets';
 import { setSeed } from '../random';
-import { ReportSection, writeReport } from '../report';
+import { writeReport } from '../report';
 import {
-  accuracyChart, accuracyTable, comparisonChart, ConfigSpec, experimentData, ExperimentOptions, ExperimentOutcome,
+  accuracyChart, comparisonChart, ConfigSpec, experimentData, ExperimentOptions, ExperimentOutcome, standardSections,
   firstTrainingSamples, last, prepareOutDir, RunRecord, runConfigs, runResult, CHANCE,
 } from './common';
 
@@ -107,12 +107,7 @@ export async function overfittingExperiment(o: OverfittingOptions): Promise<Expe
     comparisonChart('compare-dropout-test', 'Dropout: test accuracy by ratio', [...groupRuns('dropout'), ...runs.filter((r) => r.settings.group === 'dropout+l1')]),
     comparisonChart('compare-optimizers-dropout', 'optimizers with Dropout: test accuracy', runs.filter((r) => r.settings.group === 'optimizer+dropout')),
   ].filter((c) => c.series.length > 0);
-  const sections: ReportSection[] = [
-    { heading: 'Findings', observations: findings },
-    { heading: 'Final accuracies', table: accuracyTable(runs) },
-    { heading: 'Comparison', charts: charts.filter((c) => c.id.startsWith('compare-')).map((c) => c.id) },
-    ...runs.map((r) => ({ heading: r.label, charts: [r.id], observations: [`${r.label}: ${r.observation}`] })),
-  ];
+  const sections = standardSections(findings, runs, charts);
   const results = {
     experiment: 'overfitting', stopped, seed,
     settings: { trainSamples: data.xTrain.shape[0], iterations, batchSize: runOpts.batchSize, lr, hiddenSizeList: hidden, evalEvery: runOpts.evalEvery, evalSamples: runOpts.evalSamples },

@@ -3,9 +3,9 @@
 // network learns at all (the course's weight_init_compare, with accuracy).
 import { MultiLayerNet, WeightInit } from '../presets';
 import { setSeed } from '../random';
-import { ReportSection, writeReport } from '../report';
+import { writeReport } from '../report';
 import {
-  accuracyChart, accuracyTable, comparisonChart, ConfigSpec, experimentData, ExperimentOptions, ExperimentOutcome,
+  accuracyChart, comparisonChart, ConfigSpec, experimentData, ExperimentOptions, ExperimentOutcome, standardSections,
   last, prepareOutDir, RunRecord, runConfigs, runResult, CHANCE, iterationsTo,
 } from './common';
 
@@ -102,12 +102,7 @@ export async function vanishingGradient(o: VanishingGradientOptions): Promise<Ex
   ];
   if (sweepRuns.length) charts.push(comparisonChart('compare-sweep', 'sigmoid, std 0.01: hidden sizes and learning rates', [...(sig ? [sig] : []), ...sweepRuns]));
   const shown = charts.filter((c) => c.series.length > 0);
-  const sections: ReportSection[] = [
-    { heading: 'Findings', observations: findings },
-    { heading: 'Final accuracies', table: accuracyTable(all) },
-    { heading: 'Comparison', charts: shown.filter((c) => c.id.startsWith('compare-')).map((c) => c.id) },
-    ...all.map((r) => ({ heading: r.label, charts: [r.id], observations: [`${r.label}: ${r.observation}`] })),
-  ];
+  const sections = standardSections(findings, all, shown);
   const results = {
     experiment: 'vanishing-gradient', stopped, seed,
     settings: { iterations, batchSize: runOpts.batchSize, lr, hiddenSizeList: hidden, evalEvery: runOpts.evalEvery, evalSamples: runOpts.evalSamples, optimizer: 'sgd' },

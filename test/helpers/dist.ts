@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// Tests that run the compiled package (dist/) rebuild it first when lib/ is newer.
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Newest modification time of the .ts files under dir. */
+function newestSource(dir: string): number {
+  let t = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newestSource(p));
+    else if (e.name.endsWith('.ts')) t = Math.max(t, fs.statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Compiles lib/ to dist/ (tsc) unless `file` in dist/ is at least as new as every source. */
+export function ensureBuilt(file: string): void {
+  if (!fs.existsSync(file) || fs.statSync(file).mtimeMs < newestSource(path.join(ROOT, 'lib'))) {
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
+  }
+}
