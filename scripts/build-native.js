@@ -10,7 +10,7 @@ const fs = require('fs');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
-const APT = 'apt-get install -y libopenblas-dev cmake g++';
+const APT = 'apt-get install -y libopenblas-dev cmake g++ pkg-config';
 
 function has(cmd, args) {
   const r = spawnSync(cmd, args, { stdio: 'ignore' });
