@@ -85,13 +85,63 @@ inline void AddRow(const float* __restrict src, float* __restrict dst, int64_t n
 
 }  // namespace
 
+namespace {
+
+// With stride 1 and OW == W (a "same" convolution: 2*pad == FW-1), output position
+// (oh, ow) of tap (fh, fw) reads input (oh - pad + fh, ow - pad + fw): flat index i of a colT
+// row reads flat index i + off of the channel plane, off = (fh-pad)*W + (fw-pad). A whole row
+// is then one contiguous copy plus zeros where the window hangs over the edge, instead of one
+// short copy per output row (8 or 28 floats each on the course's shapes).
+struct FlatTap {
+  int64_t off;           // plane index minus colT index
+  int64_t begin, end;    // colT indices [begin, end) that are copied (or added)
+  int64_t oh_lo, oh_hi;  // output rows whose taps lie inside the image
+  int64_t lo, hi;        // output columns whose taps lie inside the image
+  bool empty() const { return oh_lo >= oh_hi || lo >= hi; }
+};
+
+inline bool Flat(const ConvGeom& g) { return g.stride == 1 && g.OW == g.W; }
+
+inline FlatTap FlatRange(const ConvGeom& g, int64_t fh, int64_t fw) {
+  FlatTap t;
+  ValidRange(g.W, g.OW, 1, g.pad, fw, &t.lo, &t.hi);
+  ValidRange(g.H, g.OH, 1, g.pad, fh, &t.oh_lo, &t.oh_hi);
+  t.off = (fh - g.pad) * g.W + (fw - g.pad);
+  t.begin = t.oh_lo * g.OW + t.lo;
+  t.end = (t.oh_hi - 1) * g.OW + t.hi;
+  return t;
+}
+
+__attribute__((target_clones("avx2", "default")))
+void AddFlat(const float* __restrict src, float* __restrict dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+}  // namespace
+
 void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
   const int64_t S = g.rows();
+  const bool flat = Flat(g);
   for (int64_t c = 0; c < g.C; ++c) {
     const float* xc = x + c * g.H * g.W;
     for (int64_t fh = 0; fh < g.FH; ++fh) {
       for (int64_t fw = 0; fw < g.FW; ++fw) {
         float* row = colT + ((c * g.FH + fh) * g.FW + fw) * S;
+        if (flat) {
+          const FlatTap t = FlatRange(g, fh, fw);
+          if (t.empty()) {
+            std::memset(row, 0, sizeof(float) * S);
+            continue;
+          }
+          std::memset(row, 0, sizeof(float) * t.begin);
+          std::memcpy(row + t.begin, xc + t.begin + t.off, sizeof(float) * (t.end - t.begin));
+          std::memset(row + t.end, 0, sizeof(float) * (S - t.end));
+          // The copy ran across row ends: zero the taps that fall off the left or right edge.
+          for (int64_t oh = t.oh_lo; oh + 1 < t.oh_hi; ++oh) {
+            for (int64_t i = oh * g.OW + t.hi; i < (oh + 1) * g.OW + t.lo; ++i) row[i] = 0.0f;
+          }
+          continue;
+        }
         int64_t lo, hi;
         ValidRange(g.W, g.OW, g.stride, g.pad, fw, &lo, &hi);
         for (int64_t oh = 0; oh < g.OH; ++oh) {
@@ -116,14 +166,26 @@ void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
   }
 }
 
-void Col2imTOne(const ConvGeom& g, const float* colT, float* dx) {
+void Col2imTOne(const ConvGeom& g, float* colT, float* dx) {
   const int64_t S = g.rows();
+  const bool flat = Flat(g);
   std::memset(dx, 0, sizeof(float) * g.in_size());
   for (int64_t c = 0; c < g.C; ++c) {
     float* dc = dx + c * g.H * g.W;
     for (int64_t fh = 0; fh < g.FH; ++fh) {
       for (int64_t fw = 0; fw < g.FW; ++fw) {
-        const float* row = colT + ((c * g.FH + fh) * g.FW + fw) * S;
+        float* row = colT + ((c * g.FH + fh) * g.FW + fw) * S;
+        if (flat) {
+          const FlatTap t = FlatRange(g, fh, fw);
+          if (t.empty()) continue;
+          // Entries whose tap falls off the left or right edge sit between the row ends of
+          // the flat range; zeroed, they add nothing where the flat add lands them.
+          for (int64_t oh = t.oh_lo; oh + 1 < t.oh_hi; ++oh) {
+            for (int64_t i = oh * g.OW + t.hi; i < (oh + 1) * g.OW + t.lo; ++i) row[i] = 0.0f;
+          }
+          AddFlat(row + t.begin, dc + t.begin + t.off, t.end - t.begin);
+          continue;
+        }
         int64_t lo, hi;
         ValidRange(g.W, g.OW, g.stride, g.pad, fw, &lo, &hi);
         for (int64_t oh = 0; oh < g.OH; ++oh) {

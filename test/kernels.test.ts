@@ -223,8 +223,22 @@ describe('im2col and col2im', () => {
   });
 });
 
+/**
+ * "Same" convolutions (stride 1, OW == W: 2*pad == FW-1), which the kernels copy as whole
+ * shifted planes rather than row by row: 3x3 pad 1 as in DeepConvNet, 5-wide pad 2, 1x1,
+ * even window heights, a one-row image whose window rows all fall in the padding.
+ */
+const sameCases: Geom[] = [
+  { N: 2, C: 2, H: 5, W: 6, FH: 3, FW: 3, stride: 1, pad: 1 },
+  { N: 3, C: 2, H: 8, W: 8, FH: 3, FW: 3, stride: 1, pad: 1 },
+  { N: 1, C: 3, H: 4, W: 7, FH: 2, FW: 5, stride: 1, pad: 2 },
+  { N: 2, C: 1, H: 3, W: 2, FH: 1, FW: 1, stride: 1, pad: 0 },
+  { N: 1, C: 2, H: 1, W: 4, FH: 3, FW: 3, stride: 1, pad: 1 },
+  { N: 2, C: 2, H: 6, W: 1, FH: 4, FW: 3, stride: 1, pad: 1 },
+];
+
 describe('convolution', () => {
-  const cases = windowCases(31, 2);
+  const cases = [...windowCases(31, 2), ...sameCases];
   const rng = new Rng(32);
 
   test.each(cases.map((g) => [label(g), g] as const))('forward and backward %s', (_l, g) => {
