@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "common.h"
 
@@ -102,6 +103,25 @@ struct FlatTap {
 
 inline bool Flat(const ConvGeom& g) { return g.stride == 1 && g.OW == g.W; }
 
+// A stride-1 convolution with an odd window padded wider than "same" (DeepConvNet's 3x3 pad 2)
+// is a same convolution of the input with `extra` more zeros on every side. Copying the planes
+// into such a padded scratch (a few KB) makes the flat path apply; returns that geometry.
+inline bool PadToFlat(const ConvGeom& g, ConvGeom* padded, int64_t* extra) {
+  if (g.stride != 1 || g.FW % 2 == 0 || g.pad <= (g.FW - 1) / 2) return false;
+  *extra = g.pad - (g.FW - 1) / 2;
+  *padded = g;
+  padded->H = g.H + 2 * *extra;
+  padded->W = g.W + 2 * *extra;
+  padded->pad = (g.FW - 1) / 2;
+  return padded->OW == padded->W;  // always, by the arithmetic above; checked all the same
+}
+
+float* ThreadScratch(size_t n) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
 inline FlatTap FlatRange(const ConvGeom& g, int64_t fh, int64_t fw) {
   FlatTap t;
   ValidRange(g.W, g.OW, 1, g.pad, fw, &t.lo, &t.hi);
@@ -120,6 +140,19 @@ void AddFlat(const float* __restrict src, float* __restrict dst, int64_t n) {
 }  // namespace
 
 void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
+  ConvGeom gp;
+  int64_t e;
+  if (PadToFlat(g, &gp, &e)) {
+    float* xp = ThreadScratch(gp.in_size());
+    std::memset(xp, 0, sizeof(float) * gp.in_size());
+    for (int64_t c = 0; c < g.C; ++c) {
+      for (int64_t h = 0; h < g.H; ++h) {
+        std::memcpy(xp + (c * gp.H + h + e) * gp.W + e, x + (c * g.H + h) * g.W, sizeof(float) * g.W);
+      }
+    }
+    Im2colTOne(gp, xp, colT);
+    return;
+  }
   const int64_t S = g.rows();
   const bool flat = Flat(g);
   for (int64_t c = 0; c < g.C; ++c) {
@@ -167,6 +200,18 @@ void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
 }
 
 void Col2imTOne(const ConvGeom& g, float* colT, float* dx) {
+  ConvGeom gp;
+  int64_t e;
+  if (PadToFlat(g, &gp, &e)) {
+    float* dxp = ThreadScratch(gp.in_size());
+    Col2imTOne(gp, colT, dxp);
+    for (int64_t c = 0; c < g.C; ++c) {
+      for (int64_t h = 0; h < g.H; ++h) {
+        std::memcpy(dx + (c * g.H + h) * g.W, dxp + (c * gp.H + h + e) * gp.W + e, sizeof(float) * g.W);
+      }
+    }
+    return;
+  }
   const int64_t S = g.rows();
   const bool flat = Flat(g);
   std::memset(dx, 0, sizeof(float) * g.in_size());

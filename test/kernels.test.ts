@@ -226,7 +226,9 @@ describe('im2col and col2im', () => {
 /**
  * "Same" convolutions (stride 1, OW == W: 2*pad == FW-1), which the kernels copy as whole
  * shifted planes rather than row by row: 3x3 pad 1 as in DeepConvNet, 5-wide pad 2, 1x1,
- * even window heights, a one-row image whose window rows all fall in the padding.
+ * even window heights, a one-row image whose window rows all fall in the padding. Then
+ * odd windows padded wider than that (DeepConvNet's 3x3 pad 2), which go the same way
+ * through a padded copy of the input.
  */
 const sameCases: Geom[] = [
   { N: 2, C: 2, H: 5, W: 6, FH: 3, FW: 3, stride: 1, pad: 1 },
@@ -235,6 +237,9 @@ const sameCases: Geom[] = [
   { N: 2, C: 1, H: 3, W: 2, FH: 1, FW: 1, stride: 1, pad: 0 },
   { N: 1, C: 2, H: 1, W: 4, FH: 3, FW: 3, stride: 1, pad: 1 },
   { N: 2, C: 2, H: 6, W: 1, FH: 4, FW: 3, stride: 1, pad: 1 },
+  { N: 2, C: 2, H: 4, W: 5, FH: 3, FW: 3, stride: 1, pad: 2 },
+  { N: 1, C: 2, H: 5, W: 3, FH: 4, FW: 5, stride: 1, pad: 3 },
+  { N: 2, C: 1, H: 1, W: 1, FH: 3, FW: 3, stride: 1, pad: 2 },
 ];
 
 describe('convolution', () => {
