@@ -5,7 +5,7 @@
 // row-major; images are NCHW.
 import { addon } from './native';
 import {
-  expectBoolean, expectFloat32, expectInt, expectInt32, expectLength, expectNumber, outExtent,
+  describe, expectBoolean, expectFloat32, expectInt, expectInt32, expectLength, expectNumber, outExtent,
 } from './errors';
 
 type F32 = Float32Array;
@@ -169,6 +169,72 @@ export function convBackward(dout: F32, x: F32 | null, col: F32 | null, W: F32, 
   }
   if (reluOut !== null) { expectFloat32(fn, 'reluOut', reluOut); expectLength(fn, 'reluOut', reluOut, [g.N, FN, OH, OW]); }
   addon.convBackward(dout, x, col, W, dW, db, dcol, dx, FN, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad, reluOut);
+}
+
+/** A max pooling fused after a convolution: its window, stride and pad. */
+export interface PoolWindow { PH: number; PW: number; stride: number; pad: number }
+
+/** The pooling geometry over the convolution output (N, FN, OH, OW), and the pooled extent. */
+export function fusedPoolOutput(fn: string, g: WindowGeometry, FN: number, pool: PoolWindow):
+  WindowGeometry & { OH: number; OW: number } {
+  const conv = windowOutput(fn, g);
+  if (pool === null || typeof pool !== 'object') {
+    throw new TypeError(`${fn}: pool must be an object { PH, PW, stride, pad }, got ${describe(pool)}`);
+  }
+  for (const key of ['PH', 'PW', 'stride'] as const) expectInt(fn, `pool.${key}`, pool[key], 1);
+  expectInt(fn, 'pool.pad', pool.pad, 0);
+  return {
+    N: g.N, C: FN, H: conv.OH, W: conv.OW, FH: pool.PH, FW: pool.PW, stride: pool.stride, pad: pool.pad,
+    OH: outExtent(fn, 'convolution output height', conv.OH, pool.PH, pool.stride, pool.pad),
+    OW: outExtent(fn, 'convolution output width', conv.OW, pool.PW, pool.stride, pool.pad),
+  };
+}
+
+/**
+ * Convolution, optional Relu and max pooling in one call: x (N,C,H,W), W (FN,C,FH,FW), b (FN)
+ * -> pooled (N,FN,POH,POW) and argmax (plane indices into the (OH,OW) convolution output, as
+ * maxPoolForward). Each sample's convolution output stays in a per-thread scratch; the
+ * results equal convForward followed by maxPoolForward bit for bit.
+ */
+export function convPoolForward(x: F32, W: F32, b: F32, pooled: F32, argmax: Int32Array, FN: number,
+  g: WindowGeometry, pool: PoolWindow, relu = false): void {
+  const fn = 'convPoolForward';
+  expectInt(fn, 'FN', FN);
+  const pg = fusedPoolOutput(fn, g, FN, pool);
+  expectFloat32(fn, 'x', x); expectFloat32(fn, 'W', W); expectFloat32(fn, 'b', b);
+  expectFloat32(fn, 'pooled', pooled); expectInt32(fn, 'argmax', argmax);
+  expectLength(fn, 'x', x, [g.N, g.C, g.H, g.W]);
+  expectLength(fn, 'W', W, [FN, g.C, g.FH, g.FW]);
+  expectLength(fn, 'b', b, [FN]);
+  expectLength(fn, 'pooled', pooled, [g.N, FN, pg.OH, pg.OW]);
+  expectLength(fn, 'argmax', argmax, [g.N, FN, pg.OH, pg.OW]);
+  expectBoolean(fn, 'relu', relu);
+  addon.convPoolForward(x, W, b, pooled, argmax, FN, g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad,
+    pool.PH, pool.PW, pool.stride, pool.pad, relu);
+}
+
+/**
+ * Backward of convPoolForward from dpooled (N,FN,POH,POW): dW, db and, when dx is given, dx.
+ * pooled, the forward's output, must be given when the forward had relu = true (the Relu's
+ * backward then drops the gradient where it is <= 0) and null otherwise.
+ */
+export function convPoolBackward(dpooled: F32, x: F32, W: F32, dW: F32, db: F32, dx: F32 | null,
+  pooled: F32 | null, argmax: Int32Array, FN: number, g: WindowGeometry, pool: PoolWindow): void {
+  const fn = 'convPoolBackward';
+  expectInt(fn, 'FN', FN);
+  const pg = fusedPoolOutput(fn, g, FN, pool);
+  expectFloat32(fn, 'dpooled', dpooled); expectFloat32(fn, 'x', x); expectFloat32(fn, 'W', W);
+  expectFloat32(fn, 'dW', dW); expectFloat32(fn, 'db', db); expectInt32(fn, 'argmax', argmax);
+  expectLength(fn, 'dpooled', dpooled, [g.N, FN, pg.OH, pg.OW]);
+  expectLength(fn, 'x', x, [g.N, g.C, g.H, g.W]);
+  expectLength(fn, 'W', W, [FN, g.C, g.FH, g.FW]);
+  expectLength(fn, 'dW', dW, [FN, g.C, g.FH, g.FW]);
+  expectLength(fn, 'db', db, [FN]);
+  if (dx !== null) { expectFloat32(fn, 'dx', dx); expectLength(fn, 'dx', dx, [g.N, g.C, g.H, g.W]); }
+  if (pooled !== null) { expectFloat32(fn, 'pooled', pooled); expectLength(fn, 'pooled', pooled, [g.N, FN, pg.OH, pg.OW]); }
+  expectLength(fn, 'argmax', argmax, [g.N, FN, pg.OH, pg.OW]);
+  addon.convPoolBackward(dpooled, x, W, dW, db, dx, pooled, argmax, FN, g.N, g.C, g.H, g.W, g.FH, g.FW,
+    g.stride, g.pad, pool.PH, pool.PW, pool.stride, pool.pad);
 }
 
 /**

@@ -27,6 +27,12 @@ export interface NativeAddon {
   convBackward(dout: F32, x: F32 | null, col: F32 | null, W: F32, dW: F32, db: F32, dcol: F32 | null, dx: F32 | null,
     FN: number, N: number, C: number, H: number, Wd: number, FH: number, FW: number,
     stride: number, pad: number, reluOut?: F32 | null): void;
+  convPoolForward(x: F32, W: F32, b: F32, pooled: F32, argmax: Int32Array, FN: number, N: number, C: number,
+    H: number, Wd: number, FH: number, FW: number, stride: number, pad: number,
+    PH: number, PW: number, poolStride: number, poolPad: number, relu: boolean): void;
+  convPoolBackward(dpooled: F32, x: F32, W: F32, dW: F32, db: F32, dx: F32 | null, pooled: F32 | null,
+    argmax: Int32Array, FN: number, N: number, C: number, H: number, Wd: number, FH: number, FW: number,
+    stride: number, pad: number, PH: number, PW: number, poolStride: number, poolPad: number): void;
   maxPoolForward(x: F32, out: F32, argmax: Int32Array, N: number, C: number, H: number,
     W: number, PH: number, PW: number, stride: number, pad: number): void;
   maxPoolBackward(dout: F32, argmax: Int32Array, dx: F32, N: number, C: number, H: number,

@@ -4,7 +4,7 @@
 // and L1 weight decay, and save/load in the safetensors format.
 import { describe, expectNumber, ShapeError } from './errors';
 import { Relu } from './layers/activations';
-import { Convolution } from './layers/conv';
+import { Convolution, Pooling } from './layers/conv';
 import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
@@ -73,6 +73,18 @@ export class Sequential {
         if (conv instanceof Convolution && relu instanceof Relu) {
           conv.fuseRelu = true;
           relu.fused = true;
+        }
+      }
+      // Then a max Pooling right after a Convolution (or after its fused Relu) pools each
+      // sample's output while it is in cache.
+      for (let i = 0; i < body.length; i++) {
+        const conv = body[i];
+        if (!(conv instanceof Convolution)) continue;
+        const next = conv.fuseRelu ? i + 2 : i + 1;
+        const pool = body[next];
+        if (pool instanceof Pooling) {
+          conv.fusePool = pool;
+          pool.fused = true;
         }
       }
     }

@@ -230,6 +230,96 @@ Napi::Value ConvBackwardJs(const Napi::CallbackInfo& info) {
   return Undefined(info);
 }
 
+// The pooling fused after a convolution: its window over one (OH, OW) output plane, read
+// from the four arguments starting at `first` (PH, PW, poolStride, poolPad).
+PoolGeom ReadFusedPool(const Args& a, size_t first, const ConvGeom& g) {
+  PoolGeom p;
+  p.N = 1;
+  p.C = 1;
+  p.H = g.OH;
+  p.W = g.OW;
+  p.FH = a.Int(first, "PH", 1);
+  p.FW = a.Int(first + 1, "PW", 1);
+  p.stride = a.Int(first + 2, "poolStride", 1);
+  p.pad = a.Int(first + 3, "poolPad", 0);
+  p.OH = OutExtent(p.H, p.FH, p.stride, p.pad);
+  p.OW = OutExtent(p.W, p.FW, p.stride, p.pad);
+  if (p.OH < 1 || p.OW < 1) {
+    a.Range("a " + std::to_string(p.FH) + "x" + std::to_string(p.FW) + " pool window with pad " +
+            std::to_string(p.pad) + " does not fit the " + std::to_string(g.OH) + "x" +
+            std::to_string(g.OW) + " convolution output");
+  }
+  return p;
+}
+
+// convPoolForward(x, W, b, pooled, argmax, FN, N, C, H, W, FH, FW, stride, pad,
+//                 PH, PW, poolStride, poolPad, relu)
+Napi::Value ConvPoolForwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "convPoolForward", 19);
+  F32 x = a.Floats(0, "x"), W = a.Floats(1, "W"), b = a.Floats(2, "b");
+  F32 pooled = a.Floats(3, "pooled");
+  I32 arg = a.Ints(4, "argmax");
+  int64_t FN = a.Int(5, "FN", 1);
+  ConvGeom g = ReadConvGeom(a, 6);
+  PoolFuse pool;
+  pool.plane = ReadFusedPool(a, 14, g);
+  const bool relu = a.Bool(18, "relu");
+  a.ExpectLength("x", x.length, {g.N, g.C, g.H, g.W});
+  a.ExpectLength("W", W.length, {FN, g.C, g.FH, g.FW});
+  a.ExpectLength("b", b.length, {FN});
+  a.ExpectLength("pooled", pooled.length, {g.N, FN, pool.plane.OH, pool.plane.OW});
+  a.ExpectLength("argmax", arg.length, {g.N, FN, pool.plane.OH, pool.plane.OW});
+  for (auto* in : {&x, &W, &b}) {
+    a.ExpectDisjoint("pooled", pooled.data, pooled.length, "an input", in->data, in->length);
+    a.ExpectDisjoint("argmax", arg.data, arg.length, "an input", in->data, in->length);
+  }
+  a.ExpectDisjoint("argmax", arg.data, arg.length, "pooled", pooled.data, pooled.length);
+  pool.pooled = pooled.data;
+  pool.argmax = arg.data;
+  ConvForward(g, FN, x.data, W.data, b.data, nullptr, nullptr, relu, &pool);
+  return Undefined(info);
+}
+
+// convPoolBackward(dpooled, x, W, dW, db, dx | null, pooled | null, argmax, FN, N, C, H, W,
+//                  FH, FW, stride, pad, PH, PW, poolStride, poolPad)
+Napi::Value ConvPoolBackwardJs(const Napi::CallbackInfo& info) {
+  Args a(info, "convPoolBackward", 21);
+  F32 dout = a.Floats(0, "dpooled"), x = a.Floats(1, "x"), W = a.Floats(2, "W");
+  F32 dW = a.Floats(3, "dW"), db = a.Floats(4, "db"), dx = a.OptionalFloats(5, "dx");
+  F32 pooled = a.OptionalFloats(6, "pooled");
+  I32 arg = a.Ints(7, "argmax");
+  int64_t FN = a.Int(8, "FN", 1);
+  ConvGeom g = ReadConvGeom(a, 9);
+  PoolFuse pool;
+  pool.plane = ReadFusedPool(a, 17, g);
+  a.ExpectLength("dpooled", dout.length, {g.N, FN, pool.plane.OH, pool.plane.OW});
+  a.ExpectLength("x", x.length, {g.N, g.C, g.H, g.W});
+  a.ExpectLength("W", W.length, {FN, g.C, g.FH, g.FW});
+  a.ExpectLength("dW", dW.length, {FN, g.C, g.FH, g.FW});
+  a.ExpectLength("db", db.length, {FN});
+  if (dx.present()) a.ExpectLength("dx", dx.length, {g.N, g.C, g.H, g.W});
+  if (pooled.present()) a.ExpectLength("pooled", pooled.length, {g.N, FN, pool.plane.OH, pool.plane.OW});
+  a.ExpectLength("argmax", arg.length, {g.N, FN, pool.plane.OH, pool.plane.OW});
+  const F32* outs[] = {&dW, &db, &dx};
+  const char* out_names[] = {"dW", "db", "dx"};
+  for (int i = 0; i < 3; ++i) {
+    for (auto* in : {&dout, &x, &W, &pooled}) {
+      a.ExpectDisjoint(out_names[i], outs[i]->data, outs[i]->length, "an input", in->data,
+                       in->length);
+    }
+    a.ExpectDisjoint(out_names[i], outs[i]->data, outs[i]->length, "argmax", arg.data, arg.length);
+    for (int j = i + 1; j < 3; ++j) {
+      a.ExpectDisjoint(out_names[i], outs[i]->data, outs[i]->length, out_names[j],
+                       outs[j]->data, outs[j]->length);
+    }
+  }
+  pool.argmax = arg.data;
+  pool.relu_pooled = pooled.data;
+  ConvBackward(g, FN, dout.data, x.data, nullptr, W.data, dW.data, db.data, nullptr, dx.data,
+               nullptr, &pool);
+  return Undefined(info);
+}
+
 // maxPoolForward(x, out, argmax, N, C, H, W, PH, PW, stride, pad)
 Napi::Value MaxPoolForwardJs(const Napi::CallbackInfo& info) {
   Args a(info, "maxPoolForward", 11);
@@ -534,6 +624,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"col2im", Col2imJs},
       {"convForward", ConvForwardJs},
       {"convBackward", ConvBackwardJs},
+      {"convPoolForward", ConvPoolForwardJs},
+      {"convPoolBackward", ConvPoolBackwardJs},
       {"maxPoolForward", MaxPoolForwardJs},
       {"maxPoolBackward", MaxPoolBackwardJs},
       {"avgPoolForward", AvgPoolForwardJs},

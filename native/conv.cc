@@ -12,6 +12,7 @@
 #include "common.h"
 #include "elementwise.h"
 #include "gemm.h"
+#include "pooling.h"
 
 namespace blasnet {
 namespace {
@@ -39,12 +40,12 @@ float RowSum(const float* __restrict p, int64_t n) {
 }  // namespace
 
 void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const float* b,
-                 float* col, float* out, bool relu) {
+                 float* col, float* out, bool relu, const PoolFuse* pool) {
   const int64_t S = g.rows(), K = g.cols();
   ParallelFor(g.N, g.N * S * K * FN, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> col_buf;
+    thread_local std::vector<float> col_buf, out_buf;
     for (int64_t n = begin; n < end; ++n) {
-      float* out_n = out + n * FN * S;
+      float* out_n = pool ? Scratch(out_buf, FN * S) : out + n * FN * S;
       for (int64_t f = 0; f < FN; ++f) std::fill(out_n + f * S, out_n + (f + 1) * S, b[f]);
       if (col != nullptr) {
         // The caller keeps the course-layout columns: (FN x K) * (S x K)^T -> (FN x S).
@@ -61,13 +62,20 @@ void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, 
               W, colT, 1.0f, out_n, false);
       }
       if (relu) ReluForward(out_n, out_n, FN * S);
+      if (pool) {
+        const int64_t P = pool->size();
+        for (int64_t f = 0; f < FN; ++f) {
+          MaxPoolPlane(pool->plane, out_n + f * S, pool->pooled + (n * FN + f) * P,
+                       pool->argmax + (n * FN + f) * P);
+        }
+      }
     }
   });
 }
 
 void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float* x,
                   const float* col, const float* W, float* dW, float* db, float* dcol, float* dx,
-                  const float* relu_out) {
+                  const float* relu_out, const PoolFuse* pool) {
   const int64_t S = g.rows(), K = g.cols();
   const int iFN = static_cast<int>(FN), iS = static_cast<int>(S), iK = static_cast<int>(K);
   std::fill(dW, dW + FN * K, 0.0f);
@@ -83,7 +91,17 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float*
     std::fill(db_part, db_part + FN, 0.0f);
     for (int64_t n = begin; n < end; ++n) {
       const float* d = dout + n * FN * S;
-      if (relu_out != nullptr) {
+      if (pool != nullptr) {
+        // The pooling's (and fused Relu's) backward into a per-sample scratch.
+        const int64_t P = pool->size();
+        float* routed = Scratch(dmask_buf, FN * S);
+        for (int64_t f = 0; f < FN; ++f) {
+          const int64_t o = (n * FN + f) * P;
+          MaxPoolPlaneBackward(pool->plane, dout + o, pool->argmax + o, routed + f * S,
+                               pool->relu_pooled ? pool->relu_pooled + o : nullptr);
+        }
+        d = routed;
+      } else if (relu_out != nullptr) {
         // The fused Relu's backward: no gradient where the output was clamped to zero.
         float* masked = Scratch(dmask_buf, FN * S);
         ReluBackward(relu_out + n * FN * S, d, masked, FN * S);

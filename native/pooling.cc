@@ -47,83 +47,91 @@ bool MaxPoolRow2x2(const float* __restrict r0, const float* __restrict r1, float
 
 }  // namespace
 
-void MaxPoolForward(const PoolGeom& g, const float* x, float* out, int32_t* argmax) {
-  ForPlanes(g, [&](int64_t p) {
-    const float* xp = x + p * g.H * g.W;
-    float* op = out + p * g.OH * g.OW;
-    int32_t* ap = argmax + p * g.OH * g.OW;
-    if (g.pad == 0 && g.FH == 2 && g.FW == 2 && g.stride == 2) {
-      bool any_nan = false;
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        const float* r0 = xp + 2 * oh * g.W;
-        any_nan |= MaxPoolRow2x2(r0, r0 + g.W, op + oh * g.OW, ap + oh * g.OW, g.OW,
-                                 static_cast<int32_t>(2 * oh * g.W), static_cast<int32_t>(g.W));
-      }
-      if (!any_nan) return;
-      // A NaN in the plane: fall through to the scalar loop, which lets the first NaN win.
+void MaxPoolPlane(const PoolGeom& g, const float* xp, float* op, int32_t* ap) {
+  if (g.pad == 0 && g.FH == 2 && g.FW == 2 && g.stride == 2) {
+    bool any_nan = false;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      const float* r0 = xp + 2 * oh * g.W;
+      any_nan |= MaxPoolRow2x2(r0, r0 + g.W, op + oh * g.OW, ap + oh * g.OW, g.OW,
+                               static_cast<int32_t>(2 * oh * g.W), static_cast<int32_t>(g.W));
     }
-    if (g.pad == 0) {
-      // Every window lies inside the plane: no bounds checks in the inner loop.
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const int64_t base = oh * g.stride * g.W + ow * g.stride;
-          float best = xp[base];
-          int64_t at = base;
-          for (int64_t ph = 0; ph < g.FH; ++ph) {
-            const float* row = xp + base + ph * g.W;
-            for (int64_t pw = 0; pw < g.FW; ++pw) {
-              const float v = row[pw];
-              if (v > best || (v != v && best == best)) {
-                best = v;
-                at = base + ph * g.W + pw;
-              }
-            }
-          }
-          op[oh * g.OW + ow] = best;
-          ap[oh * g.OW + ow] = static_cast<int32_t>(at);
-        }
-      }
-      return;
-    }
+    if (!any_nan) return;
+    // A NaN in the plane: fall through to the scalar loop, which lets the first NaN win.
+  }
+  if (g.pad == 0) {
+    // Every window lies inside the plane: no bounds checks in the inner loop.
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const int64_t h0 = oh * g.stride - g.pad, w0 = ow * g.stride - g.pad;
-        bool first = true;
-        float best = 0.0f;
-        int32_t at = -1;
-        // Scan in (ph, pw) order; the first maximum wins, as numpy's argmax.
+        const int64_t base = oh * g.stride * g.W + ow * g.stride;
+        float best = xp[base];
+        int64_t at = base;
         for (int64_t ph = 0; ph < g.FH; ++ph) {
-          const int64_t h = h0 + ph;
+          const float* row = xp + base + ph * g.W;
           for (int64_t pw = 0; pw < g.FW; ++pw) {
-            const int64_t w = w0 + pw;
-            const bool inside = h >= 0 && h < g.H && w >= 0 && w < g.W;
-            const float v = inside ? xp[h * g.W + w] : 0.0f;
-            if (first || v > best || (v != v && best == best)) {
+            const float v = row[pw];
+            if (v > best || (v != v && best == best)) {
               best = v;
-              at = inside ? static_cast<int32_t>(h * g.W + w) : -1;
-              first = false;
+              at = base + ph * g.W + pw;
             }
           }
         }
         op[oh * g.OW + ow] = best;
-        ap[oh * g.OW + ow] = at;
+        ap[oh * g.OW + ow] = static_cast<int32_t>(at);
       }
     }
+    return;
+  }
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const int64_t h0 = oh * g.stride - g.pad, w0 = ow * g.stride - g.pad;
+      bool first = true;
+      float best = 0.0f;
+      int32_t at = -1;
+      // Scan in (ph, pw) order; the first maximum wins, as numpy's argmax.
+      for (int64_t ph = 0; ph < g.FH; ++ph) {
+        const int64_t h = h0 + ph;
+        for (int64_t pw = 0; pw < g.FW; ++pw) {
+          const int64_t w = w0 + pw;
+          const bool inside = h >= 0 && h < g.H && w >= 0 && w < g.W;
+          const float v = inside ? xp[h * g.W + w] : 0.0f;
+          if (first || v > best || (v != v && best == best)) {
+            best = v;
+            at = inside ? static_cast<int32_t>(h * g.W + w) : -1;
+            first = false;
+          }
+        }
+      }
+      op[oh * g.OW + ow] = best;
+      ap[oh * g.OW + ow] = at;
+    }
+  }
+}
+
+void MaxPoolForward(const PoolGeom& g, const float* x, float* out, int32_t* argmax) {
+  ForPlanes(g, [&](int64_t p) {
+    MaxPoolPlane(g, x + p * g.H * g.W, out + p * g.OH * g.OW, argmax + p * g.OH * g.OW);
   });
+}
+
+void MaxPoolPlaneBackward(const PoolGeom& g, const float* d, const int32_t* a, float* dp,
+                          const float* relu_pooled) {
+  std::memset(dp, 0, sizeof(float) * g.H * g.W);
+  const int64_t plane = g.H * g.W;
+  for (int64_t i = 0; i < g.OH * g.OW; ++i) {
+    // Indices come from our own forward pass, but a caller may hand in any
+    // Int32Array: never write outside the plane.
+    if (a[i] < 0 || a[i] >= plane) continue;
+    // The pooled value is the Relu output at a[i]: where it is <= 0 the Relu passes nothing
+    // (as ReluBackward: NaN passes).
+    if (relu_pooled != nullptr && relu_pooled[i] <= 0.0f) continue;
+    dp[a[i]] += d[i];
+  }
 }
 
 void MaxPoolBackward(const PoolGeom& g, const float* dout, const int32_t* argmax, float* dx) {
   ForPlanes(g, [&](int64_t p) {
-    float* dp = dx + p * g.H * g.W;
-    std::memset(dp, 0, sizeof(float) * g.H * g.W);
-    const float* d = dout + p * g.OH * g.OW;
-    const int32_t* a = argmax + p * g.OH * g.OW;
-    const int64_t plane = g.H * g.W;
-    for (int64_t i = 0; i < g.OH * g.OW; ++i) {
-      // Indices come from our own forward pass, but a caller may hand in any
-      // Int32Array: never write outside the plane.
-      if (a[i] >= 0 && a[i] < plane) dp[a[i]] += d[i];
-    }
+    MaxPoolPlaneBackward(g, dout + p * g.OH * g.OW, argmax + p * g.OH * g.OW, dx + p * g.H * g.W,
+                         nullptr);
   });
 }
 

@@ -44,6 +44,10 @@ function geomArgs(h: 'FH' | 'PH', w: 'FW' | 'PW'): Arg[] {
     int('stride', G.stride), int('pad', G.pad, 0)];
 }
 
+/** A 2x2, stride-1 pooling fused after the convolution: its 3x3 output pools to 2x2. */
+const fusedPoolArgs = (): Arg[] => [int('PH', 2), int('PW', 2), int('poolStride', 1), int('poolPad', 0, 0)];
+const FUSED_OUT = G.N * FN * 2 * 2;
+
 /** How many optional arguments may follow a raw function's required ones. */
 const OPTIONAL_TRAILING: Record<string, number> = { convForward: 1, convBackward: 1 };
 
@@ -63,6 +67,11 @@ const RAW: Record<string, Arg[]> = {
   convBackward: [f32('dout', G.N * FN * OH * OW), opt('x', XLEN), opt('col', ROWS * COLS), f32('W', FN * COLS),
     f32('dW', FN * COLS), f32('db', FN), opt('dcol', ROWS * COLS), opt('dx', XLEN), int('FN', FN),
     ...geomArgs('FH', 'FW')],
+  convPoolForward: [f32('x', XLEN), f32('W', FN * COLS), f32('b', FN), f32('pooled', FUSED_OUT), i32('argmax', FUSED_OUT),
+    int('FN', FN), ...geomArgs('FH', 'FW'), ...fusedPoolArgs(), bool('relu', true)],
+  convPoolBackward: [f32('dpooled', FUSED_OUT), f32('x', XLEN), f32('W', FN * COLS), f32('dW', FN * COLS), f32('db', FN),
+    opt('dx', XLEN), opt('pooled', FUSED_OUT), i32('argmax', FUSED_OUT), int('FN', FN), ...geomArgs('FH', 'FW'),
+    ...fusedPoolArgs()],
   maxPoolForward: [f32('x', XLEN), f32('out', POOL_OUT), i32('argmax', POOL_OUT), ...geomArgs('PH', 'PW')],
   maxPoolBackward: [f32('dout', POOL_OUT), i32('argmax', POOL_OUT), f32('dx', XLEN), ...geomArgs('PH', 'PW')],
   avgPoolForward: [f32('x', XLEN), f32('out', POOL_OUT), ...geomArgs('PH', 'PW')],
@@ -204,6 +213,7 @@ describe('raw addon: C++ checks every argument again', () => {
 describe('raw addon: sizes whose product overflows 32 bits', () => {
   // With 32-bit arithmetic 65536 * 65536 wraps to 0 and an empty buffer would pass.
   const E = () => new Float32Array(0);
+  const I0 = () => new Int32Array(0);
   const big = 65536;
 
   test('sgemm', () => {
@@ -222,6 +232,26 @@ describe('raw addon: sizes whose product overflows 32 bits', () => {
     expectError(() => addon.affineBackward(E(), E(), E(), null, E(), E(), big, 1, big), 'RangeError', /'dout' must have 4294967296/);
     expectError(() => addon.addRowVector(E(), new Float32Array(big), big, big), 'RangeError', /'Y' must have 4294967296/);
     expectError(() => addon.columnSums(E(), big, big, new Float32Array(big)), 'RangeError', /'X' must have 4294967296/);
+  });
+
+  test('convPoolForward, convPoolBackward: N = C = 65536', () => {
+    const I = () => new Int32Array(0);
+    expectError(() => addon.convPoolForward(E(), E(), E(), E(), I(), 1, big, big, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, false),
+      'RangeError', /'x' must have 4294967296 elements/);
+    expectError(() => addon.convPoolBackward(E(), E(), E(), E(), E(), null, null, I(), big, big, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0),
+      'RangeError', /'dpooled' must have 4294967296 elements/);
+  });
+
+  test('a pooling window that does not fit the convolution output', () => {
+    const x = new Float32Array(XLEN), W = new Float32Array(FN * COLS), b = new Float32Array(FN);
+    expectError(() => addon.convPoolForward(x, W, b, E(), I0(), FN, G.N, G.C, G.H, G.W, G.FH, G.FW, G.stride, G.pad, 4, 2, 1, 0, false),
+      'RangeError', /^convPoolForward: a 4x2 pool window with pad 0 does not fit the 3x3 convolution output$/);
+    expect(() => K.convPoolForward(x, W, b, E(), I0(), FN, G, { PH: 4, PW: 2, stride: 1, pad: 0 })).toThrow(
+      /convPoolForward: .*convolution output height/);
+    expect(() => K.convPoolForward(x, W, b, E(), I0(), FN, G, null as never)).toThrow(
+      /^convPoolForward: pool must be an object \{ PH, PW, stride, pad \}, got null$/);
+    expect(() => K.convPoolForward(x, W, b, E(), I0(), FN, G, { PH: 2, PW: 0, stride: 1, pad: 0 })).toThrow(
+      /^convPoolForward: pool.PW must be an integer >= 1 \(and < 2\^31\), got the number 0$/);
   });
 
   test('im2col, col2im, convForward, convBackward: N = C = 65536', () => {

@@ -319,6 +319,84 @@ describe('convolution', () => {
   });
 });
 
+describe('convolution with fused max pooling', () => {
+  const rng = new Rng(37);
+  // Convolution windows as above, each with a random pooling window that fits its output:
+  // 1..3 wide, stride 1..3 (overlapping windows included), pad 0..1.
+  const cases = [...windowCases(38, 1), ...sameCases].map((g) => {
+    const { OH, OW } = dims(g);
+    for (;;) {
+      const pool = { PH: rng.int(1, 3), PW: rng.int(1, 3), stride: rng.int(1, 3), pad: rng.int(0, 1) };
+      if (OH + 2 * pool.pad >= pool.PH && OW + 2 * pool.pad >= pool.PW) return { g, pool };
+    }
+  });
+  cases.push({ g: { N: 3, C: 4, H: 12, W: 12, FH: 3, FW: 3, stride: 1, pad: 1 }, pool: { PH: 2, PW: 2, stride: 2, pad: 0 } });
+  cases.push({ g: { N: 2, C: 3, H: 11, W: 9, FH: 5, FW: 5, stride: 1, pad: 0 }, pool: { PH: 2, PW: 2, stride: 2, pad: 0 } });
+
+  test.each(cases.map((c) => [`${label(c.g)}, pool ${c.pool.PH}x${c.pool.PW} stride ${c.pool.stride} pad ${c.pool.pad}`, c] as const))(
+    'equals convolution then pooling, bit for bit, and the reference: %s', (_l, { g, pool }) => {
+      const FN = rng.int(1, 4);
+      const { OH, OW } = dims(g);
+      const pg = { N: g.N, C: FN, H: OH, W: OW, FH: pool.PH, FW: pool.PW, stride: pool.stride, pad: pool.pad };
+      const P = ref.outShape(pg);
+      const x = rng.floats(g.N * g.C * g.H * g.W), W = rng.floats(FN * g.C * g.FH * g.FW), b = rng.floats(FN);
+      const dpooled = rng.floats(g.N * FN * P.OH * P.OW);
+      for (const relu of [false, true]) {
+        // Unfused: convolution (with or without its Relu), then max pooling.
+        const out = nanFilled(g.N * FN * OH * OW);
+        K.convForward(x, W, b, null, out, FN, g, relu);
+        const wantPooled = nanFilled(dpooled.length), wantArg = new Int32Array(dpooled.length);
+        K.maxPoolForward(out, wantPooled, wantArg, pg);
+        const dout = nanFilled(out.length);
+        K.maxPoolBackward(dpooled, wantArg, dout, pg);
+        const wantDW = nanFilled(W.length), wantDb = nanFilled(FN), wantDx = nanFilled(x.length);
+        K.convBackward(dout, x, null, W, wantDW, wantDb, null, wantDx, FN, g, relu ? out : null);
+
+        const pooled = nanFilled(dpooled.length), argmax = new Int32Array(dpooled.length).fill(-7);
+        K.convPoolForward(x, W, b, pooled, argmax, FN, g, pool, relu);
+        expect(sameBits(pooled, wantPooled)).toBe(true);
+        expect(argmax).toEqual(wantArg);
+        const dW = nanFilled(W.length), db = nanFilled(FN), dx = nanFilled(x.length);
+        K.convPoolBackward(dpooled, x, W, dW, db, dx, relu ? pooled : null, argmax, FN, g, pool);
+        expect(sameBits(dW, wantDW)).toBe(true);
+        expect(sameBits(db, wantDb)).toBe(true);
+        expect(sameBits(dx, wantDx)).toBe(true);
+        // dx null: the same dW and db.
+        const dW2 = nanFilled(W.length), db2 = nanFilled(FN);
+        K.convPoolBackward(dpooled, x, W, dW2, db2, null, relu ? pooled : null, argmax, FN, g, pool);
+        expect(sameBits(dW2, wantDW)).toBe(true);
+        expect(sameBits(db2, wantDb)).toBe(true);
+
+        // Against the float64 reference: pooled values of the (Relu'd) convolution, and the
+        // gradients of dpooled routed through the argmax the kernel chose.
+        const conv64 = ref.convForward(x, W, b, FN, g).map((v) => (relu && v <= 0 ? 0 : v));
+        const wantRef = ref.maxPoolForward(conv64, pg);
+        expectClose(pooled, wantRef.out, 'pooled');
+        const routed = new Float64Array(out.length);
+        for (let p = 0; p < g.N * FN; p++) {
+          for (let i = 0; i < P.OH * P.OW; i++) {
+            const a = argmax[p * P.OH * P.OW + i];
+            if (a >= 0 && !(relu && pooled[p * P.OH * P.OW + i] <= 0)) routed[p * OH * OW + a] += dpooled[p * P.OH * P.OW + i];
+          }
+        }
+        const want = ref.convBackward(routed, x, W, FN, g);
+        expectClose(dW, want.dW, 'dW');
+        expectClose(db, want.db, 'db');
+        expectClose(dx, want.dx, 'dx');
+      }
+    });
+
+  test('argmax values outside the plane are ignored, never written through', () => {
+    const g = { N: 1, C: 1, H: 4, W: 4, FH: 1, FW: 1, stride: 1, pad: 0 };
+    const pool = { PH: 2, PW: 2, stride: 2, pad: 0 };
+    const x = rng.floats(16), W = Float32Array.from([1]), dW = new Float32Array(1), db = new Float32Array(1);
+    const dx = nanFilled(16);
+    K.convPoolBackward(new Float32Array(4).fill(1), x, W, dW, db, dx, null, Int32Array.from([0, -5, 16, 1 << 30]), 1, g, pool);
+    expect(Array.from(dx)).toEqual([1, ...new Array<number>(15).fill(0)]);
+    expect(db[0]).toBe(1);
+  });
+});
+
 describe('pooling', () => {
   const cases = windowCases(41, 3, 9, 3);
   const rng = new Rng(42);

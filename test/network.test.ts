@@ -6,7 +6,7 @@ import { describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import {
-  Affine, BatchNormalization, Convolution, DeepConvNet, Dropout, MultiLayerNet, MultiLayerNetExtend, networkFromConfig,
+  Affine, AvgPooling, BatchNormalization, Convolution, DeepConvNet, Dropout, MultiLayerNet, MultiLayerNetExtend, networkFromConfig,
   Pooling, Relu, Sequential, setSeed, ShapeError, SimpleConvNet, SoftmaxWithLoss, Tensor, tensor,
 } from '../lib';
 import { Rng } from './helpers/random';
@@ -350,12 +350,42 @@ describe('Convolution followed by Relu runs fused', () => {
     const t = [0, 1, 2, 1, 0];
     const fused = build(true), plain = build(false);
     expect((fused.layers[0] as Convolution).fuseRelu).toBe(true);
+    expect((fused.layers[0] as Convolution).fusePool).toBe(fused.layers[2]);
     expect((plain.layers[0] as Convolution).fuseRelu).toBe(false);
+    expect((plain.layers[0] as Convolution).fusePool).toBe(null);
     expect(fused.loss(x, t)).toBe(plain.loss(x, t));
     expect(Array.from(fused.predict(x).data)).toEqual(Array.from(plain.predict(x).data));
     const gf = fused.gradient(x, t), gp = plain.gradient(x, t);
     for (const key of Object.keys(gp)) expect(Array.from(gf[key].data)).toEqual(Array.from(gp[key].data));
     const dxF = fused.backward(1), dxP = plain.backward(1);
     expect(Array.from(dxF.data)).toEqual(Array.from(dxP.data));
+  });
+
+  test('a Pooling after a Convolution (with or without Relu) fuses too, with the same results', () => {
+    // Conv, Relu, Pooling 3x3 stride 2 pad 1 (overlapping windows); Conv, Pooling 2x2 (no Relu);
+    // Conv, Relu, AvgPooling (not fused).
+    const build = (fuse: boolean): Sequential => {
+      const W1 = Tensor.zeros([3, 2, 3, 3]), W2 = Tensor.zeros([4, 3, 2, 2]), W3 = Tensor.zeros([2, 4, 1, 1]);
+      const W4 = Tensor.zeros([2 * 1 * 1, 3]);
+      for (const t of [W1, W2, W3, W4]) for (let i = 0; i < t.data.length; i++) t.data[i] = Math.sin(i * 1.3 + t.data.length) * 0.5;
+      return new Sequential([
+        new Convolution(W1, tensor([0.1, -0.3, 0]), 1, 1), new Relu(), new Pooling(3, 3, 2, 1),
+        new Convolution(W2, tensor([0, 0.2, -0.1, 0.05]), 1, 0), new Pooling(2, 2, 2),
+        new Convolution(W3, tensor([0.1, 0]), 1, 0), new Relu(), new AvgPooling(2, 2, 2),
+        new Affine(W4, Tensor.zeros([3])), new SoftmaxWithLoss(),
+      ], { fuse, inputGradient: true });
+    };
+    const x = Tensor.zeros([4, 2, 9, 9]);
+    for (let i = 0; i < x.data.length; i++) x.data[i] = Math.cos(i * 0.41);
+    const t = [0, 1, 2, 1];
+    const fused = build(true), plain = build(false);
+    const convs = fused.layers.filter((l): l is Convolution => l instanceof Convolution);
+    expect(convs.map((c) => c.fusePool !== null)).toEqual([true, true, false]);
+    expect(convs.map((c) => c.fuseRelu)).toEqual([true, false, true]);
+    expect(fused.loss(x, t)).toBe(plain.loss(x, t));
+    expect(Array.from(fused.predict(x).data)).toEqual(Array.from(plain.predict(x).data));
+    const gf = fused.gradient(x, t), gp = plain.gradient(x, t);
+    for (const key of Object.keys(gp)) expect(Array.from(gf[key].data)).toEqual(Array.from(gp[key].data));
+    expect(Array.from(fused.backward(1).data)).toEqual(Array.from(plain.backward(1).data));
   });
 });

@@ -34,10 +34,19 @@ export class Convolution implements Layer {
    * pass values through): out = max(0, conv) and backward masks dout with out > 0.
    */
   fuseRelu = false;
+  /**
+   * A max Pooling that follows (after the fused Relu, if any), run inside this layer (set by
+   * Sequential, which then makes that Pooling pass values through): forward returns the
+   * pooled output and the full convolution output is never written out.
+   */
+  fusePool: Pooling | null = null;
   private readonly buf = new Buffers();
   private geom: k.WindowGeometry | null = null;
   private x: Tensor | null = null;
   private out: Tensor | null = null;
+  /** What the last forward pass fused, which its backward must undo the same way. */
+  private pooled: { window: k.PoolWindow; argmax: Int32Array } | null = null;
+  private reluDone = false;
 
   constructor(W: Tensor, b: Tensor, stride = 1, pad = 0, options: ConvolutionOptions = {}) {
     expectTensor('Convolution', 'W', W);
@@ -69,12 +78,26 @@ export class Convolution implements Layer {
     const [N, , H, W] = x.shape;
     const g = { N, C, H, W, FH, FW, stride: this.stride, pad: this.pad };
     const { OH, OW } = k.windowOutput('Convolution.forward', g);
+    this.geom = g;
+    this.x = x;
+    this.reluDone = this.fuseRelu;
+    if (this.fusePool !== null) {
+      const p = this.fusePool;
+      const window = { PH: p.poolH, PW: p.poolW, stride: p.stride, pad: p.pad };
+      const pg = k.fusedPoolOutput('Convolution.forward', g, FN, window);
+      const pooled = this.buf.get('pooled', [N, FN, pg.OH, pg.OW]);
+      const argmax = this.buf.getInt('argmax', pooled.data.length);
+      k.convPoolForward(x.data, this.params.W.data, this.params.b.data, pooled.data, argmax, FN, g, window,
+        this.fuseRelu);
+      this.pooled = { window, argmax };
+      this.out = pooled;
+      return pooled;
+    }
     const out = this.buf.get('out', [N, FN, OH, OW]);
     // The columns are not kept: backward recomputes them per sample from x, which costs
     // less than writing and reading the whole batch's im2col matrix through memory.
     k.convForward(x.data, this.params.W.data, this.params.b.data, null, out.data, FN, g, this.fuseRelu);
-    this.geom = g;
-    this.x = x;
+    this.pooled = null;
     this.out = out;
     return out;
   }
@@ -84,14 +107,19 @@ export class Convolution implements Layer {
     if (g === null || x === null) throw new Error('Convolution.backward: call forward first');
     expectTensor('Convolution.backward', 'dout', dout);
     const FN = this.params.W.shape[0];
-    const { OH, OW } = k.windowOutput('Convolution.backward', g);
-    if (dout.data.length !== g.N * FN * OH * OW) {
-      throw new ShapeError(`Convolution.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape [${g.N}, ${FN}, ${OH}, ${OW}]`);
+    const out = this.out as Tensor;
+    if (dout.data.length !== out.data.length) {
+      throw new ShapeError(`Convolution.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape ${shapeStr(out.shape)}`);
     }
     const inShape = [g.N, g.C, g.H, g.W];
     const dx = this.skipInputGradient ? null : this.buf.get('dx', inShape);
-    k.convBackward(dout.data, x.data, null, this.params.W.data, this.grads.W.data, this.grads.b.data,
-      null, dx ? dx.data : null, FN, g, this.fuseRelu && this.out ? this.out.data : null);
+    if (this.pooled !== null) {
+      k.convPoolBackward(dout.data, x.data, this.params.W.data, this.grads.W.data, this.grads.b.data,
+        dx ? dx.data : null, this.reluDone ? out.data : null, this.pooled.argmax, FN, g, this.pooled.window);
+    } else {
+      k.convBackward(dout.data, x.data, null, this.params.W.data, this.grads.W.data, this.grads.b.data,
+        null, dx ? dx.data : null, FN, g, this.reluDone ? out.data : null);
+    }
     return dx ?? this.buf.get('dxSkipped', inShape);
   }
 }
@@ -151,6 +179,11 @@ abstract class PoolingBase implements Layer {
  */
 export class Pooling extends PoolingBase {
   readonly name: string = 'Pooling';
+  /**
+   * Set by Sequential when the Convolution before it pools its own output (see
+   * Convolution.fusePool): forward and backward then pass their argument through unchanged.
+   */
+  fused = false;
   private argmax: Int32Array | null = null;
 
   constructor(poolH: number, poolW: number, stride = 1, pad = 0) {
@@ -158,6 +191,10 @@ export class Pooling extends PoolingBase {
   }
 
   forward(x: Tensor, _train = true): Tensor {
+    if (this.fused) {
+      expectTensor('Pooling.forward', 'x', x);
+      return x;
+    }
     const g = this.geometry(x);
     const out = this.buf.get('out', [g.N, g.C, g.OH, g.OW]);
     const argmax = this.buf.getInt('argmax', out.data.length);
@@ -168,6 +205,10 @@ export class Pooling extends PoolingBase {
   }
 
   backward(dout: Tensor): Tensor {
+    if (this.fused) {
+      expectTensor('Pooling.backward', 'dout', dout);
+      return dout;
+    }
     const g = this.checkDout(dout);
     const dx = this.buf.get('dx', [g.N, g.C, g.H, g.W]);
     k.maxPoolBackward(dout.data, this.argmax as Int32Array, dx.data, g);
