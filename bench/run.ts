@@ -8,7 +8,9 @@
  * Every workload runs in a fresh child process, so that peak RSS (process.resourceUsage().maxRSS)
  * belongs to that workload alone. Training is timed over `steps` consecutive steps of batch 100
  * (net.gradient + optimizer.update), inference over batches of 1000 in test mode; each figure
- * is the median of `reps` repetitions after `warmup` untimed ones. All training runs before any
+ * is the median of `reps` repetitions after untimed warm-up ones: at least `warmup` of them and
+ * for at least `warmupSeconds` (a few hundred W1 steps end while V8's background compiler
+ * threads still compete for the two cores; both frameworks get the same warm-up). All training runs before any
  * inference, so the RSS read in between is the peak while training.
  *
  * --compare runs bench/torch_workloads.py under /usr/bin/python3 at torch threads 1 and 2 with
@@ -108,6 +110,7 @@ interface Settings {
   reps: number;
   steps: number;
   warmup: number;
+  warmupSeconds: number;
   inferBatches: number;
   threads?: number;
   seed: number;
@@ -133,6 +136,12 @@ function fillUniform(a: Float32Array, seed: number): void {
 }
 
 const maxRssMib = (): number => process.resourceUsage().maxRSS / 1024; // KiB on Linux
+
+/** Untimed repetitions: at least s.warmup of them, and until s.warmupSeconds have passed. */
+function warmUp(rep: () => number, s: Settings): void {
+  const start = process.hrtime.bigint();
+  for (let r = 0; r < s.warmup || Number(process.hrtime.bigint() - start) / 1e9 < s.warmupSeconds; r++) rep();
+}
 
 /** Child side: one workload in this process, printed as one JSON line. */
 function runWorkload(id: WorkloadId, s: Settings): RunResult {
@@ -175,11 +184,11 @@ function runWorkload(id: WorkloadId, s: Settings): RunResult {
     return (s.inferBatches * INFER_BATCH) / seconds;
   };
 
-  for (let r = 0; r < s.warmup; r++) trainRep();
+  warmUp(trainRep, s);
   const train: number[] = [];
   for (let r = 0; r < s.reps; r++) train.push(trainRep());
   const trainPeak = maxRssMib();
-  for (let r = 0; r < s.warmup; r++) inferRep();
+  warmUp(inferRep, s);
   const infer: number[] = [];
   for (let r = 0; r < s.reps; r++) infer.push(inferRep());
   return {
@@ -204,6 +213,7 @@ interface Options {
   reps: number;
   steps: number;
   warmup: number;
+  warmupSeconds: number;
   inferBatches: number;
   rounds: number;
   threads?: number;
@@ -217,6 +227,16 @@ function positiveInt(name: string, min = 1) {
     const n = Number(v);
     if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) {
       throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+    }
+    return n;
+  };
+}
+
+function seconds(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0) {
+      throw new InvalidArgumentError(`${name} must be a number of seconds >= 0, got '${v}'`);
     }
     return n;
   };
@@ -260,6 +280,7 @@ function torchEnv(): NodeJS.ProcessEnv {
 
 function childArgs(o: Options): string[] {
   return ['--reps', String(o.reps), '--steps', String(o.steps), '--warmup', String(o.warmup),
+    '--warmup-seconds', String(o.warmupSeconds),
     '--infer-batches', String(o.inferBatches), '--seed', String(o.seed)];
 }
 
@@ -338,7 +359,7 @@ function report(results: WorkloadReport[], o: Options, info: BlasInfo, torchNote
   }
   out.push(table(rows));
   out.push('');
-  out.push(`samples/s: median of ${o.reps * o.rounds} repetitions (${o.rounds} round(s) of ${o.reps}) after ${o.warmup} warm-up repetition(s), for both frameworks; training: ${o.steps} steps of batch ${BATCH}; inference: ${o.inferBatches} batches of ${INFER_BATCH}`);
+  out.push(`samples/s: median of ${o.reps * o.rounds} repetitions (${o.rounds} round(s) of ${o.reps}) after at least ${o.warmup} warm-up repetition(s) and ${o.warmupSeconds} s of them, for both frameworks; training: ${o.steps} steps of batch ${BATCH}; inference: ${o.inferBatches} batches of ${INFER_BATCH}`);
   out.push(`blasnet: ${info.library} ${info.version} (${info.corename}, ${info.threading}), ${info.config}`);
   if (o.compare) {
     if (torchNote !== null) {
@@ -365,7 +386,8 @@ function main(argv: string[]): void {
     .option('--compare', 'also run PyTorch (/usr/bin/python3, python3-torch) at threads 1 and 2, alternating')
     .option('--reps <n>', 'timed repetitions per figure', positiveInt('--reps'), 5)
     .option('--steps <n>', 'training steps per repetition', positiveInt('--steps'), 50)
-    .option('--warmup <n>', 'untimed repetitions before timing', positiveInt('--warmup', 0), 5)
+    .option('--warmup <n>', 'untimed repetitions before timing (at least)', positiveInt('--warmup', 0), 5)
+    .option('--warmup-seconds <s>', 'keep warming up until this many seconds have passed', seconds('--warmup-seconds'), 3)
     .option('--infer-batches <n>', `batches of ${INFER_BATCH} per inference repetition`, positiveInt('--infer-batches'), 10)
     .option('--rounds <n>', 'alternate blasnet and PyTorch this many times per workload, pooling the repetitions', positiveInt('--rounds'), 1)
     .option('--threads <n>', "force blasnet's thread count (setNumThreads); default: the library's own choice", positiveInt('--threads'))
@@ -375,7 +397,7 @@ function main(argv: string[]): void {
     .showHelpAfterError('(run with --help for usage)');
   program.parse(argv);
   const o = program.opts<Options>();
-  const settings: Settings = { reps: o.reps, steps: o.steps, warmup: o.warmup, inferBatches: o.inferBatches, threads: o.threads, seed: o.seed };
+  const settings: Settings = { reps: o.reps, steps: o.steps, warmup: o.warmup, warmupSeconds: o.warmupSeconds, inferBatches: o.inferBatches, threads: o.threads, seed: o.seed };
 
   if (o.child) {
     process.stdout.write(`${JSON.stringify(runWorkload(o.child, settings))}\n`);

@@ -8,7 +8,7 @@ python3-torch, run with /usr/bin/python3) is only ever a comparison; it is
 never a dependency of the package.
 
 Figures per workload, each the median / min / max of --reps timed repetitions
-after --warmup untimed ones:
+after untimed ones (at least --warmup, for at least --warmup-seconds):
   - training samples/s over --steps consecutive steps (forward + loss +
     backward + optimizer.step), batch 100;
   - inference samples/s: forward in eval mode under torch.no_grad over
@@ -68,6 +68,9 @@ def parse_args(argv):
                    help="training steps per repetition (default 50)")
     p.add_argument("--warmup", type=int, default=1,
                    help="untimed repetitions before timing (default 1)")
+    p.add_argument("--warmup-seconds", type=float, default=0.0,
+                   help="keep warming up until this many seconds have passed "
+                   "(default 0: just --warmup repetitions)")
     p.add_argument("--infer-batches", type=int, default=10,
                    help="batches of 1000 per inference repetition (default 10)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -83,6 +86,8 @@ def parse_args(argv):
                     % (name.replace("_", "-"), getattr(args, name)))
     if args.warmup < 0:
         p.error("--warmup must be >= 0, got %d" % args.warmup)
+    if not args.warmup_seconds >= 0:
+        p.error("--warmup-seconds must be >= 0, got %s" % args.warmup_seconds)
     return args
 
 
@@ -187,6 +192,15 @@ def blas_summary(torch):
     return "; ".join(parts)
 
 
+def warm_up(rep, args):
+    """Untimed repetitions: at least --warmup, and until --warmup-seconds have passed."""
+    start = time.perf_counter()
+    done = 0
+    while done < args.warmup or time.perf_counter() - start < args.warmup_seconds:
+        rep()
+        done += 1
+
+
 def run_workload(torch, workload, args):
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed + 1)
@@ -228,12 +242,10 @@ def run_workload(torch, workload, args):
 
     # All training before any inference, so that ru_maxrss read in between
     # is the peak while training (the batch-1000 inference needs more).
-    for _ in range(args.warmup):
-        train_rep()
+    warm_up(train_rep, args)
     train = [train_rep() for _ in range(args.reps)]
     train_peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    for _ in range(args.warmup):
-        infer_rep()
+    warm_up(infer_rep, args)
     infer = [infer_rep() for _ in range(args.reps)]
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
@@ -244,6 +256,7 @@ def run_workload(torch, workload, args):
         "batch": BATCH,
         "steps": args.steps,
         "warmup": args.warmup,
+        "warmup_seconds": args.warmup_seconds,
         "infer_batch": INFER_BATCH,
         "infer_batches": args.infer_batches,
         "train_samples_per_s": stats(train),
