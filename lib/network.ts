@@ -27,8 +27,10 @@ export interface SequentialOptions {
    */
   inputGradient?: boolean;
   /**
-   * Let each Convolution followed by a Relu apply it in the same native call (true by
-   * default; the numbers are the same, two passes over the activations are saved).
+   * Let each Convolution apply a following Relu and max Pooling in the same native call
+   * (true by default; the numbers are the same bit for bit, and the full convolution output
+   * is never written out). The fused Relu and Pooling layers then pass values through, so
+   * the Convolution's forward returns the pooled output.
    */
   fuse?: boolean;
 }

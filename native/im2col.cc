@@ -132,9 +132,55 @@ inline FlatTap FlatRange(const ConvGeom& g, int64_t fh, int64_t fw) {
   return t;
 }
 
+// Per window column fw, a mask over one colT row: all ones where output column s % OW reads
+// inside the image, zero where the tap falls off the left or right edge (the entries between
+// row ends that a flat copy or add would otherwise take from the neighbouring image row).
+// Built once per geometry and thread; FW rows of S words.
+const uint32_t* ColumnMasks(const ConvGeom& g) {
+  thread_local std::vector<uint32_t> masks;
+  thread_local int64_t key[4] = {-1, -1, -1, -1};
+  const int64_t S = g.rows();
+  if (key[0] != g.OW || key[1] != S || key[2] != g.pad || key[3] != g.FW) {
+    masks.assign(static_cast<size_t>(g.FW * S), 0u);
+    for (int64_t fw = 0; fw < g.FW; ++fw) {
+      int64_t lo, hi;
+      ValidRange(g.W, g.OW, 1, g.pad, fw, &lo, &hi);
+      for (int64_t s = 0; s < S; ++s) {
+        const int64_t ow = s % g.OW;
+        masks[fw * S + s] = (ow >= lo && ow < hi) ? 0xffffffffu : 0u;
+      }
+    }
+    key[0] = g.OW;
+    key[1] = S;
+    key[2] = g.pad;
+    key[3] = g.FW;
+  }
+  return masks.data();
+}
+
+// dst[i] = src[i] where mask[i] is set, +0 elsewhere: one streaming pass (bitwise, so a NaN
+// or infinity next to the edge never leaks in). Separate scalar stores for the edge entries
+// after a plain copy cost as much as the copy itself.
 __attribute__((target_clones("avx2", "default")))
-void AddFlat(const float* __restrict src, float* __restrict dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+void CopyMasked(const float* __restrict src, const uint32_t* __restrict mask, float* __restrict dst,
+                int64_t n) {
+  const uint32_t* s = reinterpret_cast<const uint32_t*>(src);
+  uint32_t* d = reinterpret_cast<uint32_t*>(dst);
+  for (int64_t i = 0; i < n; ++i) d[i] = s[i] & mask[i];
+}
+
+// dst[i] += src[i] where mask[i] is set.
+__attribute__((target_clones("avx2", "default")))
+void AddMasked(const float* __restrict src, const uint32_t* __restrict mask, float* __restrict dst,
+               int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, src + i, sizeof bits);
+    bits &= mask[i];
+    float v;
+    std::memcpy(&v, &bits, sizeof v);
+    dst[i] += v;
+  }
 }
 
 }  // namespace
@@ -155,6 +201,7 @@ void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
   }
   const int64_t S = g.rows();
   const bool flat = Flat(g);
+  const uint32_t* masks = flat ? ColumnMasks(g) : nullptr;
   for (int64_t c = 0; c < g.C; ++c) {
     const float* xc = x + c * g.H * g.W;
     for (int64_t fh = 0; fh < g.FH; ++fh) {
@@ -167,12 +214,8 @@ void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
             continue;
           }
           std::memset(row, 0, sizeof(float) * t.begin);
-          std::memcpy(row + t.begin, xc + t.begin + t.off, sizeof(float) * (t.end - t.begin));
+          CopyMasked(xc + t.begin + t.off, masks + fw * S + t.begin, row + t.begin, t.end - t.begin);
           std::memset(row + t.end, 0, sizeof(float) * (S - t.end));
-          // The copy ran across row ends: zero the taps that fall off the left or right edge.
-          for (int64_t oh = t.oh_lo; oh + 1 < t.oh_hi; ++oh) {
-            for (int64_t i = oh * g.OW + t.hi; i < (oh + 1) * g.OW + t.lo; ++i) row[i] = 0.0f;
-          }
           continue;
         }
         int64_t lo, hi;
@@ -199,7 +242,7 @@ void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
   }
 }
 
-void Col2imTOne(const ConvGeom& g, float* colT, float* dx) {
+void Col2imTOne(const ConvGeom& g, const float* colT, float* dx) {
   ConvGeom gp;
   int64_t e;
   if (PadToFlat(g, &gp, &e)) {
@@ -214,21 +257,19 @@ void Col2imTOne(const ConvGeom& g, float* colT, float* dx) {
   }
   const int64_t S = g.rows();
   const bool flat = Flat(g);
+  const uint32_t* masks = flat ? ColumnMasks(g) : nullptr;
   std::memset(dx, 0, sizeof(float) * g.in_size());
   for (int64_t c = 0; c < g.C; ++c) {
     float* dc = dx + c * g.H * g.W;
     for (int64_t fh = 0; fh < g.FH; ++fh) {
       for (int64_t fw = 0; fw < g.FW; ++fw) {
-        float* row = colT + ((c * g.FH + fh) * g.FW + fw) * S;
+        const float* row = colT + ((c * g.FH + fh) * g.FW + fw) * S;
         if (flat) {
           const FlatTap t = FlatRange(g, fh, fw);
           if (t.empty()) continue;
           // Entries whose tap falls off the left or right edge sit between the row ends of
-          // the flat range; zeroed, they add nothing where the flat add lands them.
-          for (int64_t oh = t.oh_lo; oh + 1 < t.oh_hi; ++oh) {
-            for (int64_t i = oh * g.OW + t.hi; i < (oh + 1) * g.OW + t.lo; ++i) row[i] = 0.0f;
-          }
-          AddFlat(row + t.begin, dc + t.begin + t.off, t.end - t.begin);
+          // the flat range; masked, they add nothing where the flat add lands them.
+          AddMasked(row + t.begin, masks + fw * S + t.begin, dc + t.begin + t.off, t.end - t.begin);
           continue;
         }
         int64_t lo, hi;

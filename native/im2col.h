@@ -27,8 +27,7 @@ void Col2imOne(const ConvGeom& g, const float* col, float* dx);
 // this is far cheaper than the course layout, and W (FN x K) * colT is an untransposed gemm.
 void Im2colTOne(const ConvGeom& g, const float* x, float* colT);
 // The adjoint of Im2colTOne: dx (C,H,W) = sum of colT's entries over the windows (overwrites dx).
-// colT is scratch: entries whose tap falls outside the image may be set to zero.
-void Col2imTOne(const ConvGeom& g, float* colT, float* dx);
+void Col2imTOne(const ConvGeom& g, const float* colT, float* dx);
 
 // Whole batch, split over the loop threads.
 void Im2col(const ConvGeom& g, const float* x, float* col);
