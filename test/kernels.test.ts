@@ -97,7 +97,7 @@ describe('sgemm', () => {
     }
   }
 
-  // From about 4M multiply-adds the rows (M >= N) or columns of C are split over the threads:
+  // From about 2M multiply-adds the rows (M >= N) or columns of C are split over the threads:
   // each slice must address its part of a transposed or untransposed operand correctly.
   for (const [M, N, Kd] of [[301, 37, 420], [37, 301, 420], [160, 160, 170]] as Array<[number, number, number]>) {
     for (const transA of [false, true]) {
