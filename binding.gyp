@@ -17,7 +17,7 @@
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
       "defines": ["NAPI_VERSION=8"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math"],
       "include_dirs": [
         "<!@(pkg-config --cflags-only-I openblas 2>/dev/null | sed 's/-I//g')"
       ],
