@@ -27,10 +27,10 @@ export interface SequentialOptions {
    */
   inputGradient?: boolean;
   /**
-   * Let each Convolution apply a following Relu and max Pooling in the same native call
-   * (true by default; the numbers are the same bit for bit, and the full convolution output
-   * is never written out). The fused Relu and Pooling layers then pass values through, so
-   * the Convolution's forward returns the pooled output.
+   * Let each Convolution apply the Relu and max Pooling that follow it in the same native
+   * call (true by default; the numbers are the same bit for bit, and the full convolution
+   * output is never written out). Only this network's own forward and backward do so: the
+   * layer objects keep their usual behaviour when called directly.
    */
   fuse?: boolean;
 }
@@ -54,6 +54,9 @@ export class Sequential {
   private readonly decayKeys: string[] = [];
   private readonly bnLayers: BatchNormalization[] = [];
   private readonly gradsOut: Record<string, Tensor> = {};
+  private readonly steps: Array<{ start: number; span: number; relu: boolean; pool: Pooling | null }> = [];
+  /** Index ranges [start, end) of `layers` that run as one fused Convolution call (see `fuse`). */
+  readonly fusedRanges: ReadonlyArray<readonly [number, number]>;
 
   constructor(layers: Array<Layer | SoftmaxWithLoss>, options: SequentialOptions = {}) {
     if (!Array.isArray(layers) || layers.length === 0) {
@@ -69,27 +72,25 @@ export class Sequential {
       }
     });
     this.layers = body;
-    if (options.fuse ?? true) {
-      for (let i = 0; i + 1 < body.length; i++) {
-        const conv = body[i], relu = body[i + 1];
-        if (conv instanceof Convolution && relu instanceof Relu) {
-          conv.fuseRelu = true;
-          relu.fused = true;
-        }
+    // The order in which forward runs the layers: one step per layer, except that a
+    // Convolution followed by a Relu and/or a max Pooling runs them in its own native call
+    // (Convolution.forwardFused); the Relu and Pooling objects are not touched, so they
+    // still work on their own outside this network.
+    const fuse = options.fuse ?? true;
+    const fused: Array<readonly [number, number]> = [];
+    for (let i = 0; i < body.length;) {
+      const layer = body[i];
+      let relu = false, pool: Pooling | null = null, span = 1;
+      if (fuse && layer instanceof Convolution) {
+        if (body[i + span] instanceof Relu) { relu = true; span++; }
+        const next = body[i + span];
+        if (next instanceof Pooling) { pool = next; span++; }
       }
-      // Then a max Pooling right after a Convolution (or after its fused Relu) pools each
-      // sample's output while it is in cache.
-      for (let i = 0; i < body.length; i++) {
-        const conv = body[i];
-        if (!(conv instanceof Convolution)) continue;
-        const next = conv.fuseRelu ? i + 2 : i + 1;
-        const pool = body[next];
-        if (pool instanceof Pooling) {
-          conv.fusePool = pool;
-          pool.fused = true;
-        }
-      }
+      this.steps.push({ start: i, span, relu, pool });
+      if (span > 1) fused.push([i, i + span]);
+      i += span;
     }
+    this.fusedRanges = fused;
     const first = body[0] as Layer & { skipInputGradient?: boolean };
     if ('skipInputGradient' in first) first.skipInputGradient = !(options.inputGradient ?? false);
     this.weightDecayLambda = expectNumber('Sequential', 'weightDecayLambda', options.weightDecayLambda ?? 0, { min: 0 });
@@ -136,12 +137,15 @@ export class Sequential {
   predict(x: Tensor, train = false): Tensor {
     expectTensor('predict', 'x', x);
     let y = x;
-    for (let i = 0; i < this.layers.length; i++) {
+    for (const step of this.steps) {
+      const layer = this.layers[step.start];
       try {
-        y = this.layers[i].forward(y, train);
+        y = step.span > 1
+          ? (layer as Convolution).forwardFused(y, step.relu, step.pool)
+          : layer.forward(y, train);
       } catch (err) {
         if (err instanceof ShapeError) {
-          throw new ShapeError(`layer ${i} (${this.layers[i].name}): ${err.message}`);
+          throw new ShapeError(`layer ${step.start} (${layer.name}): ${err.message}`);
         }
         throw err;
       }
@@ -191,7 +195,7 @@ export class Sequential {
   /** Backward from the loss (after loss()): fills every layer's grads, plus weight decay. */
   backward(dout = 1): Tensor {
     let d = this.lastLayer.backward(dout);
-    for (let i = this.layers.length - 1; i >= 0; i--) d = this.layers[i].backward(d);
+    for (let k = this.steps.length - 1; k >= 0; k--) d = this.layers[this.steps[k].start].backward(d);
     const l2 = this.weightDecayLambda, l1 = this.l1Lambda;
     if (l2 !== 0 || l1 !== 0) {
       for (const key of this.decayKeys) {

@@ -349,10 +349,8 @@ describe('Convolution followed by Relu runs fused', () => {
     for (let i = 0; i < x.data.length; i++) x.data[i] = Math.cos(i * 0.37);
     const t = [0, 1, 2, 1, 0];
     const fused = build(true), plain = build(false);
-    expect((fused.layers[0] as Convolution).fuseRelu).toBe(true);
-    expect((fused.layers[0] as Convolution).fusePool).toBe(fused.layers[2]);
-    expect((plain.layers[0] as Convolution).fuseRelu).toBe(false);
-    expect((plain.layers[0] as Convolution).fusePool).toBe(null);
+    expect(fused.fusedRanges).toEqual([[0, 3]]);
+    expect(plain.fusedRanges).toEqual([]);
     expect(fused.loss(x, t)).toBe(plain.loss(x, t));
     expect(Array.from(fused.predict(x).data)).toEqual(Array.from(plain.predict(x).data));
     const gf = fused.gradient(x, t), gp = plain.gradient(x, t);
@@ -379,13 +377,40 @@ describe('Convolution followed by Relu runs fused', () => {
     for (let i = 0; i < x.data.length; i++) x.data[i] = Math.cos(i * 0.41);
     const t = [0, 1, 2, 1];
     const fused = build(true), plain = build(false);
-    const convs = fused.layers.filter((l): l is Convolution => l instanceof Convolution);
-    expect(convs.map((c) => c.fusePool !== null)).toEqual([true, true, false]);
-    expect(convs.map((c) => c.fuseRelu)).toEqual([true, false, true]);
+    // Conv+Relu+Pooling, Conv+Pooling, Conv+Relu (the AvgPooling stays on its own).
+    expect(fused.fusedRanges).toEqual([[0, 3], [3, 5], [5, 7]]);
     expect(fused.loss(x, t)).toBe(plain.loss(x, t));
     expect(Array.from(fused.predict(x).data)).toEqual(Array.from(plain.predict(x).data));
     const gf = fused.gradient(x, t), gp = plain.gradient(x, t);
     for (const key of Object.keys(gp)) expect(Array.from(gf[key].data)).toEqual(Array.from(gp[key].data));
     expect(Array.from(fused.backward(1).data)).toEqual(Array.from(plain.backward(1).data));
   });
+
+  test('the layers of a fused network still work on their own', () => {
+    const W = Tensor.zeros([2, 1, 3, 3]);
+    for (let i = 0; i < W.data.length; i++) W.data[i] = Math.sin(i * 0.9);
+    const conv = new Convolution(W, tensor([0.1, -0.1]), 1, 1), relu = new Relu(), pool = new Pooling(2, 2, 2);
+    const net = new Sequential([conv, relu, pool, new Affine(Tensor.zeros([2 * 2 * 2, 2]), Tensor.zeros([2])),
+      new SoftmaxWithLoss()]);
+    expect(net.fusedRanges).toEqual([[0, 3]]);
+    const x = Tensor.zeros([3, 1, 4, 4]);
+    for (let i = 0; i < x.data.length; i++) x.data[i] = Math.cos(i * 0.53);
+    net.gradient(x, [0, 1, 0]);
+    // Direct calls give each layer's own output, as if no network had been built.
+    const y = conv.forward(x);
+    expect(y.shape).toEqual([3, 2, 4, 4]);
+    expect(y.data.some((v) => v < 0)).toBe(true);
+    const r = relu.forward(y);
+    expect(r.data.every((v) => v >= 0)).toBe(true);
+    expect(pool.forward(r).shape).toEqual([3, 2, 2, 2]);
+    const d = pool.backward(onesLike([3, 2, 2, 2]));
+    expect(d.shape).toEqual([3, 2, 4, 4]);
+    expect(d.data.reduce((a, v) => a + v, 0)).toBe(3 * 2 * 2 * 2);  // one 1 per window
+  });
 });
+
+function onesLike(shape: number[]): Tensor {
+  const t = Tensor.zeros(shape);
+  t.data.fill(1);
+  return t;
+}

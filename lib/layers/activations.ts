@@ -52,24 +52,7 @@ abstract class Elementwise implements Layer {
  */
 export class Relu extends Elementwise {
   readonly name = 'Relu';
-  /**
-   * Set by Sequential when the Convolution before this layer applies the Relu itself: forward
-   * and backward then pass their argument through unchanged.
-   */
-  fused = false;
   constructor() { super(k.reluForward, k.reluBackward, true); }
-
-  forward(x: Tensor, train = true): Tensor {
-    if (!this.fused) return super.forward(x, train);
-    expectTensor('Relu.forward', 'x', x);
-    return x;
-  }
-
-  backward(dout: Tensor): Tensor {
-    if (!this.fused) return super.backward(dout);
-    expectTensor('Relu.backward', 'dout', dout);
-    return dout;
-  }
 }
 
 /**

@@ -29,17 +29,6 @@ export class Convolution implements Layer {
   readonly stride: number;
   readonly pad: number;
   skipInputGradient: boolean;
-  /**
-   * Apply the following Relu inside this layer (set by Sequential, which then makes that Relu
-   * pass values through): out = max(0, conv) and backward masks dout with out > 0.
-   */
-  fuseRelu = false;
-  /**
-   * A max Pooling that follows (after the fused Relu, if any), run inside this layer (set by
-   * Sequential, which then makes that Pooling pass values through): forward returns the
-   * pooled output and the full convolution output is never written out.
-   */
-  fusePool: Pooling | null = null;
   private readonly buf = new Buffers();
   private geom: k.WindowGeometry | null = null;
   private x: Tensor | null = null;
@@ -72,6 +61,17 @@ export class Convolution implements Layer {
   }
 
   forward(x: Tensor, _train = true): Tensor {
+    return this.forwardFused(x, false, null);
+  }
+
+  /**
+   * Forward with the Relu and/or max Pooling that follow this layer applied in the same
+   * native call, on each sample while it is in cache (Sequential does this; the layers
+   * themselves are left untouched): returns max(0, conv) when relu, pooled by `pool` when
+   * given, and the full convolution output is then never written out. The results equal
+   * those of the separate layers bit for bit; backward() undoes whatever the last forward did.
+   */
+  forwardFused(x: Tensor, relu: boolean, pool: Pooling | null): Tensor {
     expectTensor('Convolution.forward', 'x', x);
     const [FN, C, FH, FW] = this.params.W.shape;
     expect4d('Convolution.forward', x, C);
@@ -80,15 +80,14 @@ export class Convolution implements Layer {
     const { OH, OW } = k.windowOutput('Convolution.forward', g);
     this.geom = g;
     this.x = x;
-    this.reluDone = this.fuseRelu;
-    if (this.fusePool !== null) {
-      const p = this.fusePool;
+    this.reluDone = relu;
+    if (pool !== null) {
+      const p = pool;
       const window = { PH: p.poolH, PW: p.poolW, stride: p.stride, pad: p.pad };
       const pg = k.fusedPoolOutput('Convolution.forward', g, FN, window);
       const pooled = this.buf.get('pooled', [N, FN, pg.OH, pg.OW]);
       const argmax = this.buf.getInt('argmax', pooled.data.length);
-      k.convPoolForward(x.data, this.params.W.data, this.params.b.data, pooled.data, argmax, FN, g, window,
-        this.fuseRelu);
+      k.convPoolForward(x.data, this.params.W.data, this.params.b.data, pooled.data, argmax, FN, g, window, relu);
       this.pooled = { window, argmax };
       this.out = pooled;
       return pooled;
@@ -96,7 +95,7 @@ export class Convolution implements Layer {
     const out = this.buf.get('out', [N, FN, OH, OW]);
     // The columns are not kept: backward recomputes them per sample from x, which costs
     // less than writing and reading the whole batch's im2col matrix through memory.
-    k.convForward(x.data, this.params.W.data, this.params.b.data, null, out.data, FN, g, this.fuseRelu);
+    k.convForward(x.data, this.params.W.data, this.params.b.data, null, out.data, FN, g, relu);
     this.pooled = null;
     this.out = out;
     return out;
@@ -179,11 +178,6 @@ abstract class PoolingBase implements Layer {
  */
 export class Pooling extends PoolingBase {
   readonly name: string = 'Pooling';
-  /**
-   * Set by Sequential when the Convolution before it pools its own output (see
-   * Convolution.fusePool): forward and backward then pass their argument through unchanged.
-   */
-  fused = false;
   private argmax: Int32Array | null = null;
 
   constructor(poolH: number, poolW: number, stride = 1, pad = 0) {
@@ -191,10 +185,6 @@ export class Pooling extends PoolingBase {
   }
 
   forward(x: Tensor, _train = true): Tensor {
-    if (this.fused) {
-      expectTensor('Pooling.forward', 'x', x);
-      return x;
-    }
     const g = this.geometry(x);
     const out = this.buf.get('out', [g.N, g.C, g.OH, g.OW]);
     const argmax = this.buf.getInt('argmax', out.data.length);
@@ -205,10 +195,6 @@ export class Pooling extends PoolingBase {
   }
 
   backward(dout: Tensor): Tensor {
-    if (this.fused) {
-      expectTensor('Pooling.backward', 'dout', dout);
-      return dout;
-    }
     const g = this.checkDout(dout);
     const dx = this.buf.get('dx', [g.N, g.C, g.H, g.W]);
     k.maxPoolBackward(dout.data, this.argmax as Int32Array, dx.data, g);
