@@ -132,7 +132,9 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float*
         // dout_n * colT_n^T on these shapes; it is transposed into dW once per chunk.
         Sgemm(false, true, iK, iFN, iS, 1.0f, colT, d, beta, dwT_part, false);
         if (dx != nullptr) {
-          float* dcolT = Scratch(dcol_buf, S * K);
+          // colT is dead once dW has it: its buffer takes dcolT, so one sample's columns
+          // occupy the cache once rather than twice (16x28x28 3x3: 451 KB each).
+          float* dcolT = colT;
           Sgemm(true, false, iK, iS, iFN, 1.0f, W, d, 0.0f, dcolT, false);
           Col2imTOne(g, dcolT, dx + n * g.in_size());
         }
