@@ -111,6 +111,19 @@ Napi::Value ColumnSumsJs(const Napi::CallbackInfo& info) {
   return Undefined(info);
 }
 
+// Sets g's OH and OW from its input extent, window, stride and pad, or throws "a FHxFW
+// <window> with pad P does not fit <article> HxW <input>".
+void SetWindowOutput(const Args& a, ConvGeom* g, const char* window, const char* article,
+                     const char* input) {
+  g->OH = OutExtent(g->H, g->FH, g->stride, g->pad);
+  g->OW = OutExtent(g->W, g->FW, g->stride, g->pad);
+  if (g->OH < 1 || g->OW < 1) {
+    a.Range("a " + std::to_string(g->FH) + "x" + std::to_string(g->FW) + " " + window +
+            " with pad " + std::to_string(g->pad) + " does not fit " + article + " " +
+            std::to_string(g->H) + "x" + std::to_string(g->W) + " " + input);
+  }
+}
+
 // Reads N, C, H, W, window height, window width, stride, pad starting at argument `first`
 // (the names say which: the width is 'Wd' where 'W' names convolution weights) and checks
 // that the window fits and that per-sample gemm sizes and plane indices fit in 32 bits.
@@ -125,13 +138,7 @@ ConvGeom ReadWindowGeom(const Args& a, size_t first, const char* width, const ch
   g.FW = a.Int(first + 5, kw, 1);
   g.stride = a.Int(first + 6, "stride", 1);
   g.pad = a.Int(first + 7, "pad", 0);
-  g.OH = OutExtent(g.H, g.FH, g.stride, g.pad);
-  g.OW = OutExtent(g.W, g.FW, g.stride, g.pad);
-  if (g.OH < 1 || g.OW < 1) {
-    a.Range("a " + std::to_string(g.FH) + "x" + std::to_string(g.FW) + " window with pad " +
-            std::to_string(g.pad) + " does not fit a " + std::to_string(g.H) + "x" +
-            std::to_string(g.W) + " input");
-  }
+  SetWindowOutput(a, &g, "window", "a", "input");
   // cblas takes int dimensions and argmax holds int32 plane indices.
   size_t k = 0, s = 0, plane = 0;
   if (!MulOk(g.H, g.W, &plane) || plane > kIntMax) a.Range("an input plane has over 2^31 elements");
@@ -242,13 +249,7 @@ PoolGeom ReadFusedPool(const Args& a, size_t first, const ConvGeom& g) {
   p.FW = a.Int(first + 1, "PW", 1);
   p.stride = a.Int(first + 2, "poolStride", 1);
   p.pad = a.Int(first + 3, "poolPad", 0);
-  p.OH = OutExtent(p.H, p.FH, p.stride, p.pad);
-  p.OW = OutExtent(p.W, p.FW, p.stride, p.pad);
-  if (p.OH < 1 || p.OW < 1) {
-    a.Range("a " + std::to_string(p.FH) + "x" + std::to_string(p.FW) + " pool window with pad " +
-            std::to_string(p.pad) + " does not fit the " + std::to_string(g.OH) + "x" +
-            std::to_string(g.OW) + " convolution output");
-  }
+  SetWindowOutput(a, &p, "pool window", "the", "convolution output");
   return p;
 }
 
