@@ -90,7 +90,8 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float*
     float* db_part = Scratch(db_buf, FN);
     std::fill(db_part, db_part + FN, 0.0f);
     for (int64_t n = begin; n < end; ++n) {
-      const float* d = dout + n * FN * S;
+      // This sample's gradient of the convolution output (FN x S).
+      const float* d;
       if (pool != nullptr) {
         // The pooling's (and fused Relu's) backward into a per-sample scratch.
         const int64_t P = pool->size();
@@ -104,8 +105,10 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float*
       } else if (relu_out != nullptr) {
         // The fused Relu's backward: no gradient where the output was clamped to zero.
         float* masked = Scratch(dmask_buf, FN * S);
-        ReluBackward(relu_out + n * FN * S, d, masked, FN * S);
+        ReluBackward(relu_out + n * FN * S, dout + n * FN * S, masked, FN * S);
         d = masked;
+      } else {
+        d = dout + n * FN * S;
       }
       for (int64_t f = 0; f < FN; ++f) db_part[f] += RowSum(d + f * S, S);
       const float beta = n == begin ? 0.0f : 1.0f;
