@@ -82,8 +82,7 @@ export class Convolution implements Layer {
     this.x = x;
     this.reluDone = relu;
     if (pool !== null) {
-      const p = pool;
-      const window = { PH: p.poolH, PW: p.poolW, stride: p.stride, pad: p.pad };
+      const window = { PH: pool.poolH, PW: pool.poolW, stride: pool.stride, pad: pool.pad };
       const pg = k.fusedPoolOutput('Convolution.forward', g, FN, window);
       const pooled = this.buf.get('pooled', [N, FN, pg.OH, pg.OW]);
       const argmax = this.buf.getInt('argmax', pooled.data.length);
