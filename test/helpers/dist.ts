@@ -17,9 +17,10 @@ function newestSource(dir: string): number {
   return t;
 }
 
-/** Compiles lib/ to dist/ (tsc) unless `file` in dist/ is at least as new as every source. */
+/** Compiles lib/ and bench/ to dist/ (tsc) unless `file` in dist/ is at least as new as every source. */
 export function ensureBuilt(file: string): void {
-  if (!fs.existsSync(file) || fs.statSync(file).mtimeMs < newestSource(path.join(ROOT, 'lib'))) {
+  const newest = Math.max(newestSource(path.join(ROOT, 'lib')), newestSource(path.join(ROOT, 'bench')));
+  if (!fs.existsSync(file) || fs.statSync(file).mtimeMs < newest) {
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
   }
 }
