@@ -22,7 +22,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   Adam, blasInfo, BlasInfo, DeepConvNet, getNumThreads, MultiLayerNet, MultiLayerNetExtend, SGD,
   Sequential, setNumThreads, setSeed, SimpleConvNet, StatefulOptimizer, Tensor,
@@ -395,7 +395,14 @@ function main(argv: string[]): void {
     .option('--python <path>', 'Python with torch for --compare', '/usr/bin/python3')
     .addOption(new Option('--child <id>', 'internal: run one workload in this process').argParser(workloadId).hideHelp())
     .showHelpAfterError('(run with --help for usage)');
-  program.parse(argv);
+  // A bad flag or value exits 2 (usage), as the blasnet CLI does; --help exits 0.
+  program.exitOverride();
+  try {
+    program.parse(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+    throw err;
+  }
   const o = program.opts<Options>();
   const settings: Settings = { reps: o.reps, steps: o.steps, warmup: o.warmup, warmupSeconds: o.warmupSeconds, inferBatches: o.inferBatches, threads: o.threads, seed: o.seed };
 

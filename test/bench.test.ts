@@ -53,10 +53,17 @@ describe('npm run bench', () => {
     [['--warmup-seconds', 'soon'], /--warmup-seconds must be a number of seconds >= 0, got 'soon'/],
     [['--reps', '0'], /--reps must be an integer >= 1, got '0'/],
     [['--only', 'W9'], /expected one of W1, W2, W3, W4, W5 \(comma-separated\), got 'W9'/],
-  ])('refuses %p', (args, message) => {
+  ])('refuses %p with exit code 2', (args, message) => {
     const r = bench(args);
-    expect(r.status).not.toBe(0);
+    expect(r.status).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stdout).not.toMatch(/round 1/);
+  });
+
+  test('--help prints the options and exits 0', () => {
+    const r = bench(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--warmup-seconds <s>/);
+    expect(r.stdout).toMatch(/--compare/);
   });
 });
