@@ -84,10 +84,6 @@ inline void AddRow(const float* __restrict src, float* __restrict dst, int64_t n
   for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
-}  // namespace
-
-namespace {
-
 // With stride 1 and OW == W (a "same" convolution: 2*pad == FW-1), output position
 // (oh, ow) of tap (fh, fw) reads input (oh - pad + fh, ow - pad + fw): flat index i of a colT
 // row reads flat index i + off of the channel plane, off = (fh-pad)*W + (fw-pad). A whole row
@@ -164,9 +160,12 @@ const uint32_t* ColumnMasks(const ConvGeom& g) {
 __attribute__((target_clones("avx2", "default")))
 void CopyMasked(const float* __restrict src, const uint32_t* __restrict mask, float* __restrict dst,
                 int64_t n) {
-  const uint32_t* s = reinterpret_cast<const uint32_t*>(src);
-  uint32_t* d = reinterpret_cast<uint32_t*>(dst);
-  for (int64_t i = 0; i < n; ++i) d[i] = s[i] & mask[i];
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, src + i, sizeof bits);  // a bit copy, not a pointer cast (aliasing rules)
+    bits &= mask[i];
+    std::memcpy(dst + i, &bits, sizeof bits);
+  }
 }
 
 // dst[i] += src[i] where mask[i] is set.
