@@ -232,29 +232,39 @@ export class SGD extends OptimizerBase {
   }
 }
 
+/** Momentum and Nesterov: a velocity slot v, lr and momentum; they differ only in the step. */
+abstract class VelocityOptimizer extends OptimizerBase {
+  protected readonly slotNames = ['v'] as const;
+  protected abstract readonly kind: typeof OptimizerKind.momentum | typeof OptimizerKind.nesterov;
+  readonly lr: number;
+  readonly momentum: number;
+
+  constructor(cls: string, options?: MomentumOptions) {
+    super();
+    const o = readOptions(cls, options, ['lr', 'momentum']);
+    this.lr = lrOption(cls, o.lr, 0.01);
+    this.momentum = unitOption(cls, 'momentum', o.momentum, 0.9);
+  }
+
+  protected step(p: Float32Array, g: Float32Array, [v]: Float32Array[]): void {
+    // Native loop, arithmetic per element in double as the formula of each class.
+    optimizerStep(this.kind, p, g, v, null, this.lr, this.momentum);
+  }
+}
+
 /**
  * Momentum SGD as in the course: v = momentum * v - lr * dW; W += v.
  * @example
  *   const opt = new Momentum({ lr: 0.01, momentum: 0.9 });
  *   opt.update(net.params, net.gradient(x, t));
  */
-export class Momentum extends OptimizerBase {
+export class Momentum extends VelocityOptimizer {
   readonly name = 'momentum' as const;
   protected readonly cls = 'Momentum';
-  protected readonly slotNames = ['v'] as const;
-  readonly lr: number;
-  readonly momentum: number;
+  protected readonly kind = OptimizerKind.momentum;
 
   constructor(options?: MomentumOptions) {
-    super();
-    const o = readOptions('Momentum', options, ['lr', 'momentum']);
-    this.lr = lrOption('Momentum', o.lr, 0.01);
-    this.momentum = unitOption('Momentum', 'momentum', o.momentum, 0.9);
-  }
-
-  protected step(p: Float32Array, g: Float32Array, [v]: Float32Array[]): void {
-    // Native loop, arithmetic per element in double as the formula above.
-    optimizerStep(OptimizerKind.momentum, p, g, v, null, this.lr, this.momentum);
+    super('Momentum', options);
   }
 }
 
@@ -267,23 +277,13 @@ export class Momentum extends OptimizerBase {
  *   const opt = new Nesterov({ lr: 0.01, momentum: 0.9 });
  *   opt.update(net.params, net.gradient(x, t));
  */
-export class Nesterov extends OptimizerBase {
+export class Nesterov extends VelocityOptimizer {
   readonly name = 'nesterov' as const;
   protected readonly cls = 'Nesterov';
-  protected readonly slotNames = ['v'] as const;
-  readonly lr: number;
-  readonly momentum: number;
+  protected readonly kind = OptimizerKind.nesterov;
 
   constructor(options?: NesterovOptions) {
-    super();
-    const o = readOptions('Nesterov', options, ['lr', 'momentum']);
-    this.lr = lrOption('Nesterov', o.lr, 0.01);
-    this.momentum = unitOption('Nesterov', 'momentum', o.momentum, 0.9);
-  }
-
-  protected step(p: Float32Array, g: Float32Array, [v]: Float32Array[]): void {
-    // Native loop, arithmetic per element in double as the formula above.
-    optimizerStep(OptimizerKind.nesterov, p, g, v, null, this.lr, this.momentum);
+    super('Nesterov', options);
   }
 }
 
