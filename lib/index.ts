@@ -1,32 +1,32 @@
 // SPDX-License-Identifier: MIT
 // blasnet: the course's deep-learning building blocks over OpenBLAS.
-export * as kernels from './kernels';
-export { setNumThreads, getNumThreads, blasInfo } from './kernels';
-export type { BlasInfo, WindowGeometry } from './kernels';
-export { ShapeError } from './errors';
-export { Tensor, tensor } from './tensor';
-export { setSeed } from './random';
-export { im2col, col2im } from './functional';
-export type { Layer } from './layers/layer';
-export { Affine } from './layers/dense';
-export type { AffineOptions } from './layers/dense';
-export { Relu, Sigmoid, Tanh } from './layers/activations';
-export { SoftmaxWithLoss } from './layers/loss';
-export type { Labels } from './layers/loss';
-export { Dropout, BatchNormalization } from './layers/regularization';
-export type { DropoutOptions, BatchNormalizationOptions } from './layers/regularization';
-export { Convolution, Pooling, AvgPooling } from './layers/conv';
-export type { ConvolutionOptions } from './layers/conv';
-export { Sequential } from './network';
-export type { SequentialOptions } from './network';
+export * as kernels from './core/kernels';
+export { setNumThreads, getNumThreads, blasInfo } from './core/kernels';
+export type { BlasInfo, WindowGeometry } from './core/kernels';
+export { ShapeError } from './core/errors';
+export { Tensor, tensor } from './core/tensor';
+export { setSeed } from './core/random';
+export { im2col, col2im } from './nn/im2col';
+export type { Layer } from './nn/layers/layer';
+export { Affine } from './nn/layers/dense';
+export type { AffineOptions } from './nn/layers/dense';
+export { Relu, Sigmoid, Tanh } from './nn/layers/activations';
+export { SoftmaxWithLoss } from './nn/layers/loss';
+export type { Labels } from './nn/layers/loss';
+export { Dropout, BatchNormalization } from './nn/layers/regularization';
+export type { DropoutOptions, BatchNormalizationOptions } from './nn/layers/regularization';
+export { Convolution, Pooling, AvgPooling } from './nn/layers/conv';
+export type { ConvolutionOptions } from './nn/layers/conv';
+export { Sequential } from './nn/network';
+export type { SequentialOptions } from './nn/network';
 export {
   MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet, networkFromConfig, loadNetwork, initScale,
-} from './presets';
+} from './nn/presets';
 export type {
   MultiLayerNetOptions, MultiLayerNetExtendOptions, SimpleConvNetOptions, DeepConvNetOptions, ConvParam, WeightInit, Activation,
-} from './presets';
-export * from './optimizers';
-export { Trainer } from './trainer';
-export type { TrainerOptions, TrainHistory, IterationInfo, EvalInfo } from './trainer';
-export { readSafetensors, writeSafetensors } from './safetensors';
+} from './nn/presets';
+export * from './train/optimizers';
+export { Trainer } from './train/trainer';
+export type { TrainerOptions, TrainHistory, IterationInfo, EvalInfo } from './train/trainer';
+export { readSafetensors, writeSafetensors } from './io/safetensors';
 export * from './data';

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, test } from '@jest/globals';
 import { main } from '../lib/cli/main';
 import { Io } from '../lib/cli/common';
 import { loadMnist } from '../lib/data';
-import { loadNetwork } from '../lib/presets';
+import { loadNetwork } from '../lib/nn/presets';
 import { ensureBuilt, ROOT } from './helpers/dist';
 
 const BIN = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');

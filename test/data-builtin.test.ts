@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { builtinCachePath, loadBuiltinDigits, loadMnist } from '../lib/data';
-import { Tensor } from '../lib/tensor';
+import { Tensor } from '../lib/core/tensor';
 
 // The package's own API, used here as an independent way to read its digits.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -8,7 +8,7 @@ import * as zlib from 'zlib';
 import {
   findMnistFiles, IdxFormatError, loadIdxPair, loadMnist, readIdx, readIdxImages, readIdxLabels,
 } from '../lib/data';
-import { Tensor } from '../lib/tensor';
+import { Tensor } from '../lib/core/tensor';
 
 const MNIST_DIR = path.resolve(__dirname, '../../shared/data/mnist');
 const T10K_IMAGES = path.join(MNIST_DIR, 't10k-images-idx3-ubyte.gz');

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-// Bad input, on both sides of the boundary: the checked wrappers of lib/kernels.ts,
+// Bad input, on both sides of the boundary: the checked wrappers of lib/core/kernels.ts,
 // and the raw addon called directly (the C++ checks are the second line, so every
 // bad call must throw there too, never read or write out of bounds, and leave the
 // process working). Errors from the addon come from another realm, so tests assert
 // on err.name and the message rather than with instanceof.
 import { describe, expect, test } from '@jest/globals';
-import * as K from '../lib/kernels';
-import { addon } from '../lib/native';
+import * as K from '../lib/core/kernels';
+import { addon } from '../lib/core/native';
 import { Call, caught, esc } from './helpers/errors';
 import { Rng } from './helpers/random';
 import * as ref from './reference/naive';

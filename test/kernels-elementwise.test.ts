@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The element-wise native kernels (activations, optimizer steps, batch normalisation,
-// dropout, multiply, scale) through lib/kernels.ts against float64 references written
+// dropout, multiply, scale) through lib/core/kernels.ts against float64 references written
 // here from the course's formulas, on small arrays and on arrays above the 2^20-operation
 // threshold where ParallelFor splits the loop over two threads; subarray views check that
 // only the output window is written. Bad input is tried on the wrappers and on the raw
 // addon: errors from the addon come from another realm, so tests assert err.name and the
 // message instead of instanceof.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import * as K from '../lib/kernels';
-import { addon } from '../lib/native';
+import * as K from '../lib/core/kernels';
+import { addon } from '../lib/core/native';
 import { Call, caught, esc } from './helpers/errors';
 
 type F32 = Float32Array;

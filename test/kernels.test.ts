@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Every native kernel (through the checked wrappers of lib/kernels.ts) against the
+// Every native kernel (through the checked wrappers of lib/core/kernels.ts) against the
 // float64 reference in test/reference/naive.ts, on seeded random shapes.
 import { afterAll, describe, expect, test } from '@jest/globals';
-import * as K from '../lib/kernels';
+import * as K from '../lib/core/kernels';
 import { Rng } from './helpers/random';
 import * as ref from './reference/naive';
 

@@ -8,8 +8,8 @@ import { join } from 'path';
 import {
   AdaGrad, Adam, addWeightDecayGrad, l1Penalty, l2Penalty, Momentum, Nesterov, optimizerFromName,
   RMSprop, SGD, StatefulOptimizer, WeightDecayOptions,
-} from '../lib/optimizers';
-import { Tensor, tensor } from '../lib/tensor';
+} from '../lib/train/optimizers';
+import { Tensor, tensor } from '../lib/core/tensor';
 
 type Values = Record<string, number[]>;
 interface Fixture {

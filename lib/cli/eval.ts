@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
 import { loadMnist } from '../data';
-import { loadNetwork } from '../presets';
+import { loadNetwork } from '../nn/presets';
 import { checkDataDir, EXIT, intArg, Io, UsageError } from './common';
 
 export interface EvalOptions {

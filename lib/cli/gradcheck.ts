@@ -2,15 +2,15 @@
 // `blasnet gradcheck`: backpropagation against central differences for every
 // layer kind and every preset network, on tiny inputs.
 import { Command } from 'commander';
-import { Relu, Sigmoid, Tanh } from '../layers/activations';
-import { AvgPooling, Convolution, Pooling } from '../layers/conv';
-import { Affine } from '../layers/dense';
-import { Layer } from '../layers/layer';
-import { BatchNormalization, Dropout } from '../layers/regularization';
-import { Sequential } from '../network';
-import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet } from '../presets';
-import { fillRandn, random, setSeed } from '../random';
-import { Tensor } from '../tensor';
+import { Relu, Sigmoid, Tanh } from '../nn/layers/activations';
+import { AvgPooling, Convolution, Pooling } from '../nn/layers/conv';
+import { Affine } from '../nn/layers/dense';
+import { Layer } from '../nn/layers/layer';
+import { BatchNormalization, Dropout } from '../nn/layers/regularization';
+import { Sequential } from '../nn/network';
+import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet } from '../nn/presets';
+import { fillRandn, random, setSeed } from '../core/random';
+import { Tensor } from '../core/tensor';
 import { EXIT, intArg, Io, positiveArg } from './common';
 
 export interface GradcheckResult {

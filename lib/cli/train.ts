@@ -5,11 +5,11 @@ import * as path from 'path';
 import { Command, Option } from 'commander';
 import { loadMnist } from '../data';
 import { trainCurve, StopFlag, Curve } from '../experiments/common';
-import { Optimizer, optimizerFromName, optimizerNames } from '../optimizers';
-import { DeepConvNet, MultiLayerNet, SimpleConvNet } from '../presets';
-import { Sequential } from '../network';
-import { random, setSeed } from '../random';
-import { Tensor } from '../tensor';
+import { Optimizer, optimizerFromName, optimizerNames } from '../train/optimizers';
+import { DeepConvNet, MultiLayerNet, SimpleConvNet } from '../nn/presets';
+import { Sequential } from '../nn/network';
+import { random, setSeed } from '../core/random';
+import { Tensor } from '../core/tensor';
 import { writeReport } from '../report';
 import { checkDataDir, EXIT, intArg, Io, onInterrupt, positiveArg, Progress, runDir } from './common';
 

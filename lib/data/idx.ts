@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { describe } from '../errors';
+import { describe } from '../core/errors';
 
 /** Magic number of an IDX file of uint8 images (N, rows, cols). */
 export const IDX_IMAGES_MAGIC = 0x00000803;

@@ -4,9 +4,9 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { describe } from '../errors';
-import { packageRoot } from '../paths';
-import { Tensor } from '../tensor';
+import { describe } from '../core/errors';
+import { packageRoot } from '../core/paths';
+import { Tensor } from '../core/tensor';
 import { findIdxFile, IdxFormatError, readIdxImages, readIdxLabels } from './idx';
 
 /** How images and labels are turned into arrays (the flags of the course's load_mnist). */

@@ -5,10 +5,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadMnist, MnistData } from '../data';
-import { Sequential } from '../network';
-import { Optimizer } from '../optimizers';
-import { Trainer } from '../trainer';
-import { Tensor } from '../tensor';
+import { Sequential } from '../nn/network';
+import { Optimizer } from '../train/optimizers';
+import { Trainer } from '../train/trainer';
+import { Tensor } from '../core/tensor';
 import type { LineChart, ReportSection, Table } from '../report';
 
 /** Set `stopped` to ask a running experiment to finish the current step and write what it has. */

@@ -2,11 +2,11 @@
 // Exercise 4: im2col shapes walked through, then SimpleConvNet against
 // MultiLayerNet (accuracy and time per iteration) and the first layer's
 // filters before and after training.
-import { im2col, col2im } from '../functional';
-import { MultiLayerNet, SimpleConvNet } from '../presets';
-import { setSeed, fillRandn } from '../random';
+import { im2col, col2im } from '../nn/im2col';
+import { MultiLayerNet, SimpleConvNet } from '../nn/presets';
+import { setSeed, fillRandn } from '../core/random';
 import { filterGridSvg, ReportSection, Table, writeReport } from '../report';
-import { Tensor } from '../tensor';
+import { Tensor } from '../core/tensor';
 import {
   accuracyChart, comparisonChart, standardSections, experimentData, ExperimentOptions, ExperimentOutcome,
   last, observe, prepareOutDir, RunRecord, runResult, trainCurve,

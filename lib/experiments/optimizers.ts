@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Exercise 2: the course's optimizers on the hard case of exercise 1 (sigmoid,
 // std 0.01), each with and without batch normalisation.
-import { MultiLayerNetExtend } from '../presets';
-import { setSeed } from '../random';
+import { MultiLayerNetExtend } from '../nn/presets';
+import { setSeed } from '../core/random';
 import { writeReport } from '../report';
 import {
   accuracyChart, comparisonChart, ConfigSpec, experimentData, ExperimentOptions, ExperimentOutcome, standardSections,

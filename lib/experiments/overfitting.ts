@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Exercise 3: a deep network on 300 samples overfits; L2, L1 and Dropout
 // narrow the gap between training and test accuracy.
-import { MultiLayerNetExtend } from '../presets';
-import { setSeed } from '../random';
+import { MultiLayerNetExtend } from '../nn/presets';
+import { setSeed } from '../core/random';
 import { writeReport } from '../report';
 import {
   accuracyChart, comparisonChart, ConfigSpec, experimentData, ExperimentOptions, ExperimentOutcome, standardSections,

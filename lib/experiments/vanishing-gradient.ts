@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Exercise 1: how weight initialisation decides whether a sigmoid or ReLU
 // network learns at all (the course's weight_init_compare, with accuracy).
-import { MultiLayerNet, WeightInit } from '../presets';
-import { setSeed } from '../random';
+import { MultiLayerNet, WeightInit } from '../nn/presets';
+import { setSeed } from '../core/random';
 import { writeReport } from '../report';
 import {
   accuracyChart, comparisonChart, ConfigSpec, experimentData, ExperimentOptions, ExperimentOutcome, standardSections,

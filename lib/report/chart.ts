@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // LineChart -> Vega-Lite spec -> Vega view (renderer 'none', no DOM) -> SVG.
-import { describe } from '../errors';
+import { describe } from '../core/errors';
 import { FONT_FAMILY, svgToPng } from './png';
 import type { LineChart } from './types';
 import { loadVega, offlineLoader } from './vega';

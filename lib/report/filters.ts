@@ -2,7 +2,7 @@
 // First-layer convolution filters as a grid of grey squares, like the course's
 // filter_show (imshow with cmap gray_r): each filter is scaled to its own
 // min..max, the largest weight drawn black and the smallest white.
-import { describe } from '../errors';
+import { describe } from '../core/errors';
 import { FONT_FAMILY } from './png';
 
 export interface FilterGridOptions {

@@ -3,7 +3,7 @@
 // no browser, no canvas). resvg draws text only with fonts it can find, so the
 // system fonts are loaded and a family that Debian ships is named first.
 import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
-import { describe } from '../errors';
+import { describe } from '../core/errors';
 
 /** The font list written into every SVG this module makes; the first ones exist on Debian. */
 export const FONT_FAMILY = "'DejaVu Sans', 'Liberation Sans', Arial, Helvetica, sans-serif";

@@ -4,7 +4,7 @@
 // renamed, so an interrupted run (Ctrl-C) leaves whole files or none.
 import * as fs from 'fs';
 import * as path from 'path';
-import { describe } from '../errors';
+import { describe } from '../core/errors';
 import { checkId, renderChart } from './chart';
 import { svgToPng } from './png';
 import type { LineChart, Picture, Report, ReportSection, Table } from './types';

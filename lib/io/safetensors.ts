@@ -5,7 +5,7 @@
 // fsync, rename), so a crash mid-save never replaces a good file with a broken one.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Tensor } from './tensor';
+import { Tensor } from '../core/tensor';
 
 export interface SafetensorsFile {
   tensors: Record<string, Tensor>;

@@ -5,9 +5,9 @@
 // Parameters and state live in Float32Arrays; each element is read into a JS double, updated
 // there and stored once, so one update rounds to float32 once per array instead of once per
 // numpy operation. Parameters are updated in place: layers hold the same arrays.
-import { describe, expectNumber, ShapeError } from './errors';
-import { optimizerStep, OptimizerKind } from './kernels';
-import { expectTensor, Tensor } from './tensor';
+import { describe, expectNumber, ShapeError } from '../core/errors';
+import { optimizerStep, OptimizerKind } from '../core/kernels';
+import { expectTensor, Tensor } from '../core/tensor';
 
 /** What every optimizer offers; a caller may supply its own object of this shape. */
 export interface Optimizer {

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Element-wise activations, each one native call per pass. Relu keeps its input (the mask
 // is x > 0), Sigmoid and Tanh their output; none of them changes dout.
-import * as k from '../kernels';
-import { ShapeError } from '../errors';
-import { Tensor, expectTensor } from '../tensor';
+import * as k from '../../core/kernels';
+import { ShapeError } from '../../core/errors';
+import { Tensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
 type Kernel = (input: Float32Array, out: Float32Array) => void;

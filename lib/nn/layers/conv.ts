@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Convolution (im2col + sgemm in one native call) and pooling layers, NCHW.
-import * as k from '../kernels';
-import { expectInt, outExtent, ShapeError } from '../errors';
-import { Tensor, expectTensor } from '../tensor';
+import * as k from '../../core/kernels';
+import { expectInt, outExtent, ShapeError } from '../../core/errors';
+import { Tensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
 export interface ConvolutionOptions {

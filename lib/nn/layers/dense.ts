@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Affine: out = x W + b, by one native call (sgemm seeded with the bias).
-import * as k from '../kernels';
-import { ShapeError } from '../errors';
-import { Tensor, expectTensor } from '../tensor';
+import * as k from '../../core/kernels';
+import { ShapeError } from '../../core/errors';
+import { Tensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
 export interface AffineOptions {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Softmax followed by cross-entropy, as one layer (its backward is y - t).
-import { describe, ShapeError } from '../errors';
-import { Tensor, expectTensor } from '../tensor';
+import { describe, ShapeError } from '../../core/errors';
+import { Tensor, expectTensor } from '../../core/tensor';
 import { Buffers, shapeStr } from './layer';
 
 const { exp, log } = Math;

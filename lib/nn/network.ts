@@ -2,14 +2,14 @@
 // Sequential: any stack of layers ending in SoftmaxWithLoss, with the course's
 // network methods (predict, loss, accuracy, gradient, numericalGradient), L2
 // and L1 weight decay, and save/load in the safetensors format.
-import { describe, expectNumber, ShapeError } from './errors';
+import { describe, expectNumber, ShapeError } from '../core/errors';
 import { Relu } from './layers/activations';
 import { Convolution, Pooling } from './layers/conv';
 import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
-import { readSafetensors, writeSafetensors } from './safetensors';
-import { Tensor, expectTensor } from './tensor';
+import { readSafetensors, writeSafetensors } from '../io/safetensors';
+import { Tensor, expectTensor } from '../core/tensor';
 
 export interface SequentialOptions {
   /** L2 weight decay: adds 0.5·λ·ΣW² to the loss and λ·W to each W's gradient. */

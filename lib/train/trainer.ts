@@ -2,12 +2,12 @@
 // The course's Trainer: epochs of shuffled mini-batches, an optimizer, and
 // accuracy on train and test data per epoch (and every evalEvery iterations
 // when asked), with hooks for progress display.
-import { describe, expectInt, ShapeError } from './errors';
-import { checkLabels, Labels } from './layers/loss';
-import { Sequential } from './network';
+import { describe, expectInt, ShapeError } from '../core/errors';
+import { checkLabels, Labels } from '../nn/layers/loss';
+import { Sequential } from '../nn/network';
 import { Optimizer, optimizerFromName } from './optimizers';
-import { permutation } from './random';
-import { Tensor, expectTensor } from './tensor';
+import { permutation } from '../core/random';
+import { Tensor, expectTensor } from '../core/tensor';
 
 export interface IterationInfo {
   /** 0-based iteration index. */

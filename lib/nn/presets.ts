@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The course's networks as presets of Sequential, with its parameter names,
 // weight initialisation and defaults (options in camelCase).
-import { describe, expectInt, expectNumber } from './errors';
+import { describe, expectInt, expectNumber } from '../core/errors';
 import { Relu, Sigmoid, Tanh } from './layers/activations';
 import { Convolution, Pooling } from './layers/conv';
 import { Affine } from './layers/dense';
@@ -9,9 +9,9 @@ import { Layer } from './layers/layer';
 import { SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization, Dropout } from './layers/regularization';
 import { Sequential } from './network';
-import { fillRandn } from './random';
-import { readSafetensors } from './safetensors';
-import { Tensor } from './tensor';
+import { fillRandn } from '../core/random';
+import { readSafetensors } from '../io/safetensors';
+import { Tensor } from '../core/tensor';
 
 /** A standard deviation, or 'he'/'relu' (sqrt(2/fanIn)), or 'xavier'/'sigmoid' (sqrt(1/fanIn)). */
 export type WeightInit = number | 'he' | 'relu' | 'xavier' | 'sigmoid';

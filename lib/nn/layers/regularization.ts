@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Dropout and batch normalisation, with the course's conventions.
-import * as k from '../kernels';
-import { expectNumber, ShapeError } from '../errors';
-import { random } from '../random';
-import { Tensor, expectTensor } from '../tensor';
+import * as k from '../../core/kernels';
+import { expectNumber, ShapeError } from '../../core/errors';
+import { random } from '../../core/random';
+import { Tensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
 export interface DropoutOptions {

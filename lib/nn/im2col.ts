@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // im2col / col2im on Tensors, in the course's element order.
-import * as k from './kernels';
-import { describe, expectInt } from './errors';
-import { Tensor, expectTensor } from './tensor';
+import * as k from '../core/kernels';
+import { describe, expectInt } from '../core/errors';
+import { Tensor, expectTensor } from '../core/tensor';
 
 /**
  * Unfolds x (N, C, H, W) into a 2-D tensor (N*OH*OW, C*filterH*filterW): one row per output

@@ -2,7 +2,7 @@
 // What every layer has, and the buffer cache that keeps training steps free of
 // allocation: a layer asks for its output buffer by name and shape and gets
 // the same Float32Array back as long as the size does not change.
-import { Tensor } from '../tensor';
+import { Tensor } from '../../core/tensor';
 
 export interface Layer {
   /** Layer kind, e.g. 'Affine'. */
