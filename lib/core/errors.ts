@@ -101,3 +101,62 @@ export function outExtent(fn: string, what: string, size: number, k: number, str
   }
   return Math.floor(span / stride) + 1;
 }
+
+// The course's (Python, snake_case) spellings of option names, and its own typo
+// `dropout_ration`, mapped to blasnet's names: a ported call gets a pointed hint.
+const COURSE_NAMES: Record<string, string> = {
+  input_size: 'inputSize', hidden_size_list: 'hiddenSizeList', hidden_size: 'hiddenSize', output_size: 'outputSize',
+  weight_init_std: 'weightInitStd', weight_decay_lambda: 'weightDecayLambda', use_dropout: 'useDropout',
+  dropout_ration: 'dropoutRatio', dropout_ratio: 'dropoutRatio', use_batchnorm: 'useBatchnorm', useBatchNorm: 'useBatchnorm',
+  input_dim: 'inputDim', conv_param: 'convParam', filter_num: 'filterNum', filter_size: 'filterSize',
+  mini_batch_size: 'miniBatchSize', optimizer_param: 'optimizerParam', evaluate_sample_num_per_epoch: 'evaluateSampleNumPerEpoch',
+  epoch: 'epochs', decay_rate: 'decayRate', learning_rate: 'lr', max_iter: 'maxIterations', activation_function: 'activation',
+};
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const next = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = prev[j];
+      prev[j] = next;
+    }
+  }
+  return prev[b.length];
+}
+
+/** The valid name a mistyped or course-spelled option most likely meant, or undefined. */
+export function suggestName(key: string, allowed: readonly string[]): string | undefined {
+  const mapped = COURSE_NAMES[key];
+  if (mapped !== undefined && allowed.includes(mapped)) return mapped;
+  const lower = key.toLowerCase().replace(/_/g, '');
+  const same = allowed.find((a) => a.toLowerCase() === lower);
+  if (same) return same;
+  let best: string | undefined, bestD = Infinity;
+  for (const a of allowed) {
+    const d = editDistance(lower, a.toLowerCase());
+    if (d < bestD) { bestD = d; best = a; }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 4)) ? best : undefined;
+}
+
+/**
+ * Checks an options object: undefined gives {}, anything but a plain object is a TypeError, and
+ * an unknown key is a RangeError listing the valid names, with a "did you mean" that maps the
+ * course's snake_case names to blasnet's.
+ */
+export function readOptions<T extends object>(fn: string, options: T | undefined, allowed: readonly string[]): Partial<T> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${fn}: options must be an object like { ${allowed.join(', ')} }, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      const hint = suggestName(key, allowed);
+      throw new RangeError(`${fn}: unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; valid options are ${allowed.join(', ')}`);
+    }
+  }
+  return options;
+}

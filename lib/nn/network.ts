@@ -2,7 +2,7 @@
 // Sequential: any stack of layers ending in SoftmaxWithLoss, with the course's
 // network methods (predict, loss, accuracy, gradient, numericalGradient), L2
 // and L1 weight decay, and save/load in the safetensors format.
-import { describe, expectNumber, ShapeError } from '../core/errors';
+import { describe, expectNumber, readOptions, ShapeError } from '../core/errors';
 import { Relu } from './layers/activations';
 import { Convolution, Pooling } from './layers/conv';
 import { Layer, shapeStr } from './layers/layer';
@@ -58,7 +58,9 @@ export class Sequential {
   /** Index ranges [start, end) of `layers` that run as one fused Convolution call (see `fuse`). */
   readonly fusedRanges: ReadonlyArray<readonly [number, number]>;
 
-  constructor(layers: Array<Layer | SoftmaxWithLoss>, options: SequentialOptions = {}) {
+  constructor(layers: Array<Layer | SoftmaxWithLoss>, opts?: SequentialOptions) {
+    const options = readOptions('Sequential', opts,
+      ['weightDecayLambda', 'l1Lambda', 'inputShape', 'config', 'inputGradient', 'fuse']);
     if (!Array.isArray(layers) || layers.length === 0) {
       throw new TypeError(`Sequential: layers must be a non-empty array of layers, got ${describe(layers)}`);
     }

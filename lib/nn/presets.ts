@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The course's networks as presets of Sequential, with its parameter names,
 // weight initialisation and defaults (options in camelCase).
-import { describe, expectInt, expectNumber } from '../core/errors';
+import { describe, expectInt, expectNumber, readOptions } from '../core/errors';
 import { Relu, Sigmoid, Tanh } from './layers/activations';
 import { Convolution, Pooling } from './layers/conv';
 import { Affine } from './layers/dense';
@@ -41,11 +41,9 @@ function activationLayer(fn: string, a: unknown): Layer {
   }
 }
 
-function expectObject(fn: string, o: unknown): void {
-  if (o !== undefined && (o === null || typeof o !== 'object' || Array.isArray(o))) {
-    throw new TypeError(`${fn}: options must be an object, got ${describe(o)}`);
-  }
-}
+const MLP_OPTIONS = ['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd', 'weightDecayLambda', 'l1Lambda'];
+const MLP_EXTEND_OPTIONS = [...MLP_OPTIONS, 'useDropout', 'dropoutRatio', 'useBatchnorm'];
+const CONV_PARAM_KEYS = ['filterNum', 'filterSize', 'pad', 'stride'];
 
 export interface MultiLayerNetOptions {
   /** Features per input sample (784 for MNIST). */
@@ -74,8 +72,8 @@ export interface MultiLayerNetExtendOptions extends MultiLayerNetOptions {
 }
 
 function buildMlp(fn: string, o: MultiLayerNetExtendOptions, extend: boolean): Layer[] {
-  expectObject(fn, o);
-  if (!o) throw new TypeError(`${fn}: options { inputSize, hiddenSizeList, outputSize } are required`);
+  if (o === undefined) throw new TypeError(`${fn}: options { inputSize, hiddenSizeList, outputSize } are required`);
+  readOptions(fn, o, extend ? MLP_EXTEND_OPTIONS : MLP_OPTIONS);
   const inputSize = expectInt(fn, 'inputSize', o.inputSize);
   const outputSize = expectInt(fn, 'outputSize', o.outputSize);
   if (!Array.isArray(o.hiddenSizeList)) throw new TypeError(`${fn}: hiddenSizeList must be an array of positive integers, got ${describe(o.hiddenSizeList)}`);
@@ -171,9 +169,9 @@ function checkInputDim(fn: string, d: unknown): [number, number, number] {
 export class SimpleConvNet extends Sequential {
   constructor(options: SimpleConvNetOptions = {}) {
     const fn = 'SimpleConvNet';
-    expectObject(fn, options);
+    readOptions(fn, options, ['inputDim', 'convParam', 'hiddenSize', 'outputSize', 'weightInitStd', 'weightDecayLambda', 'l1Lambda']);
     const [C, H, W] = checkInputDim(fn, options.inputDim ?? [1, 28, 28]);
-    const cp = { filterNum: 30, filterSize: 5, pad: 0, stride: 1, ...(options.convParam ?? {}) };
+    const cp = { filterNum: 30, filterSize: 5, pad: 0, stride: 1, ...readOptions(`${fn}: convParam`, options.convParam, CONV_PARAM_KEYS) };
     const FN = expectInt(fn, 'convParam.filterNum', cp.filterNum);
     const FS = expectInt(fn, 'convParam.filterSize', cp.filterSize);
     const pad = expectInt(fn, 'convParam.pad', cp.pad, 0);
@@ -228,7 +226,7 @@ const DEEP_CONV_PARAMS: ConvParam[] = [
 export class DeepConvNet extends Sequential {
   constructor(options: DeepConvNetOptions = {}) {
     const fn = 'DeepConvNet';
-    expectObject(fn, options);
+    readOptions(fn, options, ['inputDim', 'convParams', 'hiddenSize', 'outputSize', 'dropoutRatio', 'weightInitStd']);
     const [C, H, W] = checkInputDim(fn, options.inputDim ?? [1, 28, 28]);
     const params = options.convParams ?? DEEP_CONV_PARAMS;
     if (!Array.isArray(params) || params.length !== 6) throw new TypeError(`${fn}: convParams must be an array of 6 conv parameter objects, got ${describe(params)}`);
@@ -239,6 +237,7 @@ export class DeepConvNet extends Sequential {
     const layers: Layer[] = [];
     let shape: number[] = [C, H, W];
     params.forEach((p, i) => {
+      readOptions(`${fn}: convParams[${i}]`, p, CONV_PARAM_KEYS);
       const FN = expectInt(fn, `convParams[${i}].filterNum`, p.filterNum);
       const FS = expectInt(fn, `convParams[${i}].filterSize`, p.filterSize);
       const fanIn = shape[0] * FS * FS;

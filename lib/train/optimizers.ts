@@ -5,7 +5,7 @@
 // Parameters and state live in Float32Arrays; each element is read into a JS double, updated
 // there and stored once, so one update rounds to float32 once per array instead of once per
 // numpy operation. Parameters are updated in place: layers hold the same arrays.
-import { describe, expectNumber, ShapeError } from '../core/errors';
+import { describe, expectNumber, readOptions, ShapeError } from '../core/errors';
 import { optimizerStep, OptimizerKind } from '../core/kernels';
 import { expectTensor, Tensor } from '../core/tensor';
 
@@ -77,24 +77,6 @@ export type OptimizerOptions = SGDOptions & MomentumOptions & RMSpropOptions & A
 
 // The course adds this to sqrt(h) (AdaGrad, RMSprop) and sqrt(v) (Adam) to avoid dividing by 0.
 const EPS = 1e-7;
-
-// snake_case spellings from the Python course, so a ported call gets a pointed hint.
-const SNAKE_HINTS: Record<string, string> = { decay_rate: 'decayRate', learning_rate: 'lr' };
-
-function readOptions(cls: string, options: unknown, allowed: readonly string[]): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new TypeError(`${cls}: options must be an object like { ${allowed.join(', ')} }, got ${describe(options)}`);
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!allowed.includes(key)) {
-      const hint = SNAKE_HINTS[key] && allowed.includes(SNAKE_HINTS[key]) ? ` (did you mean ${SNAKE_HINTS[key]}?)` : '';
-      throw new RangeError(`${cls}: unknown option '${key}'${hint}; valid options are ${allowed.join(', ')}`);
-    }
-  }
-  return o;
-}
 
 function lrOption(cls: string, v: unknown, dflt: number): number {
   return expectNumber(cls, 'lr', v === undefined ? dflt : v, { min: 0, minExclusive: true });

@@ -2,7 +2,7 @@
 // The course's Trainer: epochs of shuffled mini-batches, an optimizer, and
 // accuracy on train and test data per epoch (and every evalEvery iterations
 // when asked), with hooks for progress display.
-import { describe, expectInt, ShapeError } from '../core/errors';
+import { describe, expectInt, readOptions, ShapeError } from '../core/errors';
 import { checkLabels, Labels } from '../nn/layers/loss';
 import { Sequential } from '../nn/network';
 import { Optimizer, optimizerFromName } from './optimizers';
@@ -86,12 +86,13 @@ export class Trainer {
   private iteration = 0;
   private stopped = false;
 
-  constructor(network: Sequential, xTrain: Tensor, tTrain: Labels, xTest: Tensor, tTest: Labels, options: TrainerOptions = {}) {
+  constructor(network: Sequential, xTrain: Tensor, tTrain: Labels, xTest: Tensor, tTest: Labels, opts?: TrainerOptions) {
     const fn = 'Trainer';
     if (!(network instanceof Sequential)) throw new TypeError(`${fn}: network must be a Sequential network, got ${describe(network)}`);
     expectTensor(fn, 'xTrain', xTrain);
     expectTensor(fn, 'xTest', xTest);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: options must be an object, got ${describe(options)}`);
+    const options: TrainerOptions = readOptions(fn, opts, ['epochs', 'miniBatchSize', 'optimizer', 'optimizerParam',
+      'evaluateSampleNumPerEpoch', 'evalEvery', 'maxIterations', 'verbose', 'log', 'onIteration', 'onEvaluate']);
     const outShape = network.checkShapes(xTrain.shape.slice(1));
     if (outShape.length !== 1) throw new ShapeError(`${fn}: the network's output per sample is ${JSON.stringify(outShape)}, not a vector of class scores`);
     const classes = outShape[0];

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Convolution (im2col + sgemm in one native call) and pooling layers, NCHW.
 import * as k from '../../core/kernels';
-import { expectInt, outExtent, ShapeError } from '../../core/errors';
+import { expectInt, outExtent, readOptions, ShapeError } from '../../core/errors';
 import { Tensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
@@ -37,7 +37,8 @@ export class Convolution implements Layer {
   private pooled: { window: k.PoolWindow; argmax: Int32Array } | null = null;
   private reluDone = false;
 
-  constructor(W: Tensor, b: Tensor, stride = 1, pad = 0, options: ConvolutionOptions = {}) {
+  constructor(W: Tensor, b: Tensor, stride = 1, pad = 0, options?: ConvolutionOptions) {
+    const o = readOptions('Convolution', options, ['skipInputGradient']);
     expectTensor('Convolution', 'W', W);
     expectTensor('Convolution', 'b', b);
     if (W.shape.length !== 4) throw new ShapeError(`Convolution: W must be 4-D (FN, C, FH, FW), got ${shapeStr(W.shape)}`);
@@ -48,7 +49,7 @@ export class Convolution implements Layer {
     this.pad = expectInt('Convolution', 'pad', pad, 0);
     this.params = { W, b };
     this.grads = { W: Tensor.zeros(W.shape), b: Tensor.zeros(b.shape) };
-    this.skipInputGradient = options.skipInputGradient ?? false;
+    this.skipInputGradient = o.skipInputGradient ?? false;
   }
 
   outputShape(inputShape: readonly number[]): number[] {

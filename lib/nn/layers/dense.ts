@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Affine: out = x W + b, by one native call (sgemm seeded with the bias).
 import * as k from '../../core/kernels';
-import { ShapeError } from '../../core/errors';
+import { readOptions, ShapeError } from '../../core/errors';
 import { Tensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
@@ -25,7 +25,8 @@ export class Affine implements Layer {
   private x: Tensor | null = null;
   private readonly buf = new Buffers();
 
-  constructor(W: Tensor, b: Tensor, options: AffineOptions = {}) {
+  constructor(W: Tensor, b: Tensor, options?: AffineOptions) {
+    const o = readOptions('Affine', options, ['skipInputGradient']);
     expectTensor('Affine', 'W', W);
     expectTensor('Affine', 'b', b);
     if (W.shape.length !== 2) throw new ShapeError(`Affine: W must be 2-D (in, out), got shape ${shapeStr(W.shape)}`);
@@ -34,7 +35,7 @@ export class Affine implements Layer {
     }
     this.params = { W, b };
     this.grads = { W: Tensor.zeros(W.shape), b: Tensor.zeros(b.shape) };
-    this.skipInputGradient = options.skipInputGradient ?? false;
+    this.skipInputGradient = o.skipInputGradient ?? false;
   }
 
   get W(): Tensor { return this.params.W; }

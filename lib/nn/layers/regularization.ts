@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Dropout and batch normalisation, with the course's conventions.
 import * as k from '../../core/kernels';
-import { expectNumber, ShapeError } from '../../core/errors';
+import { expectNumber, readOptions, ShapeError } from '../../core/errors';
 import { random } from '../../core/random';
 import { Tensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
@@ -33,9 +33,10 @@ export class Dropout implements Layer {
   private lastTrain = false;
   private lastShape: number[] = [];
 
-  constructor(ratio = 0.5, options: DropoutOptions = {}) {
+  constructor(ratio = 0.5, options?: DropoutOptions) {
+    const o = readOptions('Dropout', options, ['inverted']);
     this.ratio = expectNumber('Dropout', 'ratio', ratio, { min: 0, max: 1, maxExclusive: true });
-    this.inverted = options.inverted ?? false;
+    this.inverted = o.inverted ?? false;
   }
 
   outputShape(inputShape: readonly number[]): number[] {
@@ -110,7 +111,8 @@ export class BatchNormalization implements Layer {
   private xn: Tensor | null = null;
   private lastTrain = true;
 
-  constructor(gamma: Tensor, beta: Tensor, momentum = 0.9, options: BatchNormalizationOptions = {}) {
+  constructor(gamma: Tensor, beta: Tensor, momentum = 0.9, options?: BatchNormalizationOptions) {
+    const o = readOptions('BatchNormalization', options, ['runningMean', 'runningVar']);
     expectTensor('BatchNormalization', 'gamma', gamma);
     expectTensor('BatchNormalization', 'beta', beta);
     const D = gamma.data.length;
@@ -120,8 +122,8 @@ export class BatchNormalization implements Layer {
     this.momentum = expectNumber('BatchNormalization', 'momentum', momentum, { min: 0, max: 1 });
     this.params = { gamma, beta };
     this.grads = { gamma: Tensor.zeros(gamma.shape), beta: Tensor.zeros(beta.shape) };
-    this.runningMean = options.runningMean ?? Tensor.zeros([D]);
-    this.runningVar = options.runningVar ?? Tensor.zeros([D]);
+    this.runningMean = o.runningMean ?? Tensor.zeros([D]);
+    this.runningVar = o.runningVar ?? Tensor.zeros([D]);
     for (const [k, t] of [['runningMean', this.runningMean], ['runningVar', this.runningVar]] as const) {
       expectTensor('BatchNormalization', k, t);
       if (t.data.length !== D) throw new ShapeError(`BatchNormalization: ${k} must have ${D} elements, got ${t.data.length}`);
