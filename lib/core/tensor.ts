@@ -98,10 +98,29 @@ export function tensor(data: Float32Array | ArrayLike<number> | unknown[], shape
   return new Tensor(arr, s);
 }
 
-/** Throws TypeError unless v is a Tensor (duck-typed: shape array plus Float32Array data). */
+/**
+ * Throws unless v is a Tensor, or a tensor-like { shape, data: Float32Array } whose shape is
+ * an array of positive integers with data.length elements in all (a TypeError for the wrong
+ * kind of value, a ShapeError when shape and data disagree). Tensors built by the constructor
+ * were checked then; a plain object is checked at every call, so a lying shape never reaches a
+ * loop or a kernel.
+ */
 export function expectTensor(fn: string, name: string, v: unknown): asserts v is Tensor {
   if (v instanceof Tensor) return;
   const o = v as { shape?: unknown; data?: unknown };
-  if (o && typeof o === 'object' && Array.isArray(o.shape) && o.data instanceof Float32Array) return;
-  throw new TypeError(`${fn}: ${name} must be a Tensor ({ shape, data: Float32Array }), got ${describe(v)}`);
+  if (!o || typeof o !== 'object' || !Array.isArray(o.shape) || !(o.data instanceof Float32Array)) {
+    throw new TypeError(`${fn}: ${name} must be a Tensor ({ shape, data: Float32Array }), got ${describe(v)}`);
+  }
+  const shape = o.shape as unknown[];
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) {
+      throw new ShapeError(`${fn}: ${name}.shape[${i}] must be a positive integer, got ${describe(d)}`);
+    }
+    n *= d;
+  }
+  if (n !== o.data.length) {
+    throw new ShapeError(`${fn}: ${name} has shape [${shape.join(', ')}] (${n} elements) but its data holds ${o.data.length}`);
+  }
 }

@@ -6,12 +6,22 @@ import { Buffers, shapeStr } from './layer';
 
 const { exp, log } = Math;
 
-/** Class indices (Int32Array or number[]) or a one-hot Tensor (N, classes). */
-export type Labels = Int32Array | readonly number[] | Tensor;
+/**
+ * Class indices (any integer typed array, e.g. the Uint8Array of readIdxLabels, or number[])
+ * or a one-hot Tensor (N, classes).
+ */
+export type Labels = Int32Array | Uint8Array | Uint8ClampedArray | Int8Array | Int16Array | Uint16Array | Uint32Array
+  | readonly number[] | Tensor;
 
 /** Checks labels against (N, classes) and returns them as class indices or the one-hot tensor. */
+/** Any typed array of integers: what readIdxLabels returns (Uint8Array) as well as Int32Array. */
+function isIntegerArray(t: unknown): t is Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array {
+  return t instanceof Int32Array || t instanceof Uint8Array || t instanceof Int8Array || t instanceof Uint8ClampedArray
+    || t instanceof Int16Array || t instanceof Uint16Array || t instanceof Uint32Array;
+}
+
 export function checkLabels(fn: string, t: unknown, N: number, classes: number): Int32Array | Tensor {
-  if (t instanceof Int32Array || Array.isArray(t)) {
+  if (isIntegerArray(t) || Array.isArray(t)) {
     const arr = t as ArrayLike<number>;
     if (arr.length !== N) throw new ShapeError(`${fn}: t has ${arr.length} labels but x has ${N} rows`);
     for (let i = 0; i < arr.length; i++) {
@@ -30,7 +40,7 @@ export function checkLabels(fn: string, t: unknown, N: number, classes: number):
     }
     return tt;
   }
-  throw new TypeError(`${fn}: t must be class indices (Int32Array or number[]) or a one-hot Tensor, got ${describe(t)}`);
+  throw new TypeError(`${fn}: t must be class indices (an integer typed array such as Int32Array or Uint8Array, or number[]) or a one-hot Tensor, got ${describe(t)}`);
 }
 
 /** Row-wise arg max of a (rows, cols) buffer into out. */
