@@ -87,7 +87,7 @@ function buildMlp(fn: string, o: MultiLayerNetExtendOptions, extend: boolean): L
   const layers: Layer[] = [];
   for (let i = 1; i < sizes.length; i++) {
     const W = randnTensor([sizes[i - 1], sizes[i]], initScale(fn, init, sizes[i - 1]));
-    layers.push(new Affine(W, Tensor.zeros([sizes[i]]), { skipInputGradient: i === 1 }));
+    layers.push(new Affine(W, Tensor.zeros([sizes[i]])));
     if (i === sizes.length - 1) break;
     if (useBatchnorm) {
       const gamma = Tensor.zeros([sizes[i]]);
@@ -180,7 +180,7 @@ export class SimpleConvNet extends Sequential {
     const out = expectInt(fn, 'outputSize', options.outputSize ?? 10);
     const init = options.weightInitStd ?? 0.01;
     const conv = new Convolution(randnTensor([FN, C, FS, FS], initScale(fn, init, C * FS * FS)), Tensor.zeros([FN]),
-      stride, pad, { skipInputGradient: true });
+      stride, pad);
     const pool = new Pooling(2, 2, 2);
     const poolShape = pool.outputShape(conv.outputShape([C, H, W]));
     const flat = poolShape[0] * poolShape[1] * poolShape[2];
@@ -242,8 +242,7 @@ export class DeepConvNet extends Sequential {
       const FS = expectInt(fn, `convParams[${i}].filterSize`, p.filterSize);
       const fanIn = shape[0] * FS * FS;
       const conv = new Convolution(randnTensor([FN, shape[0], FS, FS], initScale(fn, init, fanIn)), Tensor.zeros([FN]),
-        expectInt(fn, `convParams[${i}].stride`, p.stride), expectInt(fn, `convParams[${i}].pad`, p.pad, 0),
-        { skipInputGradient: i === 0 });
+        expectInt(fn, `convParams[${i}].stride`, p.stride), expectInt(fn, `convParams[${i}].pad`, p.pad, 0));
       shape = conv.outputShape(shape);
       layers.push(conv, new Relu());
       if (i % 2 === 1) {

@@ -6,7 +6,7 @@
 // there and stored once, so one update rounds to float32 once per array instead of once per
 // numpy operation. Parameters are updated in place: layers hold the same arrays.
 import { describe, expectNumber, readOptions, ShapeError } from '../core/errors';
-import { optimizerStep, OptimizerKind } from '../core/kernels';
+import { adaGradStep, adamStep, momentumStep, nesterovStep, rmspropStep, sgdStep } from '../core/kernels';
 import { expectTensor, Tensor } from '../core/tensor';
 
 /** What every optimizer offers; a caller may supply its own object of this shape. */
@@ -210,14 +210,15 @@ export class SGD extends OptimizerBase {
 
   protected step(p: Float32Array, g: Float32Array): void {
     // Native loop, arithmetic per element in double as the formula above.
-    optimizerStep(OptimizerKind.sgd, p, g, null, null, this.lr);
+    sgdStep(p, g, this.lr);
   }
 }
 
 /** Momentum and Nesterov: a velocity slot v, lr and momentum; they differ only in the step. */
 abstract class VelocityOptimizer extends OptimizerBase {
   protected readonly slotNames = ['v'] as const;
-  protected abstract readonly kind: typeof OptimizerKind.momentum | typeof OptimizerKind.nesterov;
+  /** The native step of the subclass's formula. */
+  protected abstract readonly velocityStep: typeof momentumStep;
   readonly lr: number;
   readonly momentum: number;
 
@@ -230,7 +231,7 @@ abstract class VelocityOptimizer extends OptimizerBase {
 
   protected step(p: Float32Array, g: Float32Array, [v]: Float32Array[]): void {
     // Native loop, arithmetic per element in double as the formula of each class.
-    optimizerStep(this.kind, p, g, v, null, this.lr, this.momentum);
+    this.velocityStep(p, g, v, this.lr, this.momentum);
   }
 }
 
@@ -243,7 +244,7 @@ abstract class VelocityOptimizer extends OptimizerBase {
 export class Momentum extends VelocityOptimizer {
   readonly name = 'momentum' as const;
   protected readonly cls = 'Momentum';
-  protected readonly kind = OptimizerKind.momentum;
+  protected readonly velocityStep = momentumStep;
 
   constructor(options?: MomentumOptions) {
     super('Momentum', options);
@@ -262,7 +263,7 @@ export class Momentum extends VelocityOptimizer {
 export class Nesterov extends VelocityOptimizer {
   readonly name = 'nesterov' as const;
   protected readonly cls = 'Nesterov';
-  protected readonly kind = OptimizerKind.nesterov;
+  protected readonly velocityStep = nesterovStep;
 
   constructor(options?: NesterovOptions) {
     super('Nesterov', options);
@@ -289,7 +290,7 @@ export class AdaGrad extends OptimizerBase {
 
   protected step(p: Float32Array, g: Float32Array, [h]: Float32Array[]): void {
     // Native loop, arithmetic per element in double as the formula above.
-    optimizerStep(OptimizerKind.adagrad, p, g, h, null, this.lr, EPS);
+    adaGradStep(p, g, h, this.lr, EPS);
   }
 }
 
@@ -316,7 +317,7 @@ export class RMSprop extends OptimizerBase {
 
   protected step(p: Float32Array, g: Float32Array, [h]: Float32Array[]): void {
     // Native loop, arithmetic per element in double as the formula above.
-    optimizerStep(OptimizerKind.rmsprop, p, g, h, null, this.lr, this.decayRate, EPS);
+    rmspropStep(p, g, h, this.lr, this.decayRate, EPS);
   }
 }
 
@@ -352,7 +353,7 @@ export class Adam extends OptimizerBase {
 
   protected step(p: Float32Array, g: Float32Array, [m, v]: Float32Array[]): void {
     // Native loop, arithmetic per element in double as the formula above.
-    optimizerStep(OptimizerKind.adam, p, g, m, v, this.lrT, this.beta1, this.beta2, EPS);
+    adamStep(p, g, m, v, this.lrT, this.beta1, this.beta2, EPS);
   }
 }
 
