@@ -30,10 +30,9 @@ struct Momentum {
 struct Nesterov {
   MomentumHyper h;
   void operator()(float* __restrict p, const float* __restrict g, float* __restrict v, float*, int64_t i) const {
-    const double gi = g[i];
-    const double vi = h.momentum * v[i] - h.lr * gi;
-    v[i] = static_cast<float>(vi);
-    p[i] = static_cast<float>(p[i] + h.momentum * h.momentum * vi - (1 + h.momentum) * h.lr * gi);
+    const double gi = g[i], old_v = v[i];
+    p[i] = static_cast<float>(p[i] + h.momentum * h.momentum * old_v - (1 + h.momentum) * h.lr * gi);
+    v[i] = static_cast<float>(h.momentum * old_v - h.lr * gi);
   }
 };
 

@@ -27,7 +27,8 @@ struct AdamHyper {
 void SgdStep(float* p, const float* g, int64_t n, SgdHyper h);
 // v = momentum v - lr g; p += v
 void MomentumStep(float* p, const float* g, float* v, int64_t n, MomentumHyper h);
-// v = momentum v - lr g; p += momentum² v - (1 + momentum) lr g
+// The course's current form: p += momentum² v - (1 + momentum) lr g with v from before the
+// step, then v = momentum v - lr g.
 void NesterovStep(float* p, const float* g, float* v, int64_t n, MomentumHyper h);
 // h += g²; p -= lr g / (sqrt(h) + eps)
 void AdaGradStep(float* p, const float* g, float* h, int64_t n, AdaGradHyper hp);

@@ -144,9 +144,10 @@ function refOptimizerStep(kind: number, p: Float64Array, g: ArrayLike<number>, s
       case 0: p[i] -= h0 * gi; break;
       case 1: s1[i] = h1 * s1[i] - h0 * gi; p[i] += s1[i]; break;
       case 2:
-        s1[i] *= h1; s1[i] -= h0 * gi;
+        // The course's current order: the parameter moves with the velocity from before the step.
         p[i] += h1 * h1 * s1[i];
         p[i] -= (1 + h1) * h0 * gi;
+        s1[i] *= h1; s1[i] -= h0 * gi;
         break;
       case 3: s1[i] += gi * gi; p[i] -= h0 * gi / (sqrt(s1[i]) + h1); break;
       case 4:

@@ -284,7 +284,7 @@ export const ENTRIES = {
   },
   nesterovStep: {
     file: 'optim',
-    doc: 'Nesterov (the look-ahead form): v = momentum·v - lr·g; p += momentum²·v - (1 + momentum)·lr·g.',
+    doc: 'Nesterov, as the course\'s current optimizer.py: p += momentum²·v - (1 + momentum)·lr·g with the velocity from before the step, then v = momentum·v - lr·g.',
     args: [out('p', 'n'), f32('g', 'n'), out('v', 'n'), num('lr', 0.1), num('momentum', 0.9)],
   },
   adaGradStep: {

@@ -340,7 +340,7 @@ export const sgdStep: NativeAddon['sgdStep'] = addon.sgdStep;
 export const momentumStep: NativeAddon['momentumStep'] = addon.momentumStep;
 
 /**
- * Nesterov (the look-ahead form): v = momentum·v - lr·g; p += momentum²·v - (1 + momentum)·lr·g.
+ * Nesterov, as the course's current optimizer.py: p += momentum²·v - (1 + momentum)·lr·g with the velocity from before the step, then v = momentum·v - lr·g.
  * @param p (n), written
  * @param g (n)
  * @param v (n), written

@@ -252,10 +252,13 @@ export class Momentum extends VelocityOptimizer {
 }
 
 /**
- * Nesterov's accelerated gradient in the course's form (the parameter is stored at the
- * look-ahead point): v = momentum * v - lr * dW; W += momentum² * v - (1 + momentum) * lr * dW.
- * See Bengio, Boulanger-Lewandowski, Pascanu, "Advances in optimizing recurrent networks",
- * arXiv:1212.0901, section 3.5. This is not the form torch.optim.SGD(nesterov=True) uses.
+ * Nesterov's accelerated gradient as the course's current common/optimizer.py computes it
+ * (after its commit "Fix Nesterov update function"; the parameter is stored at the look-ahead
+ * point): first W += momentum² * v - (1 + momentum) * lr * dW with the velocity v from before
+ * the step, then v = momentum * v - lr * dW. (Earlier versions of the course updated v first
+ * and used the new v.) See Bengio, Boulanger-Lewandowski, Pascanu, "Advances in optimizing
+ * recurrent networks", arXiv:1212.0901, section 3.5; with v = -lr * buf it is the same update
+ * as torch.optim.SGD(nesterov=True).
  * @example
  *   const opt = new Nesterov({ lr: 0.01, momentum: 0.9 });
  *   opt.update(net.params, net.gradient(x, t));

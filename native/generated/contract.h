@@ -335,7 +335,7 @@ struct MomentumStepArgs {
 };
 void Run(const MomentumStepArgs& a);
 
-// nesterovStep: Nesterov (the look-ahead form): v = momentum·v - lr·g; p += momentum²·v - (1 + momentum)·lr·g.
+// nesterovStep: Nesterov, as the course's current optimizer.py: p += momentum²·v - (1 + momentum)·lr·g with the velocity from before the step, then v = momentum·v - lr·g.
 struct NesterovStepArgs {
   F32 p;  // n, written
   F32 g;  // n
