@@ -136,6 +136,24 @@ void TanhBackward(const float* out, const float* dout, float* dx, int64_t n) {
   Binary(out, dout, dx, n, [](float o, float d) { return d * (1.0f - o * o); });
 }
 
+namespace {
+
+// One row of the course's softmax: the row's maximum first, then exp(x - max) and the sum in
+// double; out may be x (each element is read before it is written).
+void SoftmaxRow(const float* x, float* out, int64_t n) {
+  float m = x[0];
+  for (int64_t i = 1; i < n; ++i) m = x[i] > m ? x[i] : m;
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double e = std::exp(static_cast<double>(x[i]) - m);
+    out[i] = static_cast<float>(e);
+    sum += e;
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(out[i] / sum);
+}
+
+}  // namespace
+
 // ---- Bindings: the activations (lib/core/contract.ts) ----
 
 void Run(const ReluForwardArgs& a) { ReluForward(a.x.data, a.out.data, static_cast<int64_t>(a.x.length)); }
@@ -146,5 +164,12 @@ void Run(const SigmoidBackwardArgs& a) {
 }
 void Run(const TanhForwardArgs& a) { TanhForward(a.x.data, a.out.data, static_cast<int64_t>(a.x.length)); }
 void Run(const TanhBackwardArgs& a) { TanhBackward(a.out.data, a.dout.data, a.dx.data, static_cast<int64_t>(a.out.length)); }
+
+void Run(const SoftmaxArgs& a) {
+  // Rows are independent: any split over the threads gives the same result.
+  ParallelFor(a.rows, a.rows * a.cols * 8, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) SoftmaxRow(a.x.data + r * a.cols, a.out.data + r * a.cols, a.cols);
+  });
+}
 
 }  // namespace blasnet

@@ -407,6 +407,54 @@ describe('multiply and scale', () => {
   });
 });
 
+// --- softmax ------------------------------------------------------------------------------
+
+describe('softmax', () => {
+  /** The course's softmax of one row, in float64. */
+  const refSoftmax = (row: ArrayLike<number>): Float64Array => {
+    let m = -Infinity;
+    for (let i = 0; i < row.length; i++) m = max(m, row[i]);
+    const e = mapped(row, (v) => exp(v - m));
+    let sum = 0;
+    for (let i = 0; i < e.length; i++) sum += e[i];
+    return mapped(e, (v) => v / sum);
+  };
+
+  test('each row matches the float64 formula and sums to 1; large logits do not overflow', () => {
+    const rng = new Rng(31);
+    for (const [rows, cols] of [[1, 1], [3, 4], [7, 10], [100, 10], [2, 1000]]) {
+      const x = rng.floats(rows * cols, -8, 8);
+      x[0] = 1000; // exp(1000) overflows without the shift by the maximum
+      const out = placed(rows * cols, 2);
+      K.softmax(x, out.view, rows, cols);
+      expectGuardsIntact(out, 'softmax out');
+      for (let r = 0; r < rows; r++) {
+        const got = out.view.subarray(r * cols, (r + 1) * cols);
+        expectClose(got, refSoftmax(x.subarray(r * cols, (r + 1) * cols)), `softmax ${rows}x${cols} row ${r}`, 1e-6, 1e-30);
+        let s = 0;
+        for (let i = 0; i < cols; i++) s += got[i];
+        expect(abs(s - 1)).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  test('in place (out = x) gives the same bits, on 1 and 2 threads', () => {
+    const rng = new Rng(32);
+    const rows = 3000, cols = 400; // above the threshold where the rows are split over threads
+    const x = rng.floats(rows * cols, -5, 5);
+    const out = new Float32Array(x.length);
+    K.softmax(x, out, rows, cols);
+    const inPlace = copy(x);
+    K.softmax(inPlace, inPlace, rows, cols);
+    expect(sameBits(inPlace, out)).toBe(true);
+    singleThreaded(() => {
+      const one = new Float32Array(x.length);
+      K.softmax(x, one, rows, cols);
+      expect(sameBits(one, out)).toBe(true);
+    });
+  });
+});
+
 // --- optimizer steps ----------------------------------------------------------------------
 
 /** Runs `steps` native steps of `c` on float32 copies of p0 and returns them with the float64 reference. */

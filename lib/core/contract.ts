@@ -269,6 +269,11 @@ export const ENTRIES = {
   sigmoidBackward: { file: 'activations', doc: 'dx = dout·(1 - out)·out, from the forward output.', args: [f32('out', 'n'), f32('dout', 'n'), out('dx', 'n')] },
   tanhForward: { file: 'activations', doc: 'out = tanh(x) element-wise.', args: [f32('x', 'n'), out('out', 'n')] },
   tanhBackward: { file: 'activations', doc: 'dx = dout·(1 - out²), from the forward output.', args: [f32('out', 'n'), f32('dout', 'n'), out('dx', 'n')] },
+  softmax: {
+    file: 'activations',
+    doc: 'The course\'s softmax of each row of x (rows, cols): exp(x - max) / sum(exp(x - max)), shifted by the row\'s maximum so that exp never overflows, summed in double (out may be x itself).',
+    args: [f32('x', 'rows cols'), out('out', 'rows cols', { sameOrDisjoint: ['x'] }), int('rows', 3), int('cols', 4)],
+  },
 
   // ---- native/optim.cc: one optimizer step on one parameter array, the course's formulas,
   // each element's arithmetic in double and stored once ----

@@ -75,6 +75,7 @@ export interface NativeAddon {
   readonly sigmoidBackward: (out: Float32Array, dout: Float32Array, dx: Float32Array) => void;
   readonly tanhForward: (x: Float32Array, out: Float32Array) => void;
   readonly tanhBackward: (out: Float32Array, dout: Float32Array, dx: Float32Array) => void;
+  readonly softmax: (x: Float32Array, out: Float32Array, rows: number, cols: number) => void;
   readonly sgdStep: (p: Float32Array, g: Float32Array, lr: number) => void;
   readonly momentumStep: (p: Float32Array, g: Float32Array, v: Float32Array, lr: number, momentum: number) => void;
   readonly nesterovStep: (p: Float32Array, g: Float32Array, v: Float32Array, lr: number, momentum: number) => void;
@@ -320,6 +321,15 @@ export const tanhForward: NativeAddon['tanhForward'] = addon.tanhForward;
  * @param dx (n), written
  */
 export const tanhBackward: NativeAddon['tanhBackward'] = addon.tanhBackward;
+
+/**
+ * The course's softmax of each row of x (rows, cols): exp(x - max) / sum(exp(x - max)), shifted by the row's maximum so that exp never overflows, summed in double (out may be x itself).
+ * @param x (rows, cols)
+ * @param out (rows, cols), written; may be x itself
+ * @param rows an integer in [1, 2147483647]
+ * @param cols an integer in [1, 2147483647]
+ */
+export const softmax: NativeAddon['softmax'] = addon.softmax;
 
 /**
  * SGD: p -= lr·g.

@@ -315,6 +315,15 @@ struct TanhBackwardArgs {
 };
 void Run(const TanhBackwardArgs& a);
 
+// softmax: The course's softmax of each row of x (rows, cols): exp(x - max) / sum(exp(x - max)), shifted by the row's maximum so that exp never overflows, summed in double (out may be x itself).
+struct SoftmaxArgs {
+  F32 x;  // rows x cols
+  F32 out;  // rows x cols, written, may be x
+  int64_t rows;  // integer in [1, 2147483647]
+  int64_t cols;  // integer in [1, 2147483647]
+};
+void Run(const SoftmaxArgs& a);
+
 // ---- native/optim.cc ----
 
 // sgdStep: SGD: p -= lr·g.
@@ -485,6 +494,7 @@ int64_t Run(const GetNumThreadsArgs& a);
   X(sigmoidBackward, SigmoidBackwardArgs) \
   X(tanhForward, TanhForwardArgs) \
   X(tanhBackward, TanhBackwardArgs) \
+  X(softmax, SoftmaxArgs) \
   X(sgdStep, SgdStepArgs) \
   X(momentumStep, MomentumStepArgs) \
   X(nesterovStep, NesterovStepArgs) \

@@ -451,6 +451,17 @@ inline void Read(Reader& r, TanhBackwardArgs* a) {
   r.Disjoint("dx", a->dx, "dout", a->dout);
 }
 
+inline void Read(Reader& r, SoftmaxArgs* a) {
+  r.Count(4, "x, out, rows, cols");
+  a->rows = r.Int(2, "rows", 1, 2147483647);
+  a->cols = r.Int(3, "cols", 1, 2147483647);
+  a->x = r.Floats(0, "x", false);
+  a->out = r.Floats(1, "out", false);
+  r.Length("x", a->x, {{"rows", a->rows}, {"cols", a->cols}});
+  r.Length("out", a->out, {{"rows", a->rows}, {"cols", a->cols}});
+  r.SameOrDisjoint("out", a->out, "x", a->x);
+}
+
 inline void Read(Reader& r, SgdStepArgs* a) {
   r.Count(3, "p, g, lr");
   a->lr = r.Number(2, "lr");
