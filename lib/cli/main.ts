@@ -2,7 +2,10 @@
 // SPDX-License-Identifier: MIT
 // The `blasnet` command: train, eval, gradcheck and the course's exercises.
 // main(argv) returns the exit code instead of exiting, so tests can call it.
+import * as fs from 'fs';
+import * as path from 'path';
 import { Command, CommanderError } from 'commander';
+import { packageRoot } from '../core/paths';
 import { EXIT, Io, UsageError } from './common';
 import { evalCommand } from './eval';
 import { experimentCommand } from './experiment';
@@ -19,10 +22,16 @@ function usage(cmd: Command): string {
   return `Usage: ${fullName(cmd)} ${cmd.usage()}\nRun '${fullName(cmd)} --help' for details.`;
 }
 
+/** blasnet's version, from its package.json. */
+export function version(): string {
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /** The command tree; `done` receives the exit code of the action that ran. */
 export function program(io: Io, done: (code: number) => void): Command {
   const root = new Command('blasnet')
     .description('deep learning from scratch over OpenBLAS: train networks and run the course\'s exercises')
+    .version(version(), '-V, --version', 'print the version of blasnet')
     .exitOverride()
     .configureOutput({
       writeOut: (s) => { io.stdout.write(s); },
