@@ -3,6 +3,7 @@
 // charts, results.json, report.md and report.html into its own folder.
 import * as path from 'path';
 import { Argument, Command } from 'commander';
+import { checkFeature } from '../core/optional';
 import { EXPERIMENT_NAMES, ExperimentName, runExperiment, StopFlag } from '../experiments/all';
 import { checkDataDir, EXIT, intArg, Io, onInterrupt, positiveArg, runDir, UsageError } from './common';
 
@@ -38,6 +39,9 @@ export function experimentCommand(io: Io, done: (code: number) => void): Command
 export async function experiment(io: Io, name: ExperimentName, o: ExperimentCliOptions): Promise<number> {
   if (name === 'all' && o.lr !== undefined) throw new UsageError('--lr means a different optimizer in each exercise; give it with one exercise, not with all');
   const dataDir = checkDataDir(io, o.data);
+  // Optional packages, checked before any training: the report's charts and the built-in digits.
+  checkFeature('charts');
+  if (dataDir === undefined) checkFeature('digits');
   const dir = runDir(io, name, o.out);
   const stop: StopFlag = { stopped: false };
   const removeHandler = onInterrupt(io, stop);

@@ -10,6 +10,7 @@ import { DeepConvNet, MultiLayerNet, SimpleConvNet } from '../nn/presets';
 import { Sequential } from '../nn/network';
 import { random, setSeed } from '../core/random';
 import { Tensor } from '../core/tensor';
+import { checkFeature } from '../core/optional';
 import { writeReport } from '../report';
 import { checkDataDir, EXIT, intArg, Io, onInterrupt, positiveArg, Progress, runDir } from './common';
 
@@ -127,6 +128,9 @@ export function trainCommand(io: Io, done: (code: number) => void): Command {
 /** Runs `blasnet train`; returns the exit code. */
 export async function train(io: Io, o: TrainOptions): Promise<number> {
   const dataDir = checkDataDir(io, o.data);
+  // Optional packages, checked before any training: the report's charts and the built-in digits.
+  checkFeature('charts');
+  if (dataDir === undefined) checkFeature('digits');
   const dir = runDir(io, 'train', o.out);
   const out = (s: string): void => { io.stdout.write(`${s}\n`); };
   setSeed(o.seed);

@@ -2,8 +2,17 @@
 // SVG -> PNG through resvg (a Rust rasteriser shipped as a prebuilt npm binary:
 // no browser, no canvas). resvg draws text only with fonts it can find, so the
 // system fonts are loaded and a family that Debian ships is named first.
-import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
+// @resvg/resvg-js is an optional peer dependency, loaded at the first PNG (core/optional).
+import type { ResvgRenderOptions } from '@resvg/resvg-js';
 import { describe } from '../core/errors';
+import { OPTIONAL_FEATURES, requireOptional } from '../core/optional';
+
+type ResvgModule = typeof import('@resvg/resvg-js');
+
+/** The Resvg class, required at first use. */
+function Resvg(): ResvgModule['Resvg'] {
+  return requireOptional<ResvgModule>('@resvg/resvg-js', `PNG ${OPTIONAL_FEATURES.charts.purpose}`).Resvg;
+}
 
 /** The font list written into every SVG this module makes; the first ones exist on Debian. */
 export const FONT_FAMILY = "'DejaVu Sans', 'Liberation Sans', Arial, Helvetica, sans-serif";
@@ -69,7 +78,7 @@ export function svgToPng(svg: string, opts: SvgToPngOptions = {}): Buffer {
   checkSvg(fn, svg);
   const options = renderOptions(fn, opts);
   try {
-    return new Resvg(svg, options).render().asPng();
+    return new (Resvg())(svg, options).render().asPng();
   } catch (err) {
     throw new RangeError(`${fn}: resvg could not render the SVG: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -84,6 +93,6 @@ export function svgToPng(svg: string, opts: SvgToPngOptions = {}): Buffer {
 export function svgToPixels(svg: string, opts: SvgToPngOptions = {}): { width: number; height: number; pixels: Buffer } {
   const fn = 'svgToPixels';
   checkSvg(fn, svg);
-  const img = new Resvg(svg, renderOptions(fn, opts)).render();
+  const img = new (Resvg())(svg, renderOptions(fn, opts)).render();
   return { width: img.width, height: img.height, pixels: img.pixels };
 }
