@@ -61,8 +61,11 @@ function hex(bytes: Uint8Array, n: number): string {
   return Array.from(bytes.subarray(0, n), (b) => b.toString(16).padStart(2, '0')).join(' ');
 }
 
-/** The bytes of a file, gunzipped when they start with the gzip magic (whatever the file is called). */
-export function readMaybeGzip(file: string): Buffer {
+/**
+ * The bytes of a file, gunzipped when they start with the gzip magic (whatever the file is called).
+ * (A Node Buffer, typed as the Uint8Array it is so that the declarations need no @types/node.)
+ */
+export function readMaybeGzip(file: string): Uint8Array {
   if (typeof file !== 'string' || file === '') {
     throw new TypeError(`readMaybeGzip: file must be a non-empty path string, got ${describe(file)}`);
   }
