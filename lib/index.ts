@@ -20,13 +20,17 @@ export type { ConvolutionOptions } from './nn/layers/conv';
 export { Sequential } from './nn/network';
 export type { SequentialOptions } from './nn/network';
 export {
-  MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet, networkFromConfig, loadNetwork, initScale,
+  MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet, networkFromConfig, loadNetwork, initScale, presetPlan,
 } from './nn/presets';
 export type {
   MultiLayerNetOptions, MultiLayerNetExtendOptions, SimpleConvNetOptions, DeepConvNetOptions, ConvParam, WeightInit, Activation,
+  PresetPlan,
 } from './nn/presets';
 export * from './train/optimizers';
 export { Trainer } from './train/trainer';
 export type { TrainerOptions, TrainHistory, IterationInfo, EvalInfo } from './train/trainer';
 export { readSafetensors, writeSafetensors } from './io/safetensors';
+export { readNetworkDescription, NETWORK_FORMAT_VERSION } from './io/network-file';
+export type { SaveParamsOptions, InputDescription, NetworkDescription, LayerDescription } from './io/network-file';
+export type { LayerSpec, TensorLayout, TorchModule } from './nn/spec';
 export * from './data';

@@ -170,7 +170,9 @@ export async function train(io: Io, o: TrainOptions): Promise<number> {
   const testAcc = net.accuracy(data.xTest, data.tTest);
   const trainAcc = net.accuracy(raw.xTrain, raw.tTrain);
   const modelFile = path.join(dir, 'model.safetensors');
-  net.saveParams(modelFile);
+  net.saveParams(modelFile, { input: { range: [0, 1], description:
+    `${side}x${side} grey images (${dataDir ? `the IDX files of ${path.basename(dataDir)}` : 'the built-in MNIST digits'}), pixel values divided by 255, `
+    + `${flatten ? 'flattened to rows of' : 'as [N, 1, H, W] of'} ${side * side} values` } });
 
   const lossStep = Math.max(1, Math.ceil(curve.loss.length / 2000));
   const lossX: number[] = [], lossY: number[] = [];

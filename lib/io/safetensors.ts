@@ -110,3 +110,83 @@ export function readSafetensors(file: string): SafetensorsFile {
   }
   return { tensors, metadata };
 }
+
+/** One tensor as a header describes it; `dataOffsets` count from the start of the data section. */
+export interface SafetensorsTensorInfo {
+  dtype: string;
+  shape: number[];
+  dataOffsets: [number, number];
+}
+
+/** A header read without the tensor data. */
+export interface SafetensorsHeader {
+  /** The path it was read from. */
+  file: string;
+  /** Every tensor in header order. */
+  tensors: Map<string, SafetensorsTensorInfo>;
+  /** The `__metadata__` strings ({} when absent). */
+  metadata: Record<string, string>;
+}
+
+const DTYPE_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+/**
+ * Reads only the header of a safetensors file (the 8-byte length and the JSON), never the
+ * tensor data, and checks that each tensor's bytes fit its shape and the file: a caller can
+ * compare names and shapes with what it expects before allocating anything.
+ * @example
+ *   const { tensors, metadata } = readSafetensorsHeader('model.safetensors');
+ *   tensors.get('W1'); // { dtype: 'F32', shape: [784, 100], dataOffsets: [0, 313600] }
+ */
+export function readSafetensorsHeader(file: string): SafetensorsHeader {
+  const bad = (why: string): Error => new Error(`${file}: not a valid safetensors file: ${why}`);
+  const fd = fs.openSync(file, 'r');
+  let header: Record<string, unknown>;
+  let dataLen: number;
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size < 8) throw bad(`only ${size} bytes, shorter than the 8-byte header length`);
+    const prefix = Buffer.alloc(8);
+    fs.readSync(fd, prefix, 0, 8, 0);
+    const n = prefix.readBigUInt64LE(0);
+    if (n === 0n || n > BigInt(MAX_HEADER) || n > BigInt(size - 8)) {
+      throw bad(`header length ${n} does not fit a file of ${size} bytes (truncated or another format)`);
+    }
+    const bytes = Buffer.alloc(Number(n));
+    if (fs.readSync(fd, bytes, 0, bytes.length, 8) !== bytes.length) throw bad('the header could not be read whole');
+    try {
+      header = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      throw bad(`its header is not JSON (${(err as Error).message})`);
+    }
+    if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('its header is not a JSON object');
+    dataLen = size - 8 - bytes.length;
+  } finally {
+    fs.closeSync(fd);
+  }
+  const tensors = new Map<string, SafetensorsTensorInfo>();
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry)
+        || !Object.values(entry as object).every((v) => typeof v === 'string')) throw bad('its __metadata__ is not an object of strings');
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (e === null || typeof e !== 'object') throw bad(`entry '${name}' is not an object`);
+    const width = typeof e.dtype === 'string' ? DTYPE_BYTES[e.dtype] : undefined;
+    if (width === undefined) throw bad(`tensor '${name}' has dtype ${JSON.stringify(e.dtype)}`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`tensor '${name}' has a bad shape`);
+    const offs = e.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]) {
+      throw bad(`tensor '${name}' has bad data_offsets`);
+    }
+    if (offs[1] > dataLen) throw bad(`tensor '${name}' ends at byte ${offs[1]} but the data section has ${dataLen} (truncated)`);
+    let count = 1;
+    for (const d of e.shape as number[]) count = Math.min(count * d, Number.MAX_SAFE_INTEGER);
+    if (offs[1] - offs[0] !== count * width) throw bad(`tensor '${name}' has ${offs[1] - offs[0]} bytes for shape [${e.shape}] of ${e.dtype}`);
+    tensors.set(name, { dtype: e.dtype as string, shape: [...(e.shape as number[])], dataOffsets: [offs[0], offs[1]] });
+  }
+  return { file, tensors, metadata };
+}

@@ -8,7 +8,7 @@ import { Convolution, Pooling } from './layers/conv';
 import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
-import { readSafetensors, writeSafetensors } from '../io/safetensors';
+import { readForLoad, saveNetworkFile, SaveParamsOptions } from '../io/network-file';
 import { Tensor, expectTensor } from '../core/tensor';
 
 export interface SequentialOptions {
@@ -51,6 +51,8 @@ export class Sequential {
   readonly weightDecayLambda: number;
   readonly l1Lambda: number;
   readonly config: Record<string, unknown>;
+  /** Shape of one input sample when the network was built with `inputShape`, else null. */
+  readonly inputShape: readonly number[] | null;
   private readonly decayKeys: string[] = [];
   private readonly bnLayers: BatchNormalization[] = [];
   private readonly gradsOut: Record<string, Tensor> = {};
@@ -119,6 +121,7 @@ export class Sequential {
       }
     }
     if (options.inputShape) this.checkShapes(options.inputShape);
+    this.inputShape = options.inputShape ? Object.freeze([...options.inputShape]) : null;
   }
 
   /** Runs one sample shape through every layer's outputShape; a mismatch names the layer and both shapes. */
@@ -256,14 +259,18 @@ export class Sequential {
     return out;
   }
 
-  /** Saves parameters (and BatchNorm running statistics) to a safetensors file, atomically. */
-  saveParams(file: string): void {
-    if (typeof file !== 'string' || file === '') throw new TypeError(`saveParams: file must be a path, got ${describe(file)}`);
-    writeSafetensors(file, this.stateTensors(), {
-      format: 'blasnet',
-      version: '1',
-      config: JSON.stringify(this.config),
-    });
+  /**
+   * Saves parameters (and BatchNorm running statistics) to a safetensors file, atomically, with
+   * a description of the whole network in its metadata (every layer with its hyper-parameters,
+   * the conventions, the input, the PyTorch equivalent), from which loadNetwork(file) rebuilds
+   * it. `{ layout: 'torch' }` writes PyTorch's state_dict names and layouts instead; `input`
+   * records what the input is (range, description).
+   * @example
+   *   net.saveParams('convnet.safetensors', { input: { range: [0, 1], description: 'MNIST pixels / 255' } });
+   *   net.saveParams('convnet-torch.safetensors', { layout: 'torch' }); // model.load_state_dict in PyTorch
+   */
+  saveParams(file: string, options?: SaveParamsOptions): void {
+    saveNetworkFile(this, file, options);
   }
 
   /**
@@ -272,7 +279,7 @@ export class Sequential {
    */
   loadParams(file: string): void {
     if (typeof file !== 'string' || file === '') throw new TypeError(`loadParams: file must be a path, got ${describe(file)}`);
-    const { tensors } = readSafetensors(file);
+    const tensors = readForLoad(file);
     const mine = this.stateTensors();
     for (const [name, t] of Object.entries(mine)) {
       const src = tensors[name];
