@@ -142,10 +142,11 @@ afterAll(() => {
 });
 
 describe('what `npm install blasnet` brings', () => {
-  test('the tarball: LICENSE, the sources the install builds from, no benchmark, no build output', () => {
+  test('the tarball: LICENSE, the sources the install builds from, the Python scripts, no benchmark, no build output', () => {
     const files = packed.files.map((f) => f.path);
     for (const f of ['LICENSE', 'package.json', 'README.md', 'CMakeLists.txt', 'binding.gyp', 'scripts/build-native.js',
-      'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.mts', 'native/addon.cc']) {
+      'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.mts', 'native/addon.cc',
+      'examples/python/blasnet_numpy.py', 'examples/python/blasnet_torch.py']) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => f.startsWith('dist/bench/') || f.startsWith('build/') || f.startsWith('test/'))).toEqual([]);
