@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
-// The `blasnet` command: train, eval, gradcheck and the course's exercises.
+// The `blasnet` command: train, eval, gradcheck, the course's exercises, export to ONNX.
 // main(argv) returns the exit code instead of exiting, so tests can call it.
 import { Command, CommanderError } from 'commander';
 import { EXIT, Io, UsageError } from './common';
 import { evalCommand } from './eval';
 import { experimentCommand } from './experiment';
+import { exportCommand } from './export';
 import { gradcheckCommand } from './gradcheck';
 import { trainCommand } from './train';
 
@@ -31,7 +32,7 @@ export function program(io: Io, done: (code: number) => void): Command {
       outputError: (s, write) => write(s.split('\n')[0] + '\n'),
     })
     .showSuggestionAfterError(true);
-  for (const make of [trainCommand, evalCommand, gradcheckCommand, experimentCommand]) {
+  for (const make of [trainCommand, evalCommand, gradcheckCommand, experimentCommand, exportCommand]) {
     const cmd = make(io, done);
     cmd.exitOverride().configureOutput(root.configureOutput()).showSuggestionAfterError(true);
     root.addCommand(cmd);
