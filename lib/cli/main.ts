@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
-// The `blasnet` command: train, eval, gradcheck, the course's exercises, export to ONNX.
+// The `blasnet` command: train, eval, gradcheck, the course's exercises, export to ONNX and
+// a browser page.
 // main(argv) returns the exit code instead of exiting, so tests can call it.
 import { Command, CommanderError } from 'commander';
 import { EXIT, Io, UsageError } from './common';
@@ -8,6 +9,7 @@ import { evalCommand } from './eval';
 import { experimentCommand } from './experiment';
 import { exportCommand } from './export';
 import { gradcheckCommand } from './gradcheck';
+import { serveCommand } from './serve';
 import { trainCommand } from './train';
 
 function fullName(cmd: Command): string {
@@ -32,7 +34,7 @@ export function program(io: Io, done: (code: number) => void): Command {
       outputError: (s, write) => write(s.split('\n')[0] + '\n'),
     })
     .showSuggestionAfterError(true);
-  for (const make of [trainCommand, evalCommand, gradcheckCommand, experimentCommand, exportCommand]) {
+  for (const make of [trainCommand, evalCommand, gradcheckCommand, experimentCommand, exportCommand, serveCommand]) {
     const cmd = make(io, done);
     cmd.exitOverride().configureOutput(root.configureOutput()).showSuggestionAfterError(true);
     root.addCommand(cmd);
