@@ -350,7 +350,17 @@ describe('exportOnnx refuses what it cannot write', () => {
     expect(() => net.toOnnx({ input_shape: [4] } as never)).toThrow(/unknown option 'input_shape' \(did you mean 'inputShape'\?\)/);
     expect(() => net.toOnnx({ metadata: { a: 1 } as never })).toThrow(/metadata must be an object of strings/);
     expect(() => exportOnnx({} as never, path.join(tmp, 'y.onnx'))).toThrow(/net must be a network with a layers array/);
-    expect(() => net.exportOnnx(path.join(tmp, 'no-such-dir', 'm.onnx'))).toThrow(/ENOENT/);
+    expect(() => net.exportOnnx(path.join(tmp, 'no-such-dir', 'm.onnx'))).toThrow(/exportOnnx: cannot write .*m\.onnx: the folder .*no-such-dir does not exist/);
+  });
+
+  test('blasnet export --help and serve --help show their options', async () => {
+    for (const [cmd, flags] of [['export', ['--model <file>', '--onnx <file>']], ['serve', ['--model <file>', '--port <n>', 'default: 8080']]] as const) {
+      const out: string[] = [];
+      const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: () => true }, cwd: tmp };
+      expect(await main([cmd, '--help'], io)).toBe(0);
+      expect(out.join('')).toMatch(new RegExp(`^Usage: blasnet ${cmd} `));
+      for (const f of flags) expect(out.join('')).toContain(f);
+    }
   });
 
   test('blasnet export: missing files and options are usage errors', async () => {

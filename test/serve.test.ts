@@ -12,7 +12,8 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import { loadMnist, loadNetwork, MultiLayerNet, Sequential, Tensor } from '../lib';
+import { loadMnist, loadNetwork, MultiLayerNet, Sequential, SimpleConvNet, Tensor } from '../lib';
+import { serveDigits } from '../lib/serve/server';
 import { main } from '../lib/cli/main';
 import { ensureBuilt, ROOT } from './helpers/dist';
 
@@ -55,6 +56,20 @@ describe('blasnet serve refuses what it cannot serve', () => {
     expect(b.err.join('')).toContain('the page draws 28x28 digits; this network takes [100] per sample');
     const c = quietIo();
     expect(await main(['serve', '--model', 'small.safetensors', '--port', '70000'], c.io)).toBe(2);
+    expect(c.err.join('')).toContain('--port 70000: ports go up to 65535');
+  });
+
+  test('a port in use is named, with the way out', async () => {
+    const busy = http.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const taken = (busy.address() as { port: number }).port;
+    try {
+      await expect(serveDigits(new SimpleConvNet(), { port: taken })).rejects.toThrow(`serveDigits: port ${taken} on 127.0.0.1 is in use; choose another`);
+    } finally {
+      busy.close();
+    }
+    await expect(serveDigits(new SimpleConvNet(), { port: -1 })).rejects.toThrow(RangeError);
+    await expect(serveDigits(new SimpleConvNet(), { prot: 1 } as never)).rejects.toThrow(/unknown option 'prot' \(did you mean 'port'\?\)/);
   });
 });
 

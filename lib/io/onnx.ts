@@ -349,6 +349,9 @@ export function exportOnnx(net: OnnxExportable, file: string, options?: OnnxExpo
 
 function writeAtomic(file: string, bytes: Uint8Array): void {
   const target = path.resolve(file);
+  if (!fs.existsSync(path.dirname(target)) || !fs.statSync(path.dirname(target)).isDirectory()) {
+    throw new Error(`exportOnnx: cannot write ${file}: the folder ${path.dirname(target)} does not exist`);
+  }
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
   const fd = fs.openSync(tmp, 'w');
   try {

@@ -129,8 +129,13 @@ export async function serveDigits(net: Sequential, options?: ServeOptions): Prom
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    const failed = (err: NodeJS.ErrnoException): void => {
+      reject(err.code === 'EADDRINUSE'
+        ? new Error(`${fn}: port ${port} on 127.0.0.1 is in use; choose another (the command's --port; 0 picks a free one)`)
+        : err);
+    };
+    server.once('error', failed);
+    server.listen(port, '127.0.0.1', () => { server.off('error', failed); resolve(); });
   });
   const actual = (server.address() as AddressInfo).port;
   allowedHosts = new Set([`127.0.0.1:${actual}`, `localhost:${actual}`]);
