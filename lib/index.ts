@@ -29,4 +29,6 @@ export * from './train/optimizers';
 export { Trainer } from './train/trainer';
 export type { TrainerOptions, TrainHistory, IterationInfo, EvalInfo } from './train/trainer';
 export { readSafetensors, writeSafetensors } from './io/safetensors';
+export { exportOnnx, onnxModel, ONNX_OPSET } from './io/onnx';
+export type { OnnxExportOptions, OnnxModelInfo, OnnxExportable } from './io/onnx';
 export * from './data';
