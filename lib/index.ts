@@ -33,4 +33,6 @@ export { readSafetensors, writeSafetensors } from './io/safetensors';
 export { readNetworkDescription, NETWORK_FORMAT_VERSION } from './io/network-file';
 export type { SaveParamsOptions, InputDescription, NetworkDescription, LayerDescription } from './io/network-file';
 export type { LayerSpec, TensorLayout, TorchModule } from './nn/spec';
+export { exportOnnx, onnxModel, ONNX_OPSET } from './io/onnx';
+export type { OnnxExportOptions, OnnxModelInfo, OnnxExportable } from './io/onnx';
 export * from './data';

@@ -7,6 +7,7 @@ import * as path from 'path';
 import {
   checkFeature, checkOptional, findPackage, installCommand, MissingPackageError, OPTIONAL_FEATURES, requireOptional,
 } from '../lib/core/optional';
+import { ONNXRUNTIME_WEB_VERSION } from '../lib/serve/server';
 
 const ROOT = path.resolve(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
@@ -24,6 +25,10 @@ describe('package.json', () => {
       expect(pkg.devDependencies[n]).toBe(pkg.peerDependencies[n]);
       expect(pkg.dependencies[n]).toBeUndefined();
     }
+  });
+
+  test("blasnet serve's own check names the same onnxruntime-web version", () => {
+    expect(ONNXRUNTIME_WEB_VERSION).toBe(pkg.peerDependencies['onnxruntime-web']);
   });
 });
 

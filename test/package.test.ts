@@ -18,7 +18,7 @@ import { ensureBuilt, ROOT } from './helpers/dist';
 const MAX_PACKAGES = 45;
 const MAX_KB = 20 * 1024;
 /** The optional peer dependencies: only their users install them. */
-const OPTIONAL = ['vega', 'vega-lite', '@resvg/resvg-js', 'mnist'];
+const OPTIONAL = ['vega', 'vega-lite', '@resvg/resvg-js', 'mnist', 'onnxruntime-web'];
 
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
   name: string; version: string; dependencies: Record<string, string>; peerDependencies: Record<string, string>;

