@@ -350,7 +350,14 @@ export interface LoadHooks<N extends NetworkLike> {
   sequential(layers: Layer[], options: { config: Record<string, unknown>; weightDecayLambda: number; l1Lambda: number; inputShape?: number[] }): N;
 }
 
-/** The description of a file that loadNetwork would rebuild (no tensor data is read). */
+/**
+ * The network description of a file written by saveParams (metadata format 2): its layers with
+ * their hyper-parameters and tensor names, the input, the conventions, the PyTorch modules.
+ * Only the header is read.
+ * @example
+ *   const d = readNetworkDescription('convnet.safetensors');
+ *   d.layers.map((l) => l.type); // ['Convolution', 'Relu', 'Pooling', 'Affine', 'Relu', 'Affine']
+ */
 export function readNetworkDescription(file: string): NetworkDescription {
   const { metadata } = readSafetensorsHeader(file);
   if (metadata.format !== 'blasnet' || metadata.version !== String(NETWORK_FORMAT_VERSION) || typeof metadata.network !== 'string') {

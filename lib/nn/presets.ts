@@ -275,7 +275,9 @@ function planDeepConvNet(options: DeepConvNetOptions): PresetPlan {
 
 /**
  * The plan of a preset from its kind and options (as saved in `config`), or null when `kind`
- * is not a preset; bad options throw as the constructor would.
+ * is not a preset; bad options throw as the constructor would. Nothing is allocated.
+ * @example
+ *   presetPlan('SimpleConvNet', {}).layers[3]; // { type: 'Affine', in: 4320, out: 100 }
  */
 export function presetPlan(kind: unknown, options: unknown): PresetPlan | null {
   const o = (options ?? {}) as never;
