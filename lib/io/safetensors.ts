@@ -262,6 +262,25 @@ function halfToFloat(): Float32Array {
   return t;
 }
 
+const SAFE = 2n ** 53n;
+
+/**
+ * A 64-bit integer rounded once, to the nearest float32 (ties to even). Number(b) would round
+ * to float64 first, and that first rounding can land on a float32 tie and tip it the wrong way;
+ * instead the bits below the 53 kept are folded into a sticky bit, which float32 rounding then
+ * sees correctly.
+ */
+function bigIntToFloat32(b: bigint): number {
+  if (b >= -SAFE && b <= SAFE) return Math.fround(Number(b));
+  const neg = b < 0n;
+  const a = neg ? -b : b;
+  const shift = BigInt(a.toString(2).length - 53);
+  let m = a >> shift;
+  if ((a & ((1n << shift) - 1n)) !== 0n) m |= 1n;
+  const v = Math.fround(Number(m) * 2 ** Number(shift));
+  return neg ? -v : v;
+}
+
 /** Converts `count` little-endian values of `dtype` in `raw` into `out`; returns what was lost. */
 function convert(dtype: string, raw: Uint8Array, out: Float32Array): { rounded: number; overflowed: number } {
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -310,19 +329,12 @@ function convert(dtype: string, raw: Uint8Array, out: Float32Array): { rounded: 
       for (let i = 0; i < n; i++) { const v = dv.getUint32(i * 4, true); exactInt(v); out[i] = v; }
       break;
     case 'I64':
-      for (let i = 0; i < n; i++) {
-        const b = dv.getBigInt64(i * 8, true);
-        const v = Number(b);
-        if (BigInt(fround(v)) !== b) rounded++;
-        out[i] = v;
-      }
-      break;
     case 'U64':
       for (let i = 0; i < n; i++) {
-        const b = dv.getBigUint64(i * 8, true);
-        const v = Number(b);
-        if (BigInt(fround(v)) !== b) rounded++;
-        out[i] = v;
+        const b = dtype === 'I64' ? dv.getBigInt64(i * 8, true) : dv.getBigUint64(i * 8, true);
+        const f = bigIntToFloat32(b);
+        if (BigInt(f) !== b) rounded++;
+        out[i] = f;
       }
       break;
     default:
