@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import {
-  findMnistFiles, IdxFormatError, loadIdxPair, loadMnist, readIdx, readIdxImages, readIdxLabels,
+  findMnistFiles, IdxFormatError, loadIdxPair, loadMnist, loadMnistSet, readIdx, readIdxImages, readIdxLabels,
 } from '../lib/data';
 import { Tensor } from '../lib/core/tensor';
 
@@ -114,8 +114,31 @@ describe('real MNIST test files', () => {
     expect(err.message).toContain('train-images-idx3-ubyte');
     expect(err.message).toContain('train-labels-idx1-ubyte');
     expect(err.message).toContain(MNIST_DIR);
-    expect(err.message).toContain('loadIdxPair');
+    expect(err.message).toContain("loadMnistSet('test', { dir })");
     expect(err.message).not.toContain('t10k-images-idx3-ubyte (looked');
+  });
+
+  test("loadMnistSet('test') reads the test files alone, as the naive reader does", () => {
+    const { x, t } = loadMnistSet('test', { dir: MNIST_DIR, normalize: false });
+    expect(x.shape).toEqual([10000, 784]);
+    expect(t).toBeInstanceOf(Int32Array);
+    expect(Array.from(t)).toEqual(Array.from(ref.labels.body));
+    expect(Buffer.from(Uint8Array.from(x.data)).equals(ref.images.body)).toBe(true);
+    expect(histogram(t)).toEqual(T10K_HISTOGRAM);
+    const img = loadMnistSet('test', { dir: MNIST_DIR, flatten: false, oneHotLabel: true });
+    expect(img.x.shape).toEqual([10000, 1, 28, 28]);
+    expect(img.t.shape).toEqual([10000, 10]);
+    expect(findMnistFiles(MNIST_DIR, { only: 'test' }).testImages).toBe(T10K_IMAGES);
+  });
+
+  test("loadMnistSet('train') on a folder without training files names them; bad arguments are refused", () => {
+    const err = thrown(() => loadMnistSet('train', { dir: MNIST_DIR }));
+    expect(err.message).toContain('train-images-idx3-ubyte (looked');
+    expect(err.message).toContain('train-labels-idx1-ubyte (looked');
+    expect(err.message).not.toContain('t10k-images-idx3-ubyte (looked');
+    expect(() => loadMnistSet('validation' as never)).toThrow(/loadMnistSet: set must be 'train' or 'test', got the string "validation"/);
+    expect(() => loadMnistSet('test', { only: 'test' } as never)).toThrow(/unknown option "only"/);
+    expect(() => findMnistFiles(MNIST_DIR, { only: 'all' as never })).toThrow(/only must be 'train' or 'test'/);
   });
 });
 
