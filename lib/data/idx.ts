@@ -249,7 +249,16 @@ function gunzipPrefix(file: string, compressed: Uint8Array, want: number): Buffe
     } catch (err) {
       throw gzipError(file, err);
     }
-    if (out.length >= want || take === compressed.length) return out;
+    if (out.length >= want) return out;
+    if (take === compressed.length) {
+      // The whole file gives less than asked: inflate it properly, so that a truncated or
+      // damaged stream is reported as such (its output is shorter than `want`, so small).
+      try {
+        return zlib.gunzipSync(compressed, { maxOutputLength: Math.max(want, 1) });
+      } catch (err) {
+        throw gzipError(file, err);
+      }
+    }
   }
 }
 

@@ -76,3 +76,30 @@ export function findDuplicateKey(text: string): DuplicateKey | null {
   }
   return null;
 }
+
+/**
+ * How deeply arrays and objects nest in `text` (strings skipped), counted without parsing, so
+ * that a header of a million '[' can be refused before JSON.parse spends memory on it.
+ * @example
+ *   nestingDepth('{"a": [1, [2]]}'); // 3
+ */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) max = depth;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return max;
+}

@@ -12,7 +12,7 @@
 import { Tensor } from '../core/tensor';
 import { describe } from '../core/errors';
 import { closeQuietly, FileError, OpenFile, openRegularFile, readExactly } from './files';
-import { findDuplicateKey } from './json';
+import { findDuplicateKey, nestingDepth } from './json';
 import { writeFileAtomic } from './atomic';
 
 /** The dtypes of the safetensors format that blasnet knows, with their sizes in bytes. */
@@ -88,6 +88,7 @@ export class SafetensorsFormatError extends Error {
 }
 
 const WHAT = 'a safetensors file';
+const MAX_DEPTH = 16;
 
 function checkPath(fn: string, file: unknown): asserts file is string {
   if (typeof file !== 'string' || file === '') throw new TypeError(`${fn}: file must be a non-empty path string, got ${describe(file)}`);
@@ -126,6 +127,9 @@ function readHeaderFrom(f: OpenFile): SafetensorsHeader {
     throw bad('its header is not UTF-8 text');
   }
   if (text[0] !== '{') throw bad(`its header does not start with '{' (it starts with ${JSON.stringify(text.slice(0, 8))})`);
+  // A header nests three levels ({ name: { shape: [...] } }); far deeper is no header at all.
+  const depth = nestingDepth(text);
+  if (depth > MAX_DEPTH) throw bad(`its header nests ${depth} levels deep; a safetensors header has 3`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
