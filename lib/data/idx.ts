@@ -102,7 +102,7 @@ function gzipError(file: string, err: unknown): IdxFormatError {
  * @example
  *   const bytes = readMaybeGzip('t10k-labels-idx1-ubyte.gz'); // 10,008 bytes
  */
-export function readMaybeGzip(file: string, opts: { maxBytes?: number } = {}): Buffer {
+export function readMaybeGzip(file: string, opts: { maxBytes?: number } = {}): Uint8Array {
   if (typeof file !== 'string' || file === '') {
     throw new TypeError(`readMaybeGzip: file must be a non-empty path string, got ${describe(file)}`);
   }
@@ -297,7 +297,8 @@ function readIdxFile(file: string, expect?: Expectation): IdxArray {
     }
     let bytes: Buffer;
     try {
-      bytes = zlib.gunzipSync(compressed, { maxOutputLength: Math.max(total, 1) });
+      // One output chunk of exactly the announced size: no second copy when the chunks are joined.
+      bytes = zlib.gunzipSync(compressed, { maxOutputLength: Math.max(total, 1), chunkSize: Math.max(total, 64) });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
         throw new IdxFormatError(file, `decompresses to more than its header says ([${h.dims.join(', ')}] = ` +

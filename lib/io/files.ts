@@ -130,21 +130,3 @@ export function readExactly(f: OpenFile, into: Uint8Array, position: number): vo
     done += n;
   }
 }
-
-/**
- * The whole content of a regular file of at most `maxBytes` bytes, checked before anything is
- * allocated. `what` names the expected content in errors.
- */
-export function readRegularFile(file: string, what: string, maxBytes: number): Buffer {
-  const f = openRegularFile(file, what);
-  try {
-    if (f.size > maxBytes) {
-      throw new FileError(file, `${file}: is ${f.size} bytes, more than the ${maxBytes} accepted for ${what}`);
-    }
-    const buf = Buffer.allocUnsafe(f.size);
-    readExactly(f, buf, 0);
-    return buf;
-  } finally {
-    closeQuietly(f);
-  }
-}
