@@ -11,6 +11,7 @@ import { join } from 'path';
 import {
   atomicTempPid, FileError, readSafetensors, readSafetensorsHeader, removeStaleTemps, Tensor, writeFileAtomic, writeSafetensors,
 } from '../lib';
+import { findDuplicateKey, nestingDepth } from '../lib/io/json';
 import { ensureBuilt, ROOT } from './helpers/dist';
 
 const DIST_ST = join(ROOT, 'dist', 'lib', 'io', 'safetensors.js');
@@ -337,5 +338,23 @@ describe('atomic writes', () => {
     expect(fs.existsSync(join(sub, names.other))).toBe(true);
     // Old enough, even a live process's temporary file goes.
     expect(removeStaleTemps(sub, { olderThanMs: -1 })).toEqual([join(sub, names.live)]);
+  });
+});
+
+describe('the strict JSON pass under the header reader', () => {
+  test('finds a key repeated in one object, decoded, at any depth; siblings may share keys', () => {
+    expect(findDuplicateKey('{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}')).toBeNull();
+    expect(findDuplicateKey('{"a":1,"a":2}')).toEqual({ key: 'a', path: '$' });
+    expect(findDuplicateKey('{"a\\"b":1,"a\\u0022b":2}')).toEqual({ key: 'a"b', path: '$' });
+    expect(findDuplicateKey('{"x":"\\\\","y":"{\\"x\\":1}","x":1}')).toEqual({ key: 'x', path: '$' });
+    expect(findDuplicateKey('{"t":[0,{"k":1,"k":2}]}')).toEqual({ key: 'k', path: '$["t"][1]' });
+    expect(findDuplicateKey('{"m":{"s":"a,b:c","s2":"]}"},"n":{"s":1,"s":2}}')).toEqual({ key: 's', path: '$["n"]' });
+  });
+
+  test('measures nesting without parsing, strings skipped', () => {
+    expect(nestingDepth('{}')).toBe(1);
+    expect(nestingDepth('{"a":{"shape":[1,2]}}')).toBe(3);
+    expect(nestingDepth('{"a":"[[[[{{{{"}')).toBe(1);
+    expect(nestingDepth('['.repeat(1000) + ']'.repeat(1000))).toBe(1000);
   });
 });
