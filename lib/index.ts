@@ -35,7 +35,7 @@ export {
 export type {
   SafetensorsFile, SafetensorsHeader, SafetensorsTensorInfo, SafetensorsConversion,
 } from './io/safetensors';
-export { writeFileAtomic, removeStaleTemps, atomicTempPid, ATOMIC_TEMP_SUFFIX } from './io/atomic';
+export { writeFileAtomic, removeStaleTemps, atomicTempPid, ATOMIC_TEMP_RE } from './io/atomic';
 export type { AtomicData } from './io/atomic';
 export { FileError } from './io/files';
 export * from './data';

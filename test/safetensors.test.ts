@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import {
-  atomicTempPid, FileError, readSafetensors, readSafetensorsHeader, removeStaleTemps, Tensor, writeFileAtomic, writeSafetensors,
+  ATOMIC_TEMP_RE, atomicTempPid, FileError, readSafetensors, readSafetensorsHeader, removeStaleTemps, Tensor, writeFileAtomic, writeSafetensors,
 } from '../lib';
 import { findDuplicateKey, nestingDepth } from '../lib/io/json';
 import { ensureBuilt, ROOT } from './helpers/dist';
@@ -315,15 +315,31 @@ describe('atomic writes', () => {
     expect(fs.readdirSync(sub)).toEqual(['x']);
   });
 
+  test('while a write is under way its temporary file sits next to the target, named for this process', () => {
+    const sub = fs.mkdtempSync(join(dir, 'during-'));
+    let during: string[] = [];
+    writeFileAtomic(join(sub, 'model.safetensors'), (function* chunks() {
+      yield 'first half, ';
+      during = fs.readdirSync(sub);
+      yield 'second half';
+    })());
+    expect(during).toHaveLength(1);
+    const m = ATOMIC_TEMP_RE.exec(during[0]);
+    expect(m && [m[1], Number(m[2])]).toEqual(['model.safetensors', process.pid]);
+    expect(atomicTempPid(during[0])).toBe(process.pid);
+    expect(fs.readdirSync(sub)).toEqual(['model.safetensors']);
+    expect(fs.readFileSync(join(sub, 'model.safetensors'), 'utf8')).toBe('first half, second half');
+  });
+
   test('temporary files are recognisable; removeStaleTemps removes those of dead processes only', () => {
     const sub = fs.mkdtempSync(join(dir, 'stale-'));
     // A process that has exited: its pid is free (or reused, which only keeps the file).
     const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
     const deadPid = Number(dead.stdout.trim());
     const names = {
-      dead: `.model.safetensors.${deadPid}-0123abcd.blasnet-tmp`,
+      dead: `.model.safetensors.${deadPid}.blasnet-0123abcd.tmp`,
       legacy: `.model.safetensors.${deadPid}.1712345678901.tmp`,
-      live: `.model.safetensors.${process.ppid}-89abcdef.blasnet-tmp`,
+      live: `.model.safetensors.${process.ppid}.blasnet-89abcdef.tmp`,
       other: 'model.safetensors',
     };
     for (const n of Object.values(names)) fs.writeFileSync(join(sub, n), 'x');

@@ -3,7 +3,7 @@
 // flushed to the disk (fsync), renamed over the target, and the folder is flushed so that the
 // rename itself survives a power cut. A crash, a signal or a full disk at any moment leaves
 // either the old file or the new one, never half of one; the temporary file is removed on any
-// error, and its name (`.<name>.<pid>-<random>.blasnet-tmp`) lets a later run recognise and
+// error, and its name (`.<name>.<pid>.blasnet-<random>.tmp`) lets a later run recognise and
 // clean what a killed process (kill -9) left behind.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -11,25 +11,26 @@ import * as path from 'path';
 import { describe } from '../core/errors';
 import { FileError, fileError } from './files';
 
-/** Ending of every temporary file written by writeFileAtomic. */
-export const ATOMIC_TEMP_SUFFIX = '.blasnet-tmp';
+/**
+ * Names of the temporary files of writeFileAtomic: `.<target name>.<pid>.blasnet-<8 hex>.tmp`
+ * (the target name cut to 100 characters); group 1 is the target name, group 2 the process id.
+ */
+export const ATOMIC_TEMP_RE = /^\.(.+)\.(\d+)\.blasnet-[0-9a-f]{8}\.tmp$/;
 
 /** What writeFileAtomic writes: text (UTF-8), bytes, or a sequence of either written in order. */
 export type AtomicData = string | Uint8Array | Iterable<string | Uint8Array>;
 
-// .<target name, at most 100 characters>.<pid>-<8 hex digits>.blasnet-tmp
-const TEMP_RE = /^\.(.+)\.(\d+)-[0-9a-f]{8}\.blasnet-tmp$/;
 // Written by earlier versions: .<target>.<pid>.<time or random>.tmp
 const LEGACY_TEMP_RE = /^\.(.+)\.(\d+)\.[0-9a-z]+\.tmp$/;
 
 function tempName(file: string): string {
   const base = path.basename(file).slice(0, 100);
-  return path.join(path.dirname(file), `.${base}.${process.pid}-${crypto.randomBytes(4).toString('hex')}${ATOMIC_TEMP_SUFFIX}`);
+  return path.join(path.dirname(file), `.${base}.${process.pid}.blasnet-${crypto.randomBytes(4).toString('hex')}.tmp`);
 }
 
 /** The process id in the name of a temporary file of writeFileAtomic (or of earlier versions), or null. */
 export function atomicTempPid(name: string): number | null {
-  const m = TEMP_RE.exec(name) ?? LEGACY_TEMP_RE.exec(name);
+  const m = ATOMIC_TEMP_RE.exec(name) ?? LEGACY_TEMP_RE.exec(name);
   return m ? Number(m[2]) : null;
 }
 
