@@ -29,7 +29,16 @@ export type {
 export * from './train/optimizers';
 export { Trainer } from './train/trainer';
 export type { TrainerOptions, TrainHistory, IterationInfo, EvalInfo } from './train/trainer';
-export { readSafetensors, writeSafetensors } from './io/safetensors';
+export {
+  readSafetensors, readSafetensorsHeader, writeSafetensors, SafetensorsFormatError,
+  SAFETENSORS_DTYPE_BYTES, SAFETENSORS_READABLE_DTYPES, SAFETENSORS_MAX_HEADER,
+} from './io/safetensors';
+export type {
+  SafetensorsFile, SafetensorsHeader, SafetensorsTensorInfo, SafetensorsConversion,
+} from './io/safetensors';
+export { writeFileAtomic, removeStaleTemps, atomicTempPid, ATOMIC_TEMP_RE } from './io/atomic';
+export type { AtomicData } from './io/atomic';
+export { FileError } from './io/files';
 export { readNetworkDescription, NETWORK_FORMAT_VERSION } from './io/network-file';
 export type { SaveParamsOptions, InputDescription, NetworkDescription, LayerDescription } from './io/network-file';
 export type { LayerSpec, TensorLayout, TorchModule } from './nn/spec';

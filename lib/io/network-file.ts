@@ -21,7 +21,7 @@ import {
   blasnetNames, buildLayer, describeLayer, LayerSpec, parseLayerSpec, specOutputShape, tensorKeys, TensorLayout,
   tensorShape, TorchModule, torchModules,
 } from '../nn/spec';
-import { readSafetensors, readSafetensorsHeader, SafetensorsFile, writeSafetensors } from './safetensors';
+import { readSafetensorsHeader, SafetensorsFile, writeSafetensors } from './safetensors';
 
 /** The version of the metadata format saveParams writes. */
 export const NETWORK_FORMAT_VERSION = 2;
@@ -457,7 +457,7 @@ export function tensorsForLoad(file: string, read: SafetensorsFile): Record<stri
   if (m.format !== 'blasnet' || m.layout !== 'torch') return read.tensors;
   const { specs, names } = parseDescription(file, m.network, m.layout);
   const ours = blasnetNames(specs);
-  const out: Record<string, Tensor> = {};
+  const out = Object.create(null) as Record<string, Tensor>;
   specs.forEach((s, i) => {
     for (const key of tensorKeys(s)) {
       const t = read.tensors[names[i][key]];
@@ -469,7 +469,3 @@ export function tensorsForLoad(file: string, read: SafetensorsFile): Record<stri
   return out;
 }
 
-/** Reads a file for loadParams: its tensors under blasnet's names. */
-export function readForLoad(file: string): Record<string, Tensor> {
-  return tensorsForLoad(file, readSafetensors(file));
-}

@@ -8,7 +8,8 @@ import { Convolution, Pooling } from './layers/conv';
 import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
-import { readForLoad, saveNetworkFile, SaveParamsOptions } from '../io/network-file';
+import { saveNetworkFile, SaveParamsOptions, tensorsForLoad } from '../io/network-file';
+import { readSafetensors } from '../io/safetensors';
 import { exportOnnx, onnxModel, OnnxExportOptions, OnnxModelInfo } from '../io/onnx';
 import { Tensor, expectTensor } from '../core/tensor';
 
@@ -303,16 +304,22 @@ export class Sequential {
    */
   loadParams(file: string): void {
     if (typeof file !== 'string' || file === '') throw new TypeError(`loadParams: file must be a path, got ${describe(file)}`);
-    const tensors = readForLoad(file);
+    const read = readSafetensors(file);
+    // A file in PyTorch's layout is renamed to blasnet's names (and Affine weights transposed).
+    const tensors = tensorsForLoad(file, read);
+    const { empty } = read;
     const mine = this.stateTensors();
     for (const [name, t] of Object.entries(mine)) {
       const src = tensors[name];
+      if (!src && empty[name]) {
+        throw new ShapeError(`${file}: tensor '${name}' has shape ${shapeStr(empty[name])} (no element), the network needs ${shapeStr(t.shape)}`);
+      }
       if (!src) throw new Error(`${file}: has no tensor '${name}' (it holds ${Object.keys(tensors).join(', ') || 'none'})`);
       if (src.data.length !== t.data.length || src.shape.join() !== t.shape.join()) {
         throw new ShapeError(`${file}: tensor '${name}' has shape ${shapeStr(src.shape)}, the network needs ${shapeStr(t.shape)}`);
       }
     }
-    const extra = Object.keys(tensors).filter((k) => !(k in mine));
+    const extra = [...Object.keys(tensors), ...Object.keys(empty)].filter((k) => !Object.prototype.hasOwnProperty.call(mine, k));
     if (extra.length) throw new Error(`${file}: holds tensors this network does not have: ${extra.join(', ')}`);
     for (const [name, t] of Object.entries(mine)) t.data.set(tensors[name].data);
   }
