@@ -9,7 +9,7 @@ import { Layer } from '../nn/layers/layer';
 import { BatchNormalization, Dropout } from '../nn/layers/regularization';
 import { Sequential } from '../nn/network';
 import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet } from '../nn/presets';
-import { fillRandn, random, setSeed } from '../core/random';
+import { fillRandn, randn, random, setSeed } from '../core/random';
 import { Tensor } from '../core/tensor';
 import { EXIT, intArg, Io, positiveArg } from './common';
 
@@ -19,12 +19,6 @@ export interface GradcheckResult {
   worst: number;
   worstParam: string;
   perParam: Record<string, number>;
-}
-
-function randn(shape: number[], scale: number): Tensor {
-  const t = Tensor.zeros(shape);
-  fillRandn(t.data, scale);
-  return t;
 }
 
 /**
