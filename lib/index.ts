@@ -4,7 +4,7 @@ export * as kernels from './core/kernels';
 export { setNumThreads, getNumThreads, blasInfo } from './core/kernels';
 export type { BlasInfo, WindowGeometry } from './core/kernels';
 export { ShapeError } from './core/errors';
-export { Tensor, tensor, take } from './core/tensor';
+export { Tensor, tensor, take, argmax } from './core/tensor';
 export { setSeed, randn, rand, permutation, choice } from './core/random';
 export type { ChoiceOptions } from './core/random';
 export { im2col, col2im } from './nn/im2col';

@@ -133,6 +133,29 @@ export function take<T extends Tensor | IntArray | Float32Array | Float64Array>(
   return out as T;
 }
 
+/**
+ * The index of the largest value of each row (the first one on ties), as numpy's
+ * `np.argmax(y, axis=1)`: the predicted class of each sample of `net.predict(x)`.
+ * @example
+ *   const pred = argmax(net.predict(xTest.rows(0, 20)));   // Int32Array(20)
+ */
+export function argmax(y: Tensor): Int32Array {
+  expectTensor('argmax', 'y', y);
+  if (y.shape.length < 1) throw new ShapeError('argmax: y must have at least one axis (rows), got shape []');
+  const N = y.shape.length === 1 ? 1 : y.shape[0];
+  const per = y.data.length / N;
+  const out = new Int32Array(N);
+  for (let i = 0; i < N; i++) {
+    let best = 0, bv = y.data[i * per];
+    for (let j = 1; j < per; j++) {
+      const v = y.data[i * per + j];
+      if (v > bv || (Number.isNaN(v) && !Number.isNaN(bv))) { bv = v; best = j; }
+    }
+    out[i] = best;
+  }
+  return out;
+}
+
 function checkShape(fn: string, shape: unknown): asserts shape is number[] {
   if (!Array.isArray(shape)) throw new TypeError(`${fn}: shape must be an array of positive integers, got ${describe(shape)}`);
   for (let i = 0; i < shape.length; i++) {
