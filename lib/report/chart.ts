@@ -2,7 +2,6 @@
 // LineChart -> Vega-Lite spec -> Vega view (renderer 'none', no DOM) -> SVG.
 import { describe } from '../core/errors';
 import { fontFor } from './fonts';
-import { svgToPng } from './png';
 import type { LineChart } from './types';
 import { loadVega, offlineLoader } from './vega';
 
@@ -165,6 +164,8 @@ export function lineChartSpec(chart: LineChart, fn = 'lineChartSpec'): Record<st
  */
 export async function renderChart(chart: LineChart): Promise<{ svg: string; png: Buffer }> {
   const svg = await vegaLiteSvg(lineChartSpec(chart));
+  // resvg is loaded only when a PNG is made: an SVG alone does not need it.
+  const { svgToPng } = require('./png') as typeof import('./png');
   return { svg, png: svgToPng(svg, { scale: 2 }) };
 }
 
