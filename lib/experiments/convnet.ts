@@ -82,7 +82,7 @@ export async function convnetExperiment(o: ConvnetOptions): Promise<ExperimentOu
 
   setSeed(seed);
   const walk = im2colWalkthrough(m);
-  log(mc.walkHeading);
+  log(`${mc.walkHeading}:`);
   for (const l of walk.lines) log(`  ${l}`);
 
   const flat = experimentData(o);
@@ -100,10 +100,10 @@ export async function convnetExperiment(o: ConvnetOptions): Promise<ExperimentOu
   const cnn = new SimpleConvNet({ inputDim: [1, side, side] });
   const W1 = cnn.params.W1;
   const before = W1.data.slice();
-  log(`${mc.cnn}, Adam lr ${lr}, ${iterations} ${m.common.iterations}`);
+  log(mc.start(mc.cnn, lr, iterations));
   const cnnCurve = await trainCurve(cnn, images, {
     optimizer: 'adam', optimizerParam: { lr }, iterations, batchSize, evalEvery, evalSamples, stop: o.stop,
-    onEval: (it, tr, te) => log(`  ${mc.cnn} ${m.common.iterations} ${it}: ${m.common.train} ${tr.toFixed(3)}, ${m.common.test} ${te.toFixed(3)}`),
+    onEval: (it, tr, te) => log(mc.evalLog(mc.cnn, it, tr, te)),
   });
   const record = (id: string, label: string, settings: Record<string, unknown>, curve: Curve): RunRecord => {
     const verdict = runVerdict(curve, course, evalN);
@@ -113,7 +113,7 @@ export async function convnetExperiment(o: ConvnetOptions): Promise<ExperimentOu
   if (!o.stop?.stopped) {
     setSeed(seed);
     const mlp = new MultiLayerNet({ inputSize: side * side, hiddenSizeList: [100, 100], outputSize: 10 });
-    log(`${mc.mlp}, Adam lr ${lr}, ${iterations} ${m.common.iterations}`);
+    log(mc.start(mc.mlp, lr, iterations));
     const mlpCurve = await trainCurve(mlp, flat, {
       optimizer: 'adam', optimizerParam: { lr }, iterations, batchSize, evalEvery, evalSamples, stop: o.stop,
     });
@@ -124,7 +124,7 @@ export async function convnetExperiment(o: ConvnetOptions): Promise<ExperimentOu
     label: r.label, iterations: r.curve.iterationsDone,
     msPerIteration: r.curve.iterationsDone ? (1000 * r.curve.trainSeconds) / r.curve.iterationsDone : NaN,
   }));
-  for (const t of timing) log(`${t.label}: ${t.msPerIteration.toFixed(2)} ms / ${m.common.iterations} (batch ${batchSize})`);
+  for (const t of timing) log(mc.timeLog(t.label, t.msPerIteration, batchSize));
   const shape = W1.shape as [number, number, number, number];
   const afterTitle = mc.filtersAfter(cnnCurve.iterationsDone);
   const pictures = [
