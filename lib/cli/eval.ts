@@ -5,7 +5,7 @@ import * as path from 'path';
 import { Command } from 'commander';
 import { loadMnist } from '../data';
 import { loadNetwork } from '../nn/presets';
-import { checkDataDir, EXIT, intArg, Io, UsageError } from './common';
+import { checkDataDir, EXIT, intArg, Io, msg, UsageError } from './common';
 
 export interface EvalOptions {
   model: string;
@@ -15,29 +15,31 @@ export interface EvalOptions {
 }
 
 export function evalCommand(io: Io, done: (code: number) => void): Command {
+  const m = msg(io).cli.evaluate;
   return new Command('eval')
-    .description('measure the accuracy of a model saved by `blasnet train`')
-    .requiredOption('--model <file>', 'model file (model.safetensors of a train run)')
-    .option('--data <dir>', 'folder with the four IDX files; default: the built-in digits')
-    .option('--train', 'also measure the accuracy on the training data')
-    .option('--batch-size <n>', 'samples per forward pass', intArg(1), 1000)
+    .description(m.description)
+    .requiredOption('--model <file>', m.model)
+    .option('--data <dir>', m.data)
+    .option('--train', m.train)
+    .option('--batch-size <n>', m.batchSize, intArg(1), 1000)
     .action(async (opts: EvalOptions) => done(await evaluateModel(io, opts)));
 }
 
 /** Runs `blasnet eval`; returns the exit code. */
 export async function evaluateModel(io: Io, o: EvalOptions): Promise<number> {
+  const m = msg(io).cli.evaluate;
   const file = path.resolve(io.cwd ?? process.cwd(), o.model);
-  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new UsageError(`--model ${o.model}: no such file`);
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new UsageError(m.noFile(o.model));
   const dataDir = checkDataDir(io, o.data);
   const net = loadNetwork(file);
   const kind = String(net.config.kind);
-  const flatten = kind === 'MultiLayerNet' || kind === 'MultiLayerNetExtend';
+  const flatten = kind === 'MultiLayerNet' || kind === 'MultiLayerNetExtend' || kind === 'TwoLayerNet';
   const data = loadMnist({ dir: dataDir, flatten, oneHotLabel: false });
   const t0 = Date.now();
   const testAcc = net.accuracy(data.xTest, data.tTest, o.batchSize);
-  io.stdout.write(`model: ${file} (${kind})\n`);
-  io.stdout.write(`data: ${dataDir ?? 'built-in digits'}\n`);
-  if (o.train) io.stdout.write(`train accuracy: ${net.accuracy(data.xTrain, data.tTrain, o.batchSize).toFixed(4)} (${data.xTrain.shape[0]} samples)\n`);
-  io.stdout.write(`test accuracy: ${testAcc.toFixed(4)} (${data.xTest.shape[0]} samples, ${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+  io.stdout.write(`${m.modelLine(file, kind)}\n`);
+  io.stdout.write(`${m.dataLine(dataDir ?? m.builtin)}\n`);
+  if (o.train) io.stdout.write(`${m.trainAcc(net.accuracy(data.xTrain, data.tTrain, o.batchSize), data.xTrain.shape[0])}\n`);
+  io.stdout.write(`${m.testAcc(testAcc, data.xTest.shape[0], (Date.now() - t0) / 1000)}\n`);
   return EXIT.ok;
 }

@@ -11,7 +11,7 @@ import { Sequential } from '../nn/network';
 import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet } from '../nn/presets';
 import { fillRandn, randn, random, setSeed } from '../core/random';
 import { Tensor } from '../core/tensor';
-import { EXIT, intArg, Io, positiveArg } from './common';
+import { EXIT, intArg, Io, msg, positiveArg } from './common';
 
 export interface GradcheckResult {
   name: string;
@@ -163,11 +163,12 @@ export interface GradcheckOptions {
 }
 
 export function gradcheckCommand(io: Io, done: (code: number) => void): Command {
+  const m = msg(io).cli.gradcheck;
   return new Command('gradcheck')
-    .description('compare backpropagation with numerical gradients for every layer kind and network; exit code 1 above the threshold')
-    .option('--threshold <x>', 'largest relative error accepted', positiveArg(), 1e-2)
-    .option('--seed <n>', 'seed of the random weights and inputs', intArg(0), 1)
-    .option('--attempts <n>', 'random draws per check when a draw lands near a ReLU or max-pool kink', intArg(1), 8)
+    .description(m.description)
+    .option('--threshold <x>', m.threshold, positiveArg(), 1e-2)
+    .option('--seed <n>', m.seed, intArg(0), 1)
+    .option('--attempts <n>', m.attempts, intArg(1), 8)
     .action(async (opts: GradcheckOptions) => done(await gradcheck(io, opts)));
 }
 

@@ -106,7 +106,7 @@ export function reluTrend(stats: LayerStats[]): Trend {
 }
 
 /** One line per setting, e.g. "saturated at 0 and 1 (layers 1-5; 62% of the values ...)". */
-export function observeSetting(act: ActivationName, stats: LayerStats[], m: Messages): { kind: string; line: string } {
+export function observeSetting(act: ActivationName, stats: LayerStats[], m: Messages): { kind: string; word: string; line: string } {
   const ma = m.activations;
   const [lo, hi, mid] = act === 'sigmoid' ? ['0', '1', '0.5'] : ['-1', '1', '0'];
   if (act === 'relu') {
@@ -115,7 +115,7 @@ export function observeSetting(act: ActivationName, stats: LayerStats[], m: Mess
     const out = stats[stats.length - 1].outside;
     if (out > 0.05) detail.push(ma.detailOutside(out));
     const word = t === 'collapsed' ? ma.collapsed('0') : t === 'shrinks' ? ma.shrinks : t === 'grows' ? ma.grows : ma.spread;
-    return { kind: t, line: `${word} (${detail.join('; ')})` };
+    return { kind: t, word, line: ma.observation(word, detail) };
   }
   const kinds = stats.map(classifyLayer);
   // The kind of the last layer, and from which layer on it holds.
@@ -126,7 +126,7 @@ export function observeSetting(act: ActivationName, stats: LayerStats[], m: Mess
   const last = stats[stats.length - 1];
   const detail = lastKind === 'saturated' ? ma.detailSaturated(last.atEnds, lo, hi)
     : lastKind === 'collapsed' ? ma.detailCollapsed(last.atCentre, mid) : ma.detailStd(stats[0].std, last.std);
-  return { kind: lastKind, line: `${word} (${ma.layers(from, kinds.length)}; ${detail})` };
+  return { kind: lastKind, word, line: ma.observation(word, [ma.layers(from, kinds.length), detail]) };
 }
 
 function activationLayer(act: ActivationName): Layer {
@@ -155,7 +155,7 @@ export async function activationsExperiment(o: ActivationsOptions): Promise<Expe
   const log = o.log ?? (() => {});
   const acts: ActivationName[] = ['sigmoid', 'tanh', 'relu'];
   const settings: Array<{ id: string; act: ActivationName; init: ActivationInit; label: string; range: [number, number];
-    stats: LayerStats[]; histograms: { counts: number[]; edges: number[] }[]; kind: string; observation: string; svg: string }> = [];
+    stats: LayerStats[]; histograms: { counts: number[]; edges: number[] }[]; kind: string; word: string; observation: string; svg: string }> = [];
   for (const act of acts) {
     for (const init of ACTIVATION_INITS) {
       setSeed(seed);
@@ -163,7 +163,7 @@ export async function activationsExperiment(o: ActivationsOptions): Promise<Expe
       // The course draws (0, 1); tanh's negative half would be cut off there.
       const range: [number, number] = act === 'tanh' ? [-1, 1] : [0, 1];
       const stats = outs.map((v) => layerStats(act, v, range));
-      const { kind, line } = observeSetting(act, stats, m);
+      const { kind, word, line } = observeSetting(act, stats, m);
       const label = ma.setting(ma[act], ma.init[init]);
       // ReLU's bar at 0 holds half of all values; as the book's figure, the count axis stops at
       // 7% of them (7000 of 100,000) so that the rest of the distribution can be seen.
@@ -171,14 +171,14 @@ export async function activationsExperiment(o: ActivationsOptions): Promise<Expe
       const svg = await histogram(outs.map((v, i) => ({ title: ma.layer(i + 1), values: v })),
         { bins, range, title: label, xLabel: ma.xLabel, yLabel: ma.yLabel, yLim });
       settings.push({
-        id: `${act}-${init}`, act, init, label, range, stats, kind, observation: line, svg,
+        id: `${act}-${init}`, act, init, label, range, stats, kind, word, observation: line, svg,
         histograms: outs.map((v) => histogramCounts(v, { bins, range })),
       });
       log(`${label}: ${line}`);
     }
   }
   const get = (act: ActivationName, init: ActivationInit) => settings.find((s) => s.act === act && s.init === init)!;
-  const word = (act: ActivationName, init: ActivationInit): string => get(act, init).observation.replace(/ \(.*$/, '');
+  const word = (act: ActivationName, init: ActivationInit): string => get(act, init).word;
   const findings = [
     ma.lessonSigmoid(word('sigmoid', 'std1'), word('sigmoid', 'std0.01'), word('sigmoid', 'xavier')),
     ma.lessonTanh(word('tanh', 'xavier')),
@@ -186,7 +186,7 @@ export async function activationsExperiment(o: ActivationsOptions): Promise<Expe
   ];
   const table = {
     columns: [...ma.tableColumns],
-    rows: settings.map((s) => [s.label, ...s.stats.map((st) => round4(st.std)), s.observation.replace(/ \(.*$/, '')]),
+    rows: settings.map((s) => [s.label, ...s.stats.map((st) => round4(st.std)), s.word]),
   };
   const sections = [
     { heading: m.common.findings, observations: findings, text: ma.thresholds },

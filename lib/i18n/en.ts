@@ -175,6 +175,7 @@ export const en = {
     shrinks: 'shrinks layer by layer',
     grows: 'grows layer by layer',
     layers: (a: number, b: number) => (a === b ? `layer ${a}` : `layers ${a}-${b}`),
+    observation: (word: string, details: string[]) => `${word} (${details.join('; ')})`,
     detailSaturated: (frac: number, lo: string, hi: string) => `${Math.round(frac * 100)}% of the values within 0.02 of ${lo} or ${hi}`,
     detailCollapsed: (frac: number, v: string) => `${Math.round(frac * 100)}% within 0.05 of ${v}`,
     detailStd: (first: number, last: number) => `std ${first.toPrecision(2)} in layer 1, ${last.toPrecision(2)} in layer 5`,
@@ -193,6 +194,9 @@ export const en = {
     lang: 'language of messages and reports: en or ja',
     help: 'display help for command',
     helpTitles: {} as Record<string, string>,
+    sep: ' ',
+    defaultValue: (v: string) => `(default: ${v})`,
+    choices: (v: string) => `(choices: ${v})`,
     train: {
       description: 'train a network on MNIST-like data, save it and write a report with its learning curves',
       net: 'network', epochs: 'passes over the training data', batchSize: 'samples per training step', optimizer: 'optimizer',

@@ -184,6 +184,7 @@ export const ja: Messages = {
     shrinks: '層を重ねるごとに縮む',
     grows: '層を重ねるごとに大きくなる',
     layers: (a, b) => (a === b ? `${a} 層目` : `${a}〜${b} 層目`),
+    observation: (word, details) => `${word}（${details.join('、')}）`,
     detailSaturated: (frac, lo, hi) => `値の ${pct(frac)}% が ${lo} または ${hi} から 0.02 以内`,
     detailCollapsed: (frac, v) => `値の ${pct(frac)}% が ${v} から 0.05 以内`,
     detailStd: (first, last) => `標準偏差は 1 層目 ${first.toPrecision(2)}、5 層目 ${last.toPrecision(2)}`,
@@ -206,6 +207,9 @@ export const ja: Messages = {
     lang: 'メッセージとレポートの言語: en または ja',
     help: 'コマンドの使い方を表示する',
     helpTitles: { 'Usage:': '使い方:', 'Options:': 'オプション:', 'Commands:': 'コマンド:', 'Arguments:': '引数:' },
+    sep: '',
+    defaultValue: (v) => `（既定値: ${v}）`,
+    choices: (v) => `（選択肢: ${v}）`,
     train: {
       description: 'MNIST 形式のデータでネットワークを学習し、モデルを保存して学習曲線のレポートを書く',
       net: 'ネットワーク', epochs: '訓練データを何周するか（エポック数）', batchSize: '1 ステップのサンプル数（バッチサイズ）', optimizer: '最適化手法',
