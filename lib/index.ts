@@ -32,4 +32,6 @@ export type { TrainerOptions, TrainHistory, IterationInfo, EvalInfo } from './tr
 export { readSafetensors, writeSafetensors } from './io/safetensors';
 export { readPickleParams, PickleFormatError } from './io/pickle';
 export type { ReadPickleOptions, PickleParams } from './io/pickle';
+export { exportOnnx, onnxModel, ONNX_OPSET } from './io/onnx';
+export type { OnnxExportOptions, OnnxModelInfo, OnnxExportable } from './io/onnx';
 export * from './data';

@@ -9,6 +9,7 @@ import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
 import { readPickleParams, ReadPickleOptions } from '../io/pickle';
+import { exportOnnx, onnxModel, OnnxExportOptions, OnnxModelInfo } from '../io/onnx';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { Tensor, expectTensor } from '../core/tensor';
 
@@ -64,6 +65,8 @@ export class Sequential {
   readonly weightDecayLambda: number;
   readonly l1Lambda: number;
   readonly config: Record<string, unknown>;
+  /** Shape of one input sample when the network was built with `inputShape`, else null. */
+  readonly inputShape: readonly number[] | null;
   private readonly decayKeys: string[] = [];
   private readonly bnLayers: BatchNormalization[] = [];
   private readonly gradsOut: Record<string, Tensor> = {};
@@ -132,6 +135,7 @@ export class Sequential {
       }
     }
     if (options.inputShape) this.checkShapes(options.inputShape);
+    this.inputShape = options.inputShape ? Object.freeze([...options.inputShape]) : null;
   }
 
   /** Runs one sample shape through every layer's outputShape; a mismatch names the layer and both shapes. */
@@ -341,6 +345,29 @@ export class Sequential {
       version: '1',
       config: JSON.stringify(this.config),
     });
+  }
+
+  /**
+   * Writes the network as an ONNX model (opset 13) for onnxruntime and other ONNX tools:
+   * input `input` [N, ...inputShape], outputs `logits` (what predict returns) and
+   * `probabilities` (their softmax). Dropout is written as the course's test-time scaling and
+   * BatchNormalization in inference form, so the model computes what predict computes.
+   * A layer with no ONNX form is refused with a TypeError naming it.
+   * @example
+   *   net.exportOnnx('convnet.onnx');                            // presets know their input shape
+   *   seq.exportOnnx('seq.onnx', { inputShape: [1, 28, 28] });  // a Sequential that starts with a Convolution
+   */
+  exportOnnx(file: string, options?: OnnxExportOptions): OnnxModelInfo {
+    return exportOnnx(this, file, options);
+  }
+
+  /**
+   * The ONNX model of exportOnnx as bytes, with what it holds (`info`).
+   * @example
+   *   const { bytes } = net.toOnnx();
+   */
+  toOnnx(options?: OnnxExportOptions): { bytes: Uint8Array; info: OnnxModelInfo } {
+    return onnxModel(this, options);
   }
 
   /**
