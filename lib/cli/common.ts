@@ -154,7 +154,7 @@ export class Progress {
   constructor(private readonly io: Io, private readonly total: number) {
     if (io.stderr.isTTY) {
       this.bar = new SingleBar({
-        format: '{bar} {percentage}% | iter {value}/{total} | ETA {eta_formatted} | loss {loss} | train {trainAcc} | test {testAcc}',
+        format: msg(io).cli.bar,
         stream: io.stderr as NodeJS.WritableStream, etaBuffer: 50, hideCursor: true, clearOnComplete: false,
       });
       this.bar.start(total, 0, this.values);

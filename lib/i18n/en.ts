@@ -272,6 +272,7 @@ export const en = {
     progressLine: (epoch: number, it: number, total: number, loss: string, tr: string, te: string, secs: number, eta: number) =>
       `epoch ${epoch}  iter ${it}/${total}  loss ${loss}  train acc ${tr}  test acc ${te}  ${secs.toFixed(1)}s` + (Number.isFinite(eta) ? `, ETA ${eta.toFixed(0)}s` : ''),
     error: 'error',
+    bar: '{bar} {percentage}% | iter {value}/{total} | ETA {eta_formatted} | loss {loss} | train {trainAcc} | test {testAcc}',
     usageHint: (cmd: string) => `Run '${cmd} --help' for details.`,
   },
 

@@ -285,6 +285,7 @@ export const ja: Messages = {
       `エポック ${epoch}  イテレーション ${it}/${total}  損失 ${loss}  訓練精度 ${tr}  テスト精度 ${te}  ${secs.toFixed(1)} 秒`
       + (Number.isFinite(eta) ? `、残り約 ${eta.toFixed(0)} 秒` : ''),
     error: 'エラー',
+    bar: '{bar} {percentage}% | イテレーション {value}/{total} | 残り {eta_formatted} | 損失 {loss} | 訓練 {trainAcc} | テスト {testAcc}',
     usageHint: (cmd) => `詳しくは '${cmd} --help' を実行してください。`,
   },
 
