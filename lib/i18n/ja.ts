@@ -189,10 +189,10 @@ export const ja: Messages = {
     detailCollapsed: (frac, v) => `値の ${pct(frac)}% が ${v} から 0.05 以内`,
     detailStd: (first, last) => `標準偏差は 1 層目 ${first.toPrecision(2)}、5 層目 ${last.toPrecision(2)}`,
     detailOutside: (frac) => `5 層目の値の ${pct(frac)}% は 1 を超え、図の範囲外`,
-    lessonSigmoid: (std1, std001, xavier) => `シグモイド: 標準偏差 1 では${std1}、標準偏差 0.01 では${std001}、Xavier の初期値では${xavier}。`
+    lessonSigmoid: (std1, std001, xavier) => `シグモイド: 標準偏差 1 では ${std1}、標準偏差 0.01 では ${std001}、Xavier の初期値では ${xavier}。`
       + '飽和したユニットでは勾配がほぼ 0 になり（勾配消失）、どのユニットもほぼ同じ値を出すなら層やユニットを増やしても意味がありません（表現力の制限）。Xavier の初期値は分布の広がりを保ちます。',
     lessonTanh: (xavier) => `Xavier の初期値の tanh: ${xavier}。`,
-    lessonRelu: (std001, xavier, he) => `ReLU: 標準偏差 0.01 では${std001}、Xavier の初期値では${xavier}、He の初期値では${he}。`
+    lessonRelu: (std001, xavier, he) => `ReLU: 標準偏差 0.01 では ${std001}、Xavier の初期値では ${xavier}、He の初期値では ${he}。`
       + 'He の初期値の sqrt(2/n) は、ReLU が入力の半分を 0 にする分を補います。',
     tableHeading: '各層のアクティベーションの標準偏差',
     tableColumns: ['設定', '1 層目', '2 層目', '3 層目', '4 層目', '5 層目', '観察'],
