@@ -29,7 +29,16 @@ export type {
 export * from './train/optimizers';
 export { Trainer } from './train/trainer';
 export type { TrainerOptions, TrainHistory, IterationInfo, EvalInfo } from './train/trainer';
-export { readSafetensors, writeSafetensors } from './io/safetensors';
+export {
+  readSafetensors, readSafetensorsHeader, writeSafetensors, SafetensorsFormatError,
+  SAFETENSORS_DTYPE_BYTES, SAFETENSORS_READABLE_DTYPES, SAFETENSORS_MAX_HEADER,
+} from './io/safetensors';
+export type {
+  SafetensorsFile, SafetensorsHeader, SafetensorsTensorInfo, SafetensorsConversion,
+} from './io/safetensors';
+export { writeFileAtomic, removeStaleTemps, atomicTempPid, ATOMIC_TEMP_RE } from './io/atomic';
+export type { AtomicData } from './io/atomic';
+export { FileError } from './io/files';
 export { readPickleParams, PickleFormatError } from './io/pickle';
 export type { ReadPickleOptions, PickleParams } from './io/pickle';
 export { exportOnnx, onnxModel, ONNX_OPSET } from './io/onnx';

@@ -350,7 +350,7 @@ describe('exportOnnx refuses what it cannot write', () => {
     expect(() => net.toOnnx({ input_shape: [4] } as never)).toThrow(/unknown option 'input_shape' \(did you mean 'inputShape'\?\)/);
     expect(() => net.toOnnx({ metadata: { a: 1 } as never })).toThrow(/metadata must be an object of strings/);
     expect(() => exportOnnx({} as never, path.join(tmp, 'y.onnx'))).toThrow(/net must be a network with a layers array/);
-    expect(() => net.exportOnnx(path.join(tmp, 'no-such-dir', 'm.onnx'))).toThrow(/exportOnnx: cannot write .*m\.onnx: the folder .*no-such-dir does not exist/);
+    expect(() => net.exportOnnx(path.join(tmp, 'no-such-dir', 'm.onnx'))).toThrow(/m\.onnx: cannot be written: the folder .*no-such-dir does not exist/);
   });
 
   test('blasnet export --help and serve --help show their options', async () => {

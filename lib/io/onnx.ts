@@ -15,12 +15,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { describe, expectInt, readOptions, ShapeError } from '../core/errors';
+import { packageRoot } from '../core/paths';
 import { Tensor } from '../core/tensor';
 import { Relu, Sigmoid, Tanh } from '../nn/layers/activations';
 import { AvgPooling, Convolution, Pooling } from '../nn/layers/conv';
 import { Affine } from '../nn/layers/dense';
 import { Layer, shapeStr } from '../nn/layers/layer';
 import { BatchNormalization, BN_EPS, Dropout } from '../nn/layers/regularization';
+import { writeFileAtomic } from './atomic';
 import { ATTRIBUTE_TYPE, DATA_TYPE, onnxModelType } from './onnx-schema';
 
 /** The ONNX operator set the exporter writes (every operator used exists in this form since 13). */
@@ -298,15 +300,10 @@ function buildModel(fn: string, net: OnnxExportable, options?: OnnxExportOptions
 let version: string | null = null;
 function packageVersion(): string {
   if (version === null) {
-    version = 'unknown';
-    for (let dir = __dirname, i = 0; i < 4; i++, dir = path.dirname(dir)) {
-      const file = path.join(dir, 'package.json');
-      if (fs.existsSync(file)) {
-        try {
-          const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
-          if (pkg.name === 'blasnet' && typeof pkg.version === 'string') { version = pkg.version; break; }
-        } catch { /* not ours */ }
-      }
+    try {
+      version = String((JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version ?? 'unknown');
+    } catch {
+      version = 'unknown';
     }
   }
   return version;
@@ -343,25 +340,7 @@ function encode(fn: string, net: OnnxExportable, options?: OnnxExportOptions): {
 export function exportOnnx(net: OnnxExportable, file: string, options?: OnnxExportOptions): OnnxModelInfo {
   if (typeof file !== 'string' || file === '') throw new TypeError(`exportOnnx: file must be a path, got ${describe(file)}`);
   const { bytes, info } = encode('exportOnnx', net, options);
-  writeAtomic(file, bytes);
+  writeFileAtomic(file, bytes);
   return info;
 }
 
-function writeAtomic(file: string, bytes: Uint8Array): void {
-  const target = path.resolve(file);
-  if (!fs.existsSync(path.dirname(target)) || !fs.statSync(path.dirname(target)).isDirectory()) {
-    throw new Error(`exportOnnx: cannot write ${file}: the folder ${path.dirname(target)} does not exist`);
-  }
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fs.renameSync(tmp, target);
-  } catch (err) {
-    try { fs.closeSync(fd); } catch { /* already closed */ }
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-}

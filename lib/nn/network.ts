@@ -376,16 +376,19 @@ export class Sequential {
    */
   loadParams(file: string): void {
     if (typeof file !== 'string' || file === '') throw new TypeError(`loadParams: file must be a path, got ${describe(file)}`);
-    const { tensors } = readSafetensors(file);
+    const { tensors, empty } = readSafetensors(file);
     const mine = this.stateTensors();
     for (const [name, t] of Object.entries(mine)) {
       const src = tensors[name];
+      if (!src && empty[name]) {
+        throw new ShapeError(`${file}: tensor '${name}' has shape ${shapeStr(empty[name])} (no element), the network needs ${shapeStr(t.shape)}`);
+      }
       if (!src) throw new Error(`${file}: has no tensor '${name}' (it holds ${Object.keys(tensors).join(', ') || 'none'})`);
       if (src.data.length !== t.data.length || src.shape.join() !== t.shape.join()) {
         throw new ShapeError(`${file}: tensor '${name}' has shape ${shapeStr(src.shape)}, the network needs ${shapeStr(t.shape)}`);
       }
     }
-    const extra = Object.keys(tensors).filter((k) => !(k in mine));
+    const extra = [...Object.keys(tensors), ...Object.keys(empty)].filter((k) => !Object.prototype.hasOwnProperty.call(mine, k));
     if (extra.length) throw new Error(`${file}: holds tensors this network does not have: ${extra.join(', ')}`);
     for (const [name, t] of Object.entries(mine)) t.data.set(tensors[name].data);
   }

@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { describe, expectInt, readOptions } from '../core/errors';
 import { Tensor } from '../core/tensor';
+import { writeFileAtomic } from '../io/atomic';
 import { fontFor } from './fonts';
 import type { LineChart } from './types';
 
@@ -592,7 +593,6 @@ function checkFile(fn: string, file: unknown): string {
 }
 
 function writeAtomic(file: string, data: string | Buffer): void {
-  const { writeFileAtomic } = require('./write') as typeof import('./write');
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   writeFileAtomic(file, data);
 }
