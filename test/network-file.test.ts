@@ -9,7 +9,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import {
   Affine, Layer, loadNetwork, MultiLayerNet, MultiLayerNetExtend, readNetworkDescription, readSafetensors, Relu, Sequential,
-  setSeed, ShapeError, SimpleConvNet, SoftmaxWithLoss, Tensor, writeSafetensors,
+  setSeed, ShapeError, SimpleConvNet, SoftmaxWithLoss, Tensor, TwoLayerNet, writeSafetensors,
 } from '../lib';
 import { describeLayer } from '../lib/nn/spec';
 import { Rng } from './helpers/random';
@@ -139,6 +139,14 @@ describe('a file describes its network', () => {
     expect(back).toBeInstanceOf(MultiLayerNetExtend);
     const x = batch(3, [5, 12]);
     expect(bitsEqual(back.predict(x).data, mlp.predict(x).clone().data)).toBe(true);
+
+    const two = new TwoLayerNet({ inputSize: 12, hiddenSize: 7, outputSize: 3, activation: 'sigmoid' });
+    const f2 = join(dir, 'two.safetensors');
+    two.saveParams(f2);
+    expect(readNetworkDescription(f2).layers.map((l) => l.type)).toEqual(['Affine', 'Sigmoid', 'Affine']);
+    const back2 = loadNetwork(f2);
+    expect(back2).toBeInstanceOf(TwoLayerNet);
+    expect(bitsEqual(back2.predict(x).data, two.predict(x).clone().data)).toBe(true);
   });
 });
 

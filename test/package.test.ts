@@ -18,7 +18,7 @@ import { ensureBuilt, ROOT } from './helpers/dist';
 const MAX_PACKAGES = 45;
 const MAX_KB = 20 * 1024;
 /** The optional peer dependencies: only their users install them. */
-const OPTIONAL = ['vega', 'vega-lite', '@resvg/resvg-js', 'mnist', 'onnxruntime-web'];
+const OPTIONAL = ['vega', 'vega-lite', '@resvg/resvg-js', 'mnist', 'onnxruntime-web', 'pickleparser'];
 
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
   name: string; version: string; dependencies: Record<string, string>; peerDependencies: Record<string, string>;
@@ -105,7 +105,11 @@ function installedPackages(dir: string): string[] {
   return found;
 }
 
-/** The ```ts blocks of README.md, in order. */
+/**
+ * The complete examples of README.md, in order: its ```ts blocks. Blocks that continue a
+ * program from the text around them (using its xTrain, net, ...) are marked ```ts fragment
+ * and left out.
+ */
 function readmeExamples(): string[] {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
@@ -119,6 +123,22 @@ const rows: number = t.shape[0];
 blasnet.noSuchExport;
 const layer = new blasnet.Affine(blasnet.Tensor.zeros([3, 2]), blasnet.Tensor.zeros([2]));
 console.log(JSON.stringify({ rows, out: layer.forward(t).shape, version: typeof blasnet.loadNetwork }));
+`;
+
+/**
+ * A consumer of blasnet/plot: its types (no `any` default export), a pure function and the SVG
+ * grid run here; drawing a PNG without @resvg/resvg-js names the npm install that brings it.
+ */
+const PLOT_IMPORT = `import plot, { imageGrid, lineChart, savePng, smoothCurve, toPng } from 'blasnet/plot';
+const smooth: number[] = smoothCurve([1, 5, 2, 8, 3, 9, 4, 7, 5, 6, 2, 8]);
+const svg: string = imageGrid([[0, 0.5, 1, 0.25], [1, 0, 0.5, 0.75]], { columns: 2 });
+const draw: (y: number[]) => Promise<string> = (y) => lineChart(y);
+const png: (svg: string) => Uint8Array = toPng;
+// @ts-expect-error -- the default export is typed
+plot.noSuchExport;
+let missing = '';
+try { savePng(svg, 'grid.png'); } catch (e) { missing = (e as Error).message; }
+console.log(JSON.stringify({ smooth: smooth.length, svg: svg.includes('<svg'), missing, typed: typeof draw + typeof png + typeof plot.smoothCurve }));
 `;
 
 beforeAll(() => {
@@ -224,7 +244,8 @@ describe('types for every consumer: README examples compiled with tsc --strict, 
   test.each(settings)('%s', (name, flags, ext) => {
     const dir = path.join(consumer, name);
     fs.mkdirSync(dir);
-    const sources = [...examples.map((e, i) => [`readme${i + 1}${ext}`, e]), [`default-import${ext}`, DEFAULT_IMPORT]];
+    const sources = [...examples.map((e, i) => [`readme${i + 1}${ext}`, e]), [`default-import${ext}`, DEFAULT_IMPORT],
+      [`plot-import${ext}`, PLOT_IMPORT]];
     for (const [file, text] of sources) fs.writeFileSync(path.join(dir, file), text);
     const tsc = run(process.execPath, [TSC, '--strict', '--target', 'es2022', ...flags, '--outDir', path.join(dir, 'out'),
       ...sources.map(([file]) => path.join(dir, file))], consumer);
@@ -237,6 +258,11 @@ describe('types for every consumer: README examples compiled with tsc --strict, 
       if (r.status !== 0) throw new Error(`${name}: ${file} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
       if (file.startsWith('default-import')) {
         expect(JSON.parse(r.stdout)).toEqual({ rows: 2, out: [2, 2], version: 'function' });
+      }
+      if (file.startsWith('plot-import')) {
+        const got = JSON.parse(r.stdout) as { smooth: number; svg: boolean; missing: string; typed: string };
+        expect(got).toMatchObject({ smooth: 12, svg: true, typed: 'functionfunctionfunction' });
+        expect(got.missing).toContain(`npm install @resvg/resvg-js@${pkg.peerDependencies['@resvg/resvg-js']}`);
       }
     }
   }, 5 * 60 * 1000);

@@ -12,7 +12,7 @@ import { random, setSeed } from '../core/random';
 import { Tensor } from '../core/tensor';
 import { checkFeature } from '../core/optional';
 import { writeReport } from '../report';
-import { checkDataDir, EXIT, intArg, Io, onInterrupt, positiveArg, Progress, runDir } from './common';
+import { checkDataDir, EXIT, intArg, Io, msg, onInterrupt, positiveArg, Progress, runDir } from './common';
 
 /**
  * Epochs of a plain `blasnet train`. On the 8,000 built-in digits alone SimpleConvNet with
@@ -108,25 +108,27 @@ export function buildNet(name: NetName, side = 28): Sequential {
 }
 
 export function trainCommand(io: Io, done: (code: number) => void): Command {
+  const m = msg(io).cli.train;
   return new Command('train')
-    .description('train a network on MNIST-like data, save it and write a report with its learning curves')
-    .addOption(new Option('--net <name>', 'network').choices(NETS).default('simple-convnet'))
-    .option('--epochs <n>', 'passes over the training data', intArg(1), DEFAULT_EPOCHS)
-    .option('--batch-size <n>', 'samples per training step', intArg(1), 100)
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices(optimizerNames).default('adam'))
-    .option('--lr <rate>', "learning rate (default: the optimizer's own, 0.001 for adam, 0.01 for the others)", positiveArg())
-    .option('--seed <n>', 'seed of weights, shuffling and dropout', intArg(0), 1)
-    .option('--data <dir>', 'folder with the four IDX files (MNIST, Fashion-MNIST, KMNIST); default: the built-in 8,000/2,000 digits')
-    .option('--out <dir>', 'run folder (default ./runs/train-<timestamp>)')
-    .option('--max-iterations <n>', 'stop after this many steps in all', intArg(1))
-    .option('--eval-samples <n>', 'samples of each set for the accuracy after each epoch (the final test accuracy uses all)', intArg(1), 2000)
-    .option('--augment <copies>', 'add this many copies of each training image shifted by up to 2 pixels (0: none)', intArg(0), DEFAULT_AUGMENT)
-    .option('--lr-drop <epochs>', 'train the last n epochs at a tenth of the learning rate (0: never)', intArg(0), 1)
+    .description(m.description)
+    .addOption(new Option('--net <name>', m.net).choices(NETS).default('simple-convnet'))
+    .option('--epochs <n>', m.epochs, intArg(1), DEFAULT_EPOCHS)
+    .option('--batch-size <n>', m.batchSize, intArg(1), 100)
+    .addOption(new Option('--optimizer <name>', m.optimizer).choices(optimizerNames).default('adam'))
+    .option('--lr <rate>', m.lr, positiveArg())
+    .option('--seed <n>', m.seed, intArg(0), 1)
+    .option('--data <dir>', m.data)
+    .option('--out <dir>', m.out)
+    .option('--max-iterations <n>', m.maxIterations, intArg(1))
+    .option('--eval-samples <n>', m.evalSamples, intArg(1), 2000)
+    .option('--augment <copies>', m.augment, intArg(0), DEFAULT_AUGMENT)
+    .option('--lr-drop <epochs>', m.lrDrop, intArg(0), 1)
     .action(async (opts: TrainOptions) => done(await train(io, opts)));
 }
 
 /** Runs `blasnet train`; returns the exit code. */
 export async function train(io: Io, o: TrainOptions): Promise<number> {
+  const m = msg(io).cli.train;
   const dataDir = checkDataDir(io, o.data);
   // Optional packages, checked before any training: the report's charts and the built-in digits.
   checkFeature('charts');
@@ -147,9 +149,9 @@ export async function train(io: Io, o: TrainOptions): Promise<number> {
   // Only when some epochs remain at the full rate: a 1-epoch run keeps its learning rate.
   const dropAt = o.lrDrop > 0 && o.epochs > o.lrDrop ? (o.epochs - o.lrDrop) * perEpoch : Infinity;
   const { optimizer, lr } = steppedOptimizer(o.optimizer, o.lr, dropAt);
-  const samples = `${raw.xTrain.shape[0]} train${o.augment ? ` + ${o.augment} shifted copies each` : ''}, ${data.xTest.shape[0]} test`;
-  out(`training ${o.net} on ${dataDir ?? 'the built-in digits'} (${samples}): ${o.optimizer} lr ${lr}`
-    + `${Number.isFinite(dropAt) ? ` (${lr / 10} from iteration ${dropAt})` : ''}, batch ${batch}, ${iterations} iterations (${(iterations / perEpoch).toFixed(1)} epochs), seed ${o.seed}`);
+  const samples = m.samples(raw.xTrain.shape[0], o.augment, data.xTest.shape[0]);
+  out(m.start(o.net, dataDir ?? m.builtin, samples, o.optimizer, lr, Number.isFinite(dropAt) ? m.drop(lr / 10, dropAt) : '',
+    batch, iterations, (iterations / perEpoch).toFixed(1), o.seed));
 
   const stop: StopFlag = { stopped: false };
   const removeHandler = onInterrupt(io, stop);
@@ -198,9 +200,9 @@ export async function train(io: Io, o: TrainOptions): Promise<number> {
     ],
     results: { command: 'train', settings, stopped: curve.stopped, seconds, trainAcc, testAcc, model: 'model.safetensors', curve },
   });
-  out(`${curve.stopped ? 'stopped' : 'done'} after ${curve.iterationsDone} iterations in ${seconds.toFixed(1)} s`);
-  out(`model: ${modelFile}`);
-  out(`report: ${path.join(dir, 'report.html')}`);
-  out(`test accuracy: ${testAcc.toFixed(4)}`);
+  out(m.done(curve.stopped, curve.iterationsDone, seconds));
+  out(m.model(modelFile));
+  out(m.report(path.join(dir, 'report.html')));
+  out(m.testAccuracy(testAcc));
   return curve.stopped ? EXIT.interrupted : EXIT.ok;
 }

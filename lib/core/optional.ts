@@ -6,6 +6,7 @@
 //   charts and reports (lib/report, the CLI's run reports): vega, vega-lite, @resvg/resvg-js
 //   the built-in digits (loadMnist() without a folder):      mnist
 //   the drawing page of `blasnet serve`:                      onnxruntime-web (lib/serve checks it itself)
+//   the course's pickle files (readPickleParams):             pickleparser
 import * as fs from 'fs';
 import * as path from 'path';
 import { packageRoot } from './paths';
@@ -18,6 +19,8 @@ export const OPTIONAL_FEATURES = {
   digits: { purpose: 'the built-in digits (loadMnist without a folder)', packages: ['mnist'] },
   /** `blasnet serve`: the page runs the exported model with onnxruntime-web's WebAssembly build. */
   page: { purpose: 'the drawing page of blasnet serve', packages: ['onnxruntime-web'] },
+  /** readPickleParams and loadCourseParams: the course's params.pkl files. */
+  pickles: { purpose: 'the course\'s pickle files (readPickleParams, loadCourseParams)', packages: ['pickleparser'] },
 } as const;
 
 export type OptionalFeature = keyof typeof OPTIONAL_FEATURES;

@@ -394,7 +394,9 @@ export function loadNetworkFile<N extends NetworkLike>(file: string, hooks: Load
         throw new Error(`${file}: was saved by blasnet 0.1, whose files name a Sequential's layers but not their hyper-parameters `
           + `(${describe(config.layers)}); build the network by hand, call net.loadParams(file), and save it again to get a file loadNetwork rebuilds`);
       }
-      throw new Error(`networkFromConfig: unknown network kind ${describe(config?.kind)}; saved presets are MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet`);
+      // Not a preset the plans know: the presets' own factory names the kinds it knows.
+      hooks.preset(config);
+      throw new Error(`networkFromConfig: unknown network kind ${describe(config?.kind)}`);
     }
     specs = plan.layers;
     names = blasnetNames(specs);

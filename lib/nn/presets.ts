@@ -6,7 +6,7 @@ import { Layer } from './layers/layer';
 import { BN_EPS } from './layers/regularization';
 import { SoftmaxWithLoss } from './layers/loss';
 import { Sequential } from './network';
-import { fillRandn } from '../core/random';
+import { randn } from '../core/random';
 import { loadNetworkFile } from '../io/network-file';
 import { Tensor } from '../core/tensor';
 import { buildLayer, LayerSpec, specOutputShape } from './spec';
@@ -22,12 +22,6 @@ export function initScale(fn: string, init: WeightInit, fanIn: number): number {
   if (name === 'relu' || name === 'he') return Math.sqrt(2 / fanIn);
   if (name === 'sigmoid' || name === 'xavier') return Math.sqrt(1 / fanIn);
   throw new RangeError(`${fn}: weightInitStd must be a number, 'he'/'relu' or 'xavier'/'sigmoid', got ${describe(init)}`);
-}
-
-function randnTensor(shape: number[], scale: number): Tensor {
-  const t = Tensor.zeros(shape);
-  fillRandn(t.data, scale);
-  return t;
 }
 
 function activationSpec(fn: string, a: unknown): LayerSpec {
@@ -52,7 +46,7 @@ export interface PresetPlan {
 
 /** The layers of the plan, weights drawn in layer order with the plan's initialisation. */
 function buildPlan(fn: string, plan: PresetPlan): Layer[] {
-  const init = (shape: number[], fanIn: number): Tensor => randnTensor(shape, initScale(fn, plan.init, fanIn));
+  const init = (shape: number[], fanIn: number): Tensor => randn(shape, initScale(fn, plan.init, fanIn));
   return plan.layers.map((spec) => buildLayer(spec, init));
 }
 
@@ -142,6 +136,51 @@ export class MultiLayerNetExtend extends Sequential {
       weightDecayLambda: options?.weightDecayLambda, l1Lambda: options?.l1Lambda, inputShape: plan.inputShape,
       config: cleanConfig('MultiLayerNetExtend', options ?? {}),
     });
+  }
+}
+
+export interface TwoLayerNetOptions {
+  /** Features per input sample (784 for MNIST). */
+  inputSize: number;
+  /** Units of the hidden layer (the course uses 50 in ch04-05, 100 in its exercises). */
+  hiddenSize: number;
+  /** Number of classes. */
+  outputSize: number;
+  /** Standard deviation of the Gaussian weights: 0.01, as the course; or 'he' / 'xavier'. */
+  weightInitStd?: WeightInit;
+  /** 'relu' (chapter 5's network, default) or 'sigmoid' (chapter 4's). */
+  activation?: Activation;
+}
+
+function planTwoLayerNet(options: TwoLayerNetOptions): PresetPlan {
+  const fn = 'TwoLayerNet';
+  if (options === undefined) throw new TypeError(`${fn}: options { inputSize, hiddenSize, outputSize } are required`);
+  readOptions(fn, options, ['inputSize', 'hiddenSize', 'outputSize', 'weightInitStd', 'activation']);
+  const inputSize = expectInt(fn, 'inputSize', options.inputSize);
+  const hiddenSize = expectInt(fn, 'hiddenSize', options.hiddenSize);
+  const outputSize = expectInt(fn, 'outputSize', options.outputSize);
+  const act = activationSpec(fn, options.activation ?? 'relu');
+  return {
+    layers: [{ type: 'Affine', in: inputSize, out: hiddenSize }, act, { type: 'Affine', in: hiddenSize, out: outputSize }],
+    inputShape: [inputSize],
+    init: options.weightInitStd ?? 0.01,
+  };
+}
+
+/**
+ * The course's TwoLayerNet (chapters 4 and 5): Affine1, Relu1, Affine2, SoftmaxWithLoss, with
+ * params W1 (inputSize x hiddenSize), b1, W2 (hiddenSize x outputSize), b2 drawn as
+ * `weightInitStd * randn` (0.01) and zero biases, and the course's methods `predict`, `loss`,
+ * `accuracy`, `numericalGradient` and `gradient`.
+ * @example
+ *   setSeed(0);
+ *   const net = new TwoLayerNet({ inputSize: 784, hiddenSize: 50, outputSize: 10 });
+ *   const grad = net.gradient(xTrain.rows(0, 3), tTrain.subarray(0, 3));   // grad.W1, grad.b1, ...
+ */
+export class TwoLayerNet extends Sequential {
+  constructor(options: TwoLayerNetOptions) {
+    const plan = planTwoLayerNet(options);
+    super([...buildPlan('TwoLayerNet', plan), new SoftmaxWithLoss()], { inputShape: plan.inputShape, config: cleanConfig('TwoLayerNet', options) });
   }
 }
 
@@ -282,6 +321,7 @@ function planDeepConvNet(options: DeepConvNetOptions): PresetPlan {
 export function presetPlan(kind: unknown, options: unknown): PresetPlan | null {
   const o = (options ?? {}) as never;
   switch (kind) {
+    case 'TwoLayerNet': return planTwoLayerNet(o);
     case 'MultiLayerNet': return planMlp('MultiLayerNet', o, false);
     case 'MultiLayerNetExtend': return planMlp('MultiLayerNetExtend', o, true);
     case 'SimpleConvNet': return planSimpleConvNet(o);
@@ -295,11 +335,12 @@ export function networkFromConfig(config: unknown): Sequential {
   const c = config as { kind?: unknown; options?: unknown };
   const o = (c?.options ?? {}) as never;
   switch (c?.kind) {
+    case 'TwoLayerNet': return new TwoLayerNet(o);
     case 'MultiLayerNet': return new MultiLayerNet(o);
     case 'MultiLayerNetExtend': return new MultiLayerNetExtend(o);
     case 'SimpleConvNet': return new SimpleConvNet(o);
     case 'DeepConvNet': return new DeepConvNet(o);
-    default: throw new Error(`networkFromConfig: unknown network kind ${describe(c?.kind)}; saved presets are MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet`);
+    default: throw new Error(`networkFromConfig: unknown network kind ${describe(c?.kind)}; saved presets are TwoLayerNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet`);
   }
 }
 
