@@ -5,7 +5,8 @@ export { setNumThreads, getNumThreads, blasInfo } from './core/kernels';
 export type { BlasInfo, WindowGeometry } from './core/kernels';
 export { ShapeError } from './core/errors';
 export { Tensor, tensor } from './core/tensor';
-export { setSeed } from './core/random';
+export { setSeed, getRandomState, setRandomState } from './core/random';
+export type { RandomState } from './core/random';
 export { im2col, col2im } from './nn/im2col';
 export type { Layer } from './nn/layers/layer';
 export { Affine } from './nn/layers/dense';
@@ -18,7 +19,7 @@ export type { DropoutOptions, BatchNormalizationOptions } from './nn/layers/regu
 export { Convolution, Pooling, AvgPooling } from './nn/layers/conv';
 export type { ConvolutionOptions } from './nn/layers/conv';
 export { Sequential } from './nn/network';
-export type { SequentialOptions } from './nn/network';
+export type { SequentialOptions, LoadParamsOptions } from './nn/network';
 export {
   MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet, networkFromConfig, loadNetwork, initScale,
 } from './nn/presets';
@@ -26,7 +27,15 @@ export type {
   MultiLayerNetOptions, MultiLayerNetExtendOptions, SimpleConvNetOptions, DeepConvNetOptions, ConvParam, WeightInit, Activation,
 } from './nn/presets';
 export * from './train/optimizers';
-export { Trainer } from './train/trainer';
-export type { TrainerOptions, TrainHistory, IterationInfo, EvalInfo } from './train/trainer';
+export { Trainer, NonFiniteError } from './train/trainer';
+export type {
+  TrainerOptions, TrainHistory, IterationInfo, EvalInfo, EvaluateAt, RunOptions, NonFiniteSource,
+} from './train/trainer';
+export { stepDecay, exponentialDecay } from './train/schedule';
+export type { LrSchedule, StepDecayOptions } from './train/schedule';
+export { shiftAugment, shiftImages } from './train/augment';
+export type { ShiftAugmentOptions } from './train/augment';
+export { readCheckpoint } from './train/checkpoint';
+export type { CheckpointContents } from './train/checkpoint';
 export { readSafetensors, writeSafetensors } from './io/safetensors';
 export * from './data';
