@@ -240,11 +240,13 @@ afterAll(() => {
     expect(fs.readdirSync(tiny!)).toEqual([]);
   });
 
-  test('a write that runs out of space names the file and leaves no temporary file', () => {
+  test('a checkpoint or model write that runs out of space names the file and leaves no temporary file', () => {
     const big = new MultiLayerNetExtend({ inputSize: 10, hiddenSizeList: [2000], outputSize: 4 });
     const t = new Trainer(big, data.x, data.t, held.x, held.t, { ...OPTS, lrSchedule: undefined });
     const file = path.join(tiny!, 'direct.ckpt');
     expect(() => t.saveCheckpoint(file)).toThrow(new RegExp(`${file}: cannot write the checkpoint: ENOSPC`));
+    const model = path.join(tiny!, 'model.safetensors');
+    expect(() => big.saveParams(model)).toThrow(new RegExp(`${model}: cannot save the parameters: ENOSPC`));
     expect(fs.readdirSync(tiny!)).toEqual([]);
   });
 });

@@ -327,11 +327,18 @@ export class Sequential {
   /** Saves parameters (and BatchNorm running statistics) to a safetensors file, atomically. */
   saveParams(file: string): void {
     if (typeof file !== 'string' || file === '') throw new TypeError(`saveParams: file must be a path, got ${describe(file)}`);
-    writeSafetensors(file, this.stateTensors(), {
-      format: 'blasnet',
-      version: '1',
-      config: JSON.stringify(this.config),
-    });
+    try {
+      writeSafetensors(file, this.stateTensors(), {
+        format: 'blasnet',
+        version: '1',
+        config: JSON.stringify(this.config),
+      });
+    } catch (err) {
+      // A failed write on a file descriptor (ENOSPC, EIO) has no path in its message.
+      const e = err as NodeJS.ErrnoException;
+      if (typeof e?.message !== 'string' || e.message.includes(file)) throw err;
+      throw Object.assign(new Error(`${file}: cannot save the parameters: ${e.message}`, { cause: err }), e.code ? { code: e.code } : {});
+    }
   }
 
   /**
