@@ -3,7 +3,8 @@
 // the caller's Float32Arrays in place (their own memory, byteOffset honoured:
 // a subarray works); outputs are preallocated by the caller. Shapes are
 // row-major; images are NCHW.
-import { addon } from './native';
+import { addon, coreDecision } from './native';
+import { CoreReason, cpuIsa, narrowCoreWarning, readCpuInfo } from './cpu';
 import {
   describe, expectBoolean, expectFloat32, expectInt, expectInt32, expectLength, expectNumber, outExtent,
 } from './errors';
@@ -447,8 +448,17 @@ export interface BlasInfo {
   version: string;
   /** OpenBLAS's own configuration string */
   config: string;
-  /** the CPU kernel OpenBLAS picked at load time, e.g. 'Zen' or 'Haswell' */
+  /** the CPU kernels OpenBLAS runs, e.g. 'Zen', 'Haswell' or 'SkylakeX' */
   corename: string;
+  /**
+   * why those: 'detected' (OpenBLAS's own choice), 'chosen by blasnet from the CPU flags'
+   * (OpenBLAS would have fallen back to generic kernels on this CPU) or 'set by OPENBLAS_CORETYPE'
+   */
+  coreReason: CoreReason;
+  /** one line on the decision, e.g. why blasnet chose the core */
+  coreNote: string;
+  /** the CPU model name, and the widest instruction set its flags allow */
+  cpu: { model: string; isa: 'avx512' | 'avx2' | 'generic' };
   /** threads blasnet uses: large gemms and the batch loops are split over them */
   numThreads: number;
   /** OpenBLAS's own thread count: 1, blasnet splits the work itself */
@@ -461,13 +471,24 @@ export interface BlasInfo {
 export function blasInfo(): BlasInfo {
   const raw = addon.blasInfo();
   const m = /OpenBLAS\s+([0-9][0-9.]*\S*)/.exec(raw.config);
+  const cpu = readCpuInfo();
   return {
     library: raw.library,
     version: m ? m[1] : 'unknown',
     config: raw.config,
     corename: raw.corename,
+    coreReason: coreDecision.reason,
+    coreNote: coreDecision.note,
+    cpu: { model: cpu?.modelName ?? 'unknown', isa: cpuIsa(cpu) },
     numThreads: raw.numThreads,
     openblasThreads: raw.openblasThreads,
     threading: ['sequential', 'pthreads', 'openmp'][raw.parallel] ?? `unknown (${raw.parallel})`,
   };
+}
+
+// Said once per process when OpenBLAS runs kernels narrower than the CPU allows and nobody
+// chose them (a CPU whose model this check does not predict): the fix is one variable.
+if (process.env.BLASNET_OPENBLAS_CORE !== 'off') {
+  const warning = narrowCoreWarning(coreDecision, addon.blasInfo().corename);
+  if (warning !== null) process.emitWarning(warning, { code: 'BLASNET_OPENBLAS_CORE' });
 }
