@@ -3,7 +3,8 @@
  * How responsive Node stays while blasnet trains: the main thread's event-loop delay
  * (perf_hooks.monitorEventLoopDelay) during a SimpleConvNet run on the built-in digits, with
  * `await trainer.run()` (pauses every `yieldEvery` ms) and, for contrast, the synchronous
- * `trainer.train()`, which holds the loop for the whole run.
+ * `trainer.train()`, which holds the loop for the whole run, and nothing at all (what the
+ * machine's scheduler alone costs a timer: on a loaded machine it is most of the delay).
  *
  *   npm run bench:event-loop -- [--iterations 300] [--yield-every 10]
  *
@@ -23,7 +24,7 @@ function intArg(v: string): number {
   return n;
 }
 
-async function measure(mode: 'run' | 'train', iterations: number, yieldEvery: number): Promise<Figures> {
+async function measure(mode: 'idle' | 'run' | 'train', iterations: number, yieldEvery: number): Promise<Figures> {
   setSeed(1);
   const { xTrain, tTrain, xTest, tTest } = loadMnist({ flatten: false });
   const net = new SimpleConvNet({ weightInitStd: 'he' });
@@ -41,8 +42,11 @@ async function measure(mode: 'run' | 'train', iterations: number, yieldEvery: nu
   h.enable();
   if (mode === 'run') {
     await trainer.run({ yieldEvery });
-  } else {
+  } else if (mode === 'train') {
     trainer.train();
+  } else {
+    // The machine's own delay, with nothing running in this process: the baseline.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
   }
   await new Promise((resolve) => setTimeout(resolve, 20));
   h.disable();
@@ -64,11 +68,13 @@ async function main(): Promise<void> {
   console.log(`event-loop delay while training SimpleConvNet (batch 100, ${o.iterations} iterations, accuracy every 100 on 2,000 + 2,000 samples)`);
   console.log(`command: npm run bench:event-loop -- --iterations ${o.iterations} --yield-every ${o.yieldEvery}`);
   console.log(`CPU: ${cpu}, ${os.cpus().length} cores; Node ${process.version}`);
-  for (const mode of ['run', 'train'] as const) {
+  console.log(`load average ${os.loadavg().map((v) => v.toFixed(1)).join(', ')}`);
+  for (const mode of ['idle', 'run', 'train'] as const) {
     const f = await measure(mode, o.iterations, o.yieldEvery);
-    const what = mode === 'run' ? `await trainer.run({ yieldEvery: ${o.yieldEvery} })` : 'trainer.train() (synchronous)';
-    const pct = mode === 'run' ? `p50 ${f.p50} ms, p99 ${f.p99} ms, ` : '';
-    console.log(`${what.padEnd(42)} ${pct}longest block ${f.max} ms (${f.iterations} iterations in ${f.seconds.toFixed(1)} s)`);
+    const what = mode === 'run' ? `await trainer.run({ yieldEvery: ${o.yieldEvery} })` : mode === 'train' ? 'trainer.train() (synchronous)' : 'no training (the machine alone)';
+    const pct = mode !== 'train' ? `p50 ${f.p50} ms, p99 ${f.p99} ms, ` : '';
+    const its = mode !== 'idle' ? ` (${f.iterations} iterations in ${f.seconds.toFixed(1)} s)` : '';
+    console.log(`${what.padEnd(42)} ${pct}longest block ${f.max} ms${its}`);
   }
 }
 

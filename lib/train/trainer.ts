@@ -6,6 +6,7 @@
 // for bit, a guard against NaN and infinity, and an async run() that keeps Node responsive and
 // can be cancelled with an AbortSignal. train() is the synchronous, course-style call.
 import * as path from 'path';
+import { performance } from 'perf_hooks';
 import { describe, expectBoolean, expectInt, readOptions, ShapeError } from '../core/errors';
 import { getRandomState, permutation, setRandomState } from '../core/random';
 import { Tensor, expectTensor } from '../core/tensor';
@@ -120,8 +121,9 @@ export interface RunOptions {
   /** Cancels the run: it ends after the current step (writing a checkpoint when configured) and rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
-   * Longest stretch of work, in milliseconds, between two turns of the event loop (10). A
-   * single training step is never split: a step longer than this is one stretch.
+   * Longest stretch of work, in milliseconds, between two turns of the event loop (10): run()
+   * pauses before a step or evaluation chunk that would go past it, judging by the last one.
+   * A single training step is never split: a step longer than this is one stretch.
    */
   yieldEvery?: number;
 }
@@ -402,13 +404,19 @@ export class Trainer {
     const budget = o.yieldEvery === undefined ? 10 : expectInt(fn, 'yieldEvery', o.yieldEvery, 0);
     signal?.throwIfAborted();
     const steps = this.loop(signal);
-    let last = Date.now();
+    const now = (): number => performance.now();
+    // Pause before a piece of work would end the stretch past the budget, judging the next
+    // piece by the last one (a step or an evaluation chunk).
+    let since = now(), piece = 0;
     for (;;) {
+      const t0 = now();
       const r = steps.next();
       if (r.done) break;
-      if (Date.now() - last >= budget) {
+      const t1 = now();
+      piece = t1 - t0;
+      if (t1 - since + piece > budget) {
         await new Promise<void>((resolve) => setImmediate(resolve));
-        last = Date.now();
+        since = now();
       }
     }
     signal?.throwIfAborted();
