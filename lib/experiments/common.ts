@@ -27,7 +27,7 @@ export interface ExperimentOptions {
   dataDir?: string;
   /** Already loaded data (flattened images, class-index labels); wins over dataDir. */
   data?: MnistData<Int32Array>;
-  /** Evaluate accuracy every n iterations. */
+  /** Evaluate accuracy every n iterations: after the steps with index 0, n, 2n, ... (the course's timing) and the last. */
   evalEvery?: number;
   /** Evaluate on at most this many samples of each set (2000). */
   evalSamples?: number;
