@@ -14,6 +14,7 @@ import { Io } from '../lib/cli/common';
 import { readSafetensors } from '../lib/io/safetensors';
 import { readCheckpoint } from '../lib/train/checkpoint';
 import { MultiLayerNet } from '../lib/nn/presets';
+import { loadMnist } from '../lib/data';
 import { ensureBuilt, ROOT } from './helpers/dist';
 import { Rng } from './helpers/random';
 
@@ -152,12 +153,12 @@ describe('SIGKILL at random moments', () => {
 });
 
 describe('the folder rules and --resume', () => {
-  async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  async function run(argv: string[], cwd = tmp): Promise<{ code: number; out: string; err: string }> {
     let out = '', err = '';
     const io: Io = {
       stdout: { write: (s: string) => { out += s; return true; }, isTTY: false },
       stderr: { write: (s: string) => { err += s; return true; }, isTTY: false },
-      cwd: tmp,
+      cwd,
     };
     return { code: await main(argv, io), out, err };
   }
@@ -193,6 +194,32 @@ describe('the folder rules and --resume', () => {
     const e = await run(['train', '--resume', dir]);
     expect(e.code).toBe(0);
     expect(e.out).toMatch(/resuming .* at iteration 3 of 3/);
+  });
+
+  test('--resume finds a relative --data from any folder (the checkpoint keeps it absolute)', async () => {
+    // A small data set in IDX files: 300 training and 100 test images of the built-in digits.
+    const { xTrain, tTrain, xTest, tTest } = loadMnist({ flatten: true, normalize: false });
+    const data = path.join(tmp, 'work', 'digits');
+    fs.mkdirSync(data, { recursive: true });
+    const idx = (name: string, magic: number, dims: number[], bytes: Uint8Array): void => {
+      const head = Buffer.alloc(4 + 4 * dims.length);
+      head.writeUInt32BE(magic, 0);
+      dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+      fs.writeFileSync(path.join(data, name), Buffer.concat([head, bytes]));
+    };
+    idx('train-images-idx3-ubyte', 0x803, [300, 28, 28], Uint8Array.from(xTrain.data.subarray(0, 300 * 784)));
+    idx('train-labels-idx1-ubyte', 0x801, [300], Uint8Array.from(tTrain.subarray(0, 300)));
+    idx('t10k-images-idx3-ubyte', 0x803, [100, 28, 28], Uint8Array.from(xTest.data.subarray(0, 100 * 784)));
+    idx('t10k-labels-idx1-ubyte', 0x801, [100], Uint8Array.from(tTest.subarray(0, 100)));
+    const work = path.join(tmp, 'work');
+    const a = await run(['train', '--net', 'mlp', '--epochs', '1', '--augment', '0', '--data', 'digits', '--out', 'rel'], work);
+    expect(a.err).toBe('');
+    expect(a.code).toBe(0);
+    expect(a.out).toMatch(/training mlp on .*digits \(300 train, 100 test\)/);
+    const b = await run(['train', '--resume', path.join(work, 'rel')], tmp);
+    expect(b.err).toBe('');
+    expect(b.code).toBe(0);
+    expect(b.out).toMatch(/resuming .* at iteration 3 of 3/);
   });
 
   test('a diverging run exits 1 naming the iteration, keeps its last good checkpoint and saves no model', async () => {

@@ -126,6 +126,8 @@ export async function train(io: Io, opts: TrainOptions, explicit: string[] = [])
     dir = runDir(io, 'train', outDir);
   }
   const dataDir = checkDataDir(io, o.data);
+  // Saved with the checkpoint as an absolute path, so --resume works from any folder.
+  o = { ...o, data: dataDir };
   const checkpoint = path.join(dir, CHECKPOINT_FILE);
 
   // The same draws in the same order as the run being resumed: augmentation, then the weights.
