@@ -37,5 +37,16 @@ export { shiftAugment, shiftImages } from './train/augment';
 export type { ShiftAugmentOptions } from './train/augment';
 export { readCheckpoint } from './train/checkpoint';
 export type { CheckpointContents } from './train/checkpoint';
-export { readSafetensors, writeSafetensors } from './io/safetensors';
+export {
+  readSafetensors, readSafetensorsHeader, writeSafetensors, SafetensorsFormatError,
+  SAFETENSORS_DTYPE_BYTES, SAFETENSORS_READABLE_DTYPES, SAFETENSORS_MAX_HEADER,
+} from './io/safetensors';
+export type {
+  SafetensorsFile, SafetensorsHeader, SafetensorsTensorInfo, SafetensorsConversion,
+} from './io/safetensors';
+export { writeFileAtomic, removeStaleTemps, atomicTempPid, ATOMIC_TEMP_RE } from './io/atomic';
+export type { AtomicData } from './io/atomic';
+export { FileError } from './io/files';
+export { exportOnnx, onnxModel, ONNX_OPSET } from './io/onnx';
+export type { OnnxExportOptions, OnnxModelInfo, OnnxExportable } from './io/onnx';
 export * from './data';

@@ -13,7 +13,7 @@ import {
   Trainer, TrainerOptions, TrainHistory,
 } from '../lib';
 import { random } from '../lib/core/random';
-import { ensureFreeSpace, removeStaleTempFiles } from '../lib/train/checkpoint';
+import { ensureFreeSpace } from '../lib/train/checkpoint';
 import { Rng } from './helpers/random';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-ckpt-'));
@@ -150,7 +150,7 @@ describe('what a checkpoint refuses', () => {
     const model = path.join(tmp, 'model.safetensors');
     build(1).saveParams(model);
     expect(() => trainer(build(1)).loadCheckpoint(model)).toThrow(/model\.safetensors: not a blasnet checkpoint/);
-    expect(() => trainer(build(1)).loadCheckpoint(path.join(tmp, 'nope.ckpt'))).toThrow(/nope\.ckpt: cannot read the checkpoint: ENOENT/);
+    expect(() => trainer(build(1)).loadCheckpoint(path.join(tmp, 'nope.ckpt'))).toThrow(/nope\.ckpt: file not found/);
     const cut = path.join(tmp, 'cut.ckpt');
     fs.writeFileSync(cut, fs.readFileSync(file).subarray(0, 300));
     expect(() => trainer(build(1)).loadCheckpoint(cut)).toThrow(/cut\.ckpt/);
@@ -194,18 +194,7 @@ describe('files and disks', () => {
   test('free space is checked: a need larger than the disk names the folder', () => {
     expect(() => ensureFreeSpace(tmp, 2 ** 62, 'a test')).toThrow(new RegExp(`${tmp.replace(/[/\\]/g, '.')}: [\\d.]+ MiB free, but a test needs about`));
     expect(() => ensureFreeSpace(tmp, 1, 'a test')).not.toThrow();
-    expect(() => ensureFreeSpace(path.join(tmp, 'missing', 'dir'), 1, 'a test')).toThrow(/missing.dir: cannot read the free space/);
-  });
-
-  test('leftover temporary files of dead processes are removed, live ones and other files kept', () => {
-    const dir = path.join(tmp, 'leftovers');
-    fs.mkdirSync(dir);
-    // A process that has certainly exited.
-    const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).toString());
-    const names = [`.checkpoint.safetensors.${dead}.1712.tmp`, `.model.safetensors.${dead}.abc123.tmp`, `.report.md.${process.ppid}.x1.tmp`, 'keep.txt', '.hidden'];
-    for (const n of names) fs.writeFileSync(path.join(dir, n), 'x');
-    expect(removeStaleTempFiles(dir).sort()).toEqual([names[0], names[1]].sort());
-    expect(fs.readdirSync(dir).sort()).toEqual([names[2], names[3], names[4]].sort());
+    expect(() => ensureFreeSpace(path.join(tmp, 'missing', 'dir'), 1, 'a test')).toThrow(/missing.dir: cannot be checked for free space: no such file or folder \(ENOENT\)/);
   });
 });
 
@@ -244,9 +233,9 @@ afterAll(() => {
     const big = new MultiLayerNetExtend({ inputSize: 10, hiddenSizeList: [2000], outputSize: 4 });
     const t = new Trainer(big, data.x, data.t, held.x, held.t, { ...OPTS, lrSchedule: undefined });
     const file = path.join(tiny!, 'direct.ckpt');
-    expect(() => t.saveCheckpoint(file)).toThrow(new RegExp(`${file}: cannot write the checkpoint: ENOSPC`));
+    expect(() => t.saveCheckpoint(file)).toThrow(new RegExp(`${file}: .*the disk is full .*ENOSPC`));
     const model = path.join(tiny!, 'model.safetensors');
-    expect(() => big.saveParams(model)).toThrow(new RegExp(`${model}: cannot save the parameters: ENOSPC`));
+    expect(() => big.saveParams(model)).toThrow(new RegExp(`${model}: .*the disk is full .*ENOSPC`));
     expect(fs.readdirSync(tiny!)).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { InvalidArgumentError } from 'commander';
 import { SingleBar } from 'cli-progress';
 import type { StopFlag } from '../experiments/common';
-import { removeStaleTempFiles } from '../train/checkpoint';
+import { removeStaleTemps } from '../io/atomic';
 
 /** A stream the commands write to; `isTTY` decides between a progress bar and plain lines. */
 export interface OutStream {
@@ -87,7 +87,7 @@ export function runDir(io: Io, command: string, out?: string): string {
     const dir = path.resolve(cwd, out);
     if (fs.existsSync(dir)) {
       if (!fs.statSync(dir).isDirectory()) throw new UsageError(`--out ${out} exists and is not a folder`);
-      removeStaleTempFiles(dir);
+      removeStaleTemps(dir);
       const left = fs.readdirSync(dir);
       if (left.includes(CHECKPOINT_FILE)) {
         throw new UsageError(`--out ${out} holds the checkpoint of an earlier run; continue it with --resume ${out}, or choose another --out`);

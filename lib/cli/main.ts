@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
-// The `blasnet` command: train, eval, gradcheck and the course's exercises.
+// The `blasnet` command: train, eval, gradcheck, the course's exercises, export to ONNX and
+// a browser page.
 // main(argv) returns the exit code instead of exiting, so tests can call it.
 import { Command, CommanderError } from 'commander';
 import { EXIT, Io, UsageError } from './common';
 import { evalCommand } from './eval';
 import { experimentCommand } from './experiment';
+import { exportCommand } from './export';
 import { gradcheckCommand } from './gradcheck';
+import { serveCommand } from './serve';
 import { trainCommand } from './train';
 
 function fullName(cmd: Command): string {
@@ -31,7 +34,7 @@ export function program(io: Io, done: (code: number) => void): Command {
       outputError: (s, write) => write(s.split('\n')[0] + '\n'),
     })
     .showSuggestionAfterError(true);
-  for (const make of [trainCommand, evalCommand, gradcheckCommand, experimentCommand]) {
+  for (const make of [trainCommand, evalCommand, gradcheckCommand, experimentCommand, exportCommand, serveCommand]) {
     const cmd = make(io, done);
     cmd.exitOverride().configureOutput(root.configureOutput()).showSuggestionAfterError(true);
     root.addCommand(cmd);

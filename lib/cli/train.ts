@@ -13,7 +13,8 @@ import { Sequential } from '../nn/network';
 import { setSeed } from '../core/random';
 import { writeReport } from '../report';
 import { shiftAugment } from '../train/augment';
-import { checkpointSize, ensureFreeSpace, ioError, readCheckpoint, removeStaleTempFiles } from '../train/checkpoint';
+import { removeStaleTemps } from '../io/atomic';
+import { checkpointSize, ensureFreeSpace, readCheckpoint } from '../train/checkpoint';
 import { stepDecay } from '../train/schedule';
 import { NonFiniteError, Trainer } from '../train/trainer';
 import {
@@ -97,7 +98,7 @@ function resumeSettings(io: Io, o: TrainOptions, explicit: string[]): { dir: str
   if (others.length) throw new UsageError(`--resume takes every setting from the run's checkpoint; leave out ${others.join(', ')}`);
   const dir = path.resolve(io.cwd ?? process.cwd(), o.resume!);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`--resume ${o.resume}: no such folder`);
-  removeStaleTempFiles(dir);
+  removeStaleTemps(dir);
   const file = path.join(dir, CHECKPOINT_FILE);
   if (!fs.existsSync(file)) {
     throw new UsageError(`--resume ${o.resume}: no ${CHECKPOINT_FILE} in it (the run was stopped before its first checkpoint); start it again with --out ${o.resume}`);
@@ -238,7 +239,7 @@ export async function train(io: Io, opts: TrainOptions, explicit: string[] = [])
         { heading: 'Learning curves', charts: ['accuracy', 'loss'] },
       ],
       results: { command: 'train', settings, stopped, resumed: resuming, seconds, trainSeconds: h.trainSeconds, trainAcc, testAcc, model: 'model.safetensors', checkpoint: CHECKPOINT_FILE, curve },
-    }).catch((err: unknown) => { throw ioError(dir, 'cannot write the report', err); });
+    });
     out(`${stopped ? 'stopped' : 'done'} after ${done} iterations in ${seconds.toFixed(1)} s (${(h.trainSeconds - secondsBefore).toFixed(1)} s of training steps)`);
     out(`model: ${modelFile}`);
     out(`checkpoint: ${checkpoint}${stopped ? ` (continue with: blasnet train --resume ${dir})` : ''}`);

@@ -5,9 +5,11 @@
 import { describe, expectBoolean, expectNumber, readOptions, ShapeError } from '../core/errors';
 import { Relu } from './layers/activations';
 import { Convolution, Pooling } from './layers/conv';
+import { Affine } from './layers/dense';
 import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
+import { exportOnnx, onnxModel, OnnxExportOptions, OnnxModelInfo } from '../io/onnx';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { addDecayGradient, decayPenalty } from './weight-decay';
 import { Tensor, expectTensor } from '../core/tensor';
@@ -57,7 +59,7 @@ export class Sequential {
   readonly weightDecayLambda: number;
   readonly l1Lambda: number;
   readonly config: Record<string, unknown>;
-  /** Shape of one input sample when known (the inputShape option, or the first Affine's input size). */
+  /** Shape of one input sample when the network was built with `inputShape`, else null. */
   readonly inputShape: readonly number[] | null;
   private readonly decayKeys: string[] = [];
   /** Per layer, the network-level names of its parameters (W1, b1, ...). */
@@ -132,15 +134,14 @@ export class Sequential {
       }
     }
     if (options.inputShape) this.checkShapes(options.inputShape);
-    const head = body[0] as Layer & { params: { W?: Tensor } };
-    this.inputShape = options.inputShape ? [...options.inputShape]
-      : head.name === 'Affine' && head.params.W ? [head.params.W.shape[0]] : null;
+    this.inputShape = options.inputShape ? Object.freeze([...options.inputShape]) : null;
   }
 
   /**
    * The network as a table, as Keras's model.summary(): every layer in order with its output
-   * shape for one batch of N samples of `inputShape` (the network's own inputShape by default;
-   * '?' when none is known), its parameters (course names) and their count, then the totals.
+   * shape for one batch of N samples of `inputShape` (by default the network's own inputShape,
+   * else the first Affine's input size; '?' when none is known), its parameters (course names)
+   * and their count, then the totals.
    * BatchNorm running statistics count as non-trainable parameters.
    * @example
    *   console.log(new SimpleConvNet().summary());
@@ -155,6 +156,8 @@ export class Sequential {
       shape = [...inputShape];
     } else if (this.inputShape) {
       shape = [...this.inputShape];
+    } else if (this.layers[0] instanceof Affine) {
+      shape = [this.layers[0].params.W.shape[0]];
     }
     const fused = new Map<number, number>();
     for (const [a, b] of this.fusedRanges) for (let i = a; i < b; i++) fused.set(i, a);
@@ -180,7 +183,7 @@ export class Sequential {
     const line = (r: string[]): string => r.map((cell, c) => (c === 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd();
     const rule = (ch: string): string => ch.repeat(widths.reduce((a, w) => a + w + 2, -2));
     const kind = typeof this.config.kind === 'string' ? this.config.kind : 'Sequential';
-    const given = inputShape ?? this.inputShape;
+    const given = inputShape ?? this.inputShape ?? (this.layers[0] instanceof Affine ? [this.layers[0].params.W.shape[0]] : null);
     const input = given ? batchShape(given) : 'unknown (pass summary(inputShape))';
     const total = trainable + nonTrainable;
     return [
@@ -327,18 +330,34 @@ export class Sequential {
   /** Saves parameters (and BatchNorm running statistics) to a safetensors file, atomically. */
   saveParams(file: string): void {
     if (typeof file !== 'string' || file === '') throw new TypeError(`saveParams: file must be a path, got ${describe(file)}`);
-    try {
-      writeSafetensors(file, this.stateTensors(), {
-        format: 'blasnet',
-        version: '1',
-        config: JSON.stringify(this.config),
-      });
-    } catch (err) {
-      // A failed write on a file descriptor (ENOSPC, EIO) has no path in its message.
-      const e = err as NodeJS.ErrnoException;
-      if (typeof e?.message !== 'string' || e.message.includes(file)) throw err;
-      throw Object.assign(new Error(`${file}: cannot save the parameters: ${e.message}`, { cause: err }), e.code ? { code: e.code } : {});
-    }
+    writeSafetensors(file, this.stateTensors(), {
+      format: 'blasnet',
+      version: '1',
+      config: JSON.stringify(this.config),
+    });
+  }
+
+  /**
+   * Writes the network as an ONNX model (opset 13) for onnxruntime and other ONNX tools:
+   * input `input` [N, ...inputShape], outputs `logits` (what predict returns) and
+   * `probabilities` (their softmax). Dropout is written as the course's test-time scaling and
+   * BatchNormalization in inference form, so the model computes what predict computes.
+   * A layer with no ONNX form is refused with a TypeError naming it.
+   * @example
+   *   net.exportOnnx('convnet.onnx');                            // presets know their input shape
+   *   seq.exportOnnx('seq.onnx', { inputShape: [1, 28, 28] });  // a Sequential that starts with a Convolution
+   */
+  exportOnnx(file: string, options?: OnnxExportOptions): OnnxModelInfo {
+    return exportOnnx(this, file, options);
+  }
+
+  /**
+   * The ONNX model of exportOnnx as bytes, with what it holds (`info`).
+   * @example
+   *   const { bytes } = net.toOnnx();
+   */
+  toOnnx(options?: OnnxExportOptions): { bytes: Uint8Array; info: OnnxModelInfo } {
+    return onnxModel(this, options);
   }
 
   /**
@@ -353,24 +372,27 @@ export class Sequential {
     if (typeof file !== 'string' || file === '') throw new TypeError(`loadParams: file must be a path, got ${describe(file)}`);
     const o = readOptions('loadParams', options, ['allowNonFinite']);
     const allowNonFinite = o.allowNonFinite === undefined ? false : expectBoolean('loadParams', 'allowNonFinite', o.allowNonFinite);
-    const { tensors } = readSafetensors(file);
-    this.loadStateTensors(tensors, file, allowNonFinite);
+    const { tensors, empty } = readSafetensors(file);
+    this.loadStateTensors(tensors, file, allowNonFinite, empty);
   }
 
   /**
    * Copies tensors named as stateTensors() into this network (checked as loadParams does;
-   * `source` names where they came from in errors).
+   * `source` names where they came from in errors, `empty` lists tensors of no element).
    */
-  loadStateTensors(tensors: Record<string, Tensor>, source: string, allowNonFinite = false): void {
+  loadStateTensors(tensors: Record<string, Tensor>, source: string, allowNonFinite = false, empty: Record<string, number[]> = {}): void {
     const mine = this.stateTensors();
     for (const [name, t] of Object.entries(mine)) {
       const src = tensors[name];
+      if (!src && empty[name]) {
+        throw new ShapeError(`${source}: tensor '${name}' has shape ${shapeStr(empty[name])} (no element), the network needs ${shapeStr(t.shape)}`);
+      }
       if (!src) throw new Error(`${source}: has no tensor '${name}' (it holds ${Object.keys(tensors).join(', ') || 'none'})`);
       if (src.data.length !== t.data.length || src.shape.join() !== t.shape.join()) {
         throw new ShapeError(`${source}: tensor '${name}' has shape ${shapeStr(src.shape)}, the network needs ${shapeStr(t.shape)}`);
       }
     }
-    const extra = Object.keys(tensors).filter((k) => !(k in mine));
+    const extra = [...Object.keys(tensors), ...Object.keys(empty)].filter((k) => !Object.prototype.hasOwnProperty.call(mine, k));
     if (extra.length) throw new Error(`${source}: holds tensors this network does not have: ${extra.join(', ')}`);
     if (!allowNonFinite) {
       for (const name of Object.keys(mine)) {

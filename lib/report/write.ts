@@ -1,29 +1,17 @@
 // SPDX-License-Identifier: MIT
 // writeReport: charts as SVG + PNG, results.json, report.md and a
 // self-contained report.html. Every file is written to a temporary name and
-// renamed, so an interrupted run (Ctrl-C) leaves whole files or none.
+// renamed (lib/io/atomic), so an interrupted run (Ctrl-C) leaves whole files or none.
 import * as fs from 'fs';
 import * as path from 'path';
 import { describe } from '../core/errors';
 import { checkId, renderChart } from './chart';
 import { svgToPng } from './png';
 import type { LineChart, Picture, Report, ReportSection, Table } from './types';
+import { writeFileAtomic } from '../io/atomic';
+import { fileError } from '../io/files';
 
-/**
- * Writes data to file via a temporary file in the same directory and a rename.
- * @example
- *   writeFileAtomic('out/results.json', JSON.stringify(results));
- */
-export function writeFileAtomic(file: string, data: string | Buffer): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    try { fs.unlinkSync(tmp); } catch { /* already gone */ }
-    throw err;
-  }
-}
+export { writeFileAtomic };
 
 /** JSON for results: typed arrays become plain arrays (JSON would write them as objects). */
 export function resultsJson(results: unknown): string {
@@ -247,7 +235,11 @@ export async function writeReport(dir: string, report: Report, opts: WriteReport
   const json = resultsJson(report.results);
 
   const chartsDir = path.join(dir, 'charts');
-  fs.mkdirSync(chartsDir, { recursive: true });
+  try {
+    fs.mkdirSync(chartsDir, { recursive: true });
+  } catch (err) {
+    throw fileError(err, chartsDir, 'be created');
+  }
   const files: string[] = [];
   const put = (file: string, data: string | Buffer): void => {
     writeFileAtomic(file, data);

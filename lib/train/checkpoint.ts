@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Checkpoint files: everything a training run needs to continue exactly where it was, in one
-// safetensors file written atomically (a crash leaves the previous checkpoint or none, never
-// half of one). Tensors: the network's state (parameters and BatchNorm running statistics) as
+// safetensors file written by the one atomic writer (a crash leaves the previous checkpoint or
+// none, never half of one; a killed run's temporary files are cleaned by removeStaleTemps). Tensors: the network's state (parameters and BatchNorm running statistics) as
 // `network.<name>`, the optimizer's slots as `optimizer.<slot>.<name>`, the shuffled order of
 // the current epoch as `trainer.order`. Metadata: the network's config (as saveParams writes
 // it), and the trainer's state as JSON (iteration, history, learning rate, random stream).
 import * as fs from 'fs';
-import * as path from 'path';
 import { describe } from '../core/errors';
 import { RandomState } from '../core/random';
 import { Tensor } from '../core/tensor';
+import { fileError } from '../io/files';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import type { OptimizerName, OptimizerState } from './optimizers';
 
@@ -53,15 +53,6 @@ export interface CheckpointContents {
   metadata: Record<string, string>;
 }
 
-/** Error from the file system with the path in its message (write errors on a descriptor have none). */
-export function ioError(file: string, action: string, err: unknown): Error {
-  const e = err as NodeJS.ErrnoException;
-  const msg = e?.message ?? String(err);
-  const out = new Error(`${file}: ${action}: ${msg}`, { cause: err });
-  if (e?.code) (out as NodeJS.ErrnoException).code = e.code;
-  return out;
-}
-
 /** Bytes a checkpoint of these parts takes on disk, within a few hundred bytes plus the JSON. */
 export function checkpointSize(network: Record<string, Tensor>, optimizerSlots: number, trainSamples: number, maxIterations: number): number {
   let floats = 0;
@@ -84,7 +75,7 @@ export function ensureFreeSpace(dir: string, bytes: number, what: string): void 
     const st = fs.statfsSync(dir);
     free = Number(st.bavail) * Number(st.bsize);
   } catch (err) {
-    throw ioError(dir, 'cannot read the free space of the folder', err);
+    throw fileError(err, dir, 'be checked for free space');
   }
   if (free < bytes) {
     const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
@@ -92,46 +83,7 @@ export function ensureFreeSpace(dir: string, bytes: number, what: string): void 
   }
 }
 
-/**
- * Removes temporary files left in `dir` by atomic writes that a crash (kill -9, power loss)
- * interrupted: `.<name>.<pid>.<tag>.tmp` whose process is gone. Returns the names removed.
- */
-export function removeStaleTempFiles(dir: string): string[] {
-  const removed: string[] = [];
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch (err) {
-    throw ioError(dir, 'cannot list the folder', err);
-  }
-  for (const name of names) {
-    const m = /^\..+\.(\d+)\.[^./]+\.tmp$/.exec(name);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid !== process.pid && processAlive(pid)) continue;
-    const p = path.join(dir, name);
-    try {
-      if (fs.lstatSync(p).isFile()) {
-        fs.rmSync(p, { force: true });
-        removed.push(name);
-      }
-    } catch (err) {
-      throw ioError(p, 'cannot remove the leftover temporary file', err);
-    }
-  }
-  return removed;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Writes a checkpoint atomically (temporary file, fsync, rename); errors name the file. */
+/** Writes a checkpoint atomically (writeSafetensors: temporary file, fsync, rename); errors name the file. */
 export function writeCheckpoint(file: string, c: CheckpointContents): void {
   if (c.order.length > MAX_ORDER) {
     throw new RangeError(`writeCheckpoint: ${c.order.length} training samples; checkpoints hold at most ${MAX_ORDER}`);
@@ -151,23 +103,13 @@ export function writeCheckpoint(file: string, c: CheckpointContents): void {
     trainer: JSON.stringify(c.trainer),
     user: JSON.stringify(c.metadata),
   };
-  try {
-    writeSafetensors(file, tensors, metadata);
-  } catch (err) {
-    throw ioError(file, 'cannot write the checkpoint', err);
-  }
+  writeSafetensors(file, tensors, metadata);
 }
 
 /** Reads a checkpoint written by writeCheckpoint; anything else is an Error naming the file. */
 export function readCheckpoint(file: string): CheckpointContents {
   if (typeof file !== 'string' || file === '') throw new TypeError(`readCheckpoint: file must be a path, got ${describe(file)}`);
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch (err) {
-    throw ioError(file, 'cannot read the checkpoint', err);
-  }
-  if (!st.isFile()) throw new Error(`${file}: not a regular file, so not a checkpoint`);
+  // readSafetensors opens regular files only and names the file in every error.
   const { tensors, metadata } = readSafetensors(file);
   if (metadata.format !== CHECKPOINT_FORMAT) {
     throw new Error(`${file}: not a blasnet checkpoint (format ${JSON.stringify(metadata.format ?? null)}; a model saved by saveParams is loaded with loadParams or loadNetwork)`);
