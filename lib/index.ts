@@ -4,9 +4,9 @@ export * as kernels from './core/kernels';
 export { setNumThreads, getNumThreads, blasInfo } from './core/kernels';
 export type { BlasInfo, WindowGeometry } from './core/kernels';
 export { ShapeError } from './core/errors';
-export { Tensor, tensor } from './core/tensor';
-export { setSeed, getRandomState, setRandomState } from './core/random';
-export type { RandomState } from './core/random';
+export { Tensor, tensor, take, argmax } from './core/tensor';
+export { setSeed, randn, rand, permutation, choice, getRandomState, setRandomState } from './core/random';
+export type { ChoiceOptions, RandomState } from './core/random';
 export { im2col, col2im } from './nn/im2col';
 export type { Layer } from './nn/layers/layer';
 export { Affine } from './nn/layers/dense';
@@ -19,12 +19,12 @@ export type { DropoutOptions, BatchNormalizationOptions } from './nn/layers/regu
 export { Convolution, Pooling, AvgPooling } from './nn/layers/conv';
 export type { ConvolutionOptions } from './nn/layers/conv';
 export { Sequential } from './nn/network';
-export type { SequentialOptions, LoadParamsOptions } from './nn/network';
+export type { SequentialOptions, LoadParamsOptions, LayerOutput } from './nn/network';
 export {
-  MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet, networkFromConfig, loadNetwork, initScale,
+  TwoLayerNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet, networkFromConfig, loadNetwork, initScale,
 } from './nn/presets';
 export type {
-  MultiLayerNetOptions, MultiLayerNetExtendOptions, SimpleConvNetOptions, DeepConvNetOptions, ConvParam, WeightInit, Activation,
+  TwoLayerNetOptions, MultiLayerNetOptions, MultiLayerNetExtendOptions, SimpleConvNetOptions, DeepConvNetOptions, ConvParam, WeightInit, Activation,
 } from './nn/presets';
 export * from './train/optimizers';
 export { Trainer, NonFiniteError } from './train/trainer';
@@ -47,6 +47,8 @@ export type {
 export { writeFileAtomic, removeStaleTemps, atomicTempPid, ATOMIC_TEMP_RE } from './io/atomic';
 export type { AtomicData } from './io/atomic';
 export { FileError } from './io/files';
+export { readPickleParams, PickleFormatError } from './io/pickle';
+export type { ReadPickleOptions, PickleParams } from './io/pickle';
 export { exportOnnx, onnxModel, ONNX_OPSET } from './io/onnx';
 export type { OnnxExportOptions, OnnxModelInfo, OnnxExportable } from './io/onnx';
 export * from './data';

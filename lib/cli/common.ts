@@ -4,10 +4,11 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import type { StopFlag } from '../experiments/common';
 import { removeStaleTemps } from '../io/atomic';
+import { Lang, LANGS, messages, Messages } from '../i18n';
 
 /** A stream the commands write to; `isTTY` decides between a progress bar and plain lines. */
 export interface OutStream {
@@ -23,6 +24,29 @@ export interface Io {
   cwd?: string;
   /** Whether SIGINT/SIGTERM/SIGHUP handlers are installed on the process (true for the bin, false in tests). */
   handleSignals?: boolean;
+  /** Language of the messages (set from --lang before the commands are built). */
+  lang?: Lang;
+}
+
+/** The messages of the command line's language. */
+export function msg(io: Io): Messages {
+  return messages(io.lang);
+}
+
+/**
+ * The language asked for by `--lang X` / `--lang=X` anywhere in argv, else BLASNET_LANG, else
+ * English. Read before the commands are built so that their help is in that language; a value
+ * that is no language is left for the option parser to refuse.
+ */
+export function langFromArgv(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Lang {
+  let v: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--') break;
+    if (argv[i] === '--lang') v = argv[i + 1];
+    else if (argv[i].startsWith('--lang=')) v = argv[i].slice(7);
+  }
+  v ??= env.BLASNET_LANG;
+  return (LANGS as readonly string[]).includes(v ?? '') ? v as Lang : 'en';
 }
 
 /** A bad value found after parsing (a missing file, a clash of options): exit code 2 with usage. */
@@ -31,6 +55,11 @@ export class UsageError extends Error {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/** The --lang option every command takes. */
+export function langOption(m: Messages): Option {
+  return new Option('--lang <lang>', m.cli.lang).choices(LANGS as unknown as string[]);
 }
 
 /** Exit codes of the command line. */
@@ -86,13 +115,11 @@ export function runDir(io: Io, command: string, out?: string): string {
   if (out !== undefined) {
     const dir = path.resolve(cwd, out);
     if (fs.existsSync(dir)) {
-      if (!fs.statSync(dir).isDirectory()) throw new UsageError(`--out ${out} exists and is not a folder`);
+      if (!fs.statSync(dir).isDirectory()) throw new UsageError(msg(io).cli.outNotFolder(out));
       removeStaleTemps(dir);
       const left = fs.readdirSync(dir);
-      if (left.includes(CHECKPOINT_FILE)) {
-        throw new UsageError(`--out ${out} holds the checkpoint of an earlier run; continue it with --resume ${out}, or choose another --out`);
-      }
-      if (left.length > 0) throw new UsageError(`--out ${out} is not empty; runs never write into an earlier run's folder`);
+      if (left.includes(CHECKPOINT_FILE)) throw new UsageError(msg(io).cli.outHasCheckpoint(out));
+      if (left.length > 0) throw new UsageError(msg(io).cli.outNotEmpty(out));
     }
     fs.mkdirSync(dir, { recursive: true });
     return dir;
@@ -114,7 +141,7 @@ export function runDir(io: Io, command: string, out?: string): string {
 export function checkDataDir(io: Io, dir: string | undefined): string | undefined {
   if (dir === undefined) return undefined;
   const p = path.resolve(io.cwd ?? process.cwd(), dir);
-  if (!fs.existsSync(p) || !fs.statSync(p).isDirectory()) throw new UsageError(`--data ${dir}: no such folder`);
+  if (!fs.existsSync(p) || !fs.statSync(p).isDirectory()) throw new UsageError(msg(io).cli.noDataFolder(dir));
   return p;
 }
 
@@ -130,12 +157,13 @@ export function onStopSignals(io: Io, onStop: (signal: StopSignal) => void): () 
   let received: StopSignal | null = null;
   const handlers = STOP_SIGNALS.map((signal) => {
     const handler = (): void => {
+      const m = msg(io).cli;
       if (received !== null) {
-        io.stderr.write(`\n${signal} again: exiting without writing more\n`);
+        io.stderr.write(`\n${signal === 'SIGINT' ? m.interruptedAgain : m.stopSignalAgain(signal)}\n`);
         process.exit(signalExitCode(signal));
       }
       received = signal;
-      io.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : signal}: finishing the current step and writing what was done (Ctrl-C again to quit at once)\n`);
+      io.stderr.write(`\n${signal === 'SIGINT' ? m.interrupted : m.stopSignal(signal)}\n`);
       onStop(signal);
     };
     process.on(signal, handler);
@@ -159,7 +187,7 @@ export class Progress {
   constructor(private readonly io: Io, private readonly total: number, private readonly startAt = 0) {
     if (io.stderr.isTTY) {
       this.bar = new SingleBar({
-        format: '{bar} {percentage}% | iter {value}/{total} | ETA {eta_formatted} | loss {loss} | train {trainAcc} | test {testAcc}',
+        format: msg(io).cli.bar,
         stream: io.stderr as NodeJS.WritableStream, etaBuffer: 50, hideCursor: true, clearOnComplete: false,
       });
       this.bar.start(total, startAt, this.values);
@@ -183,9 +211,7 @@ export class Progress {
     }
     const secs = (Date.now() - this.start) / 1000;
     const eta = iteration > this.startAt ? (secs / (iteration - this.startAt)) * (this.total - iteration) : NaN;
-    this.io.stdout.write(`epoch ${epoch}  iter ${iteration}/${this.total}  loss ${this.values.loss}  `
-      + `train acc ${this.values.trainAcc}  test acc ${this.values.testAcc}  ${secs.toFixed(1)}s`
-      + (Number.isFinite(eta) ? `, ETA ${eta.toFixed(0)}s` : '') + '\n');
+    this.io.stdout.write(msg(this.io).cli.progressLine(epoch, iteration, this.total, this.values.loss, this.values.trainAcc, this.values.testAcc, secs, eta) + '\n');
   }
 
   stop(): void {

@@ -3,8 +3,9 @@
 // The `blasnet` command: train, eval, gradcheck, the course's exercises, export to ONNX and
 // a browser page.
 // main(argv) returns the exit code instead of exiting, so tests can call it.
-import { Command, CommanderError } from 'commander';
-import { EXIT, Io, UsageError } from './common';
+import { Argument, Command, CommanderError, Option } from 'commander';
+import type { Messages } from '../i18n';
+import { EXIT, Io, langFromArgv, langOption, msg, UsageError } from './common';
 import { evalCommand } from './eval';
 import { experimentCommand } from './experiment';
 import { exportCommand } from './export';
@@ -18,14 +19,32 @@ function fullName(cmd: Command): string {
   return names.join(' ');
 }
 
-function usage(cmd: Command): string {
-  return `Usage: ${fullName(cmd)} ${cmd.usage()}\nRun '${fullName(cmd)} --help' for details.`;
+function usage(cmd: Command, io: Io): string {
+  const m = msg(io).cli;
+  return `${m.helpTitles['Usage:'] ?? 'Usage:'} ${fullName(cmd)} ${cmd.usage()}\n${m.usageHint(fullName(cmd))}`;
+}
+
+function describeItem(text: string, choices: string[] | undefined, dflt: string | undefined, m: Messages['cli']): string {
+  const extra: string[] = [];
+  if (choices) extra.push(m.choices(choices.map((c) => JSON.stringify(c)).join(', ')));
+  if (dflt !== undefined) extra.push(m.defaultValue(dflt));
+  return extra.length ? [text, ...extra].join(m.sep) : text;
 }
 
 /** The command tree; `done` receives the exit code of the action that ran. */
 export function program(io: Io, done: (code: number) => void): Command {
+  const m = msg(io).cli;
+  const help = {
+    styleTitle: (t: string): string => m.helpTitles[t] ?? t,
+    // Commander's "(choices: ...)" and "(default: ...)" in the language of the rest.
+    optionDescription: (o: Option): string => describeItem(o.description, o.argChoices, o.defaultValue === undefined || o.negate ? undefined : o.defaultValueDescription ?? JSON.stringify(o.defaultValue), m),
+    argumentDescription: (a: Argument): string => describeItem(a.description, a.argChoices, a.defaultValue === undefined ? undefined : a.defaultValueDescription ?? JSON.stringify(a.defaultValue), m),
+  };
   const root = new Command('blasnet')
-    .description('deep learning from scratch over OpenBLAS: train networks and run the course\'s exercises')
+    .description(m.root)
+    .addOption(langOption(msg(io)))
+    .helpOption('-h, --help', m.help)
+    .configureHelp(help)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => { io.stdout.write(s); },
@@ -36,11 +55,13 @@ export function program(io: Io, done: (code: number) => void): Command {
     .showSuggestionAfterError(true);
   for (const make of [trainCommand, evalCommand, gradcheckCommand, experimentCommand, exportCommand, serveCommand]) {
     const cmd = make(io, done);
-    cmd.exitOverride().configureOutput(root.configureOutput()).showSuggestionAfterError(true);
+    cmd.exitOverride().configureOutput(root.configureOutput()).showSuggestionAfterError(true)
+      .addOption(langOption(msg(io))).helpOption('-h, --help', m.help).configureHelp(help);
     root.addCommand(cmd);
   }
-  root.showHelpAfterError(usage(root));
-  for (const cmd of root.commands) cmd.showHelpAfterError(usage(cmd));
+  root.helpCommand('help [command]', m.help);
+  root.showHelpAfterError(usage(root, io));
+  for (const cmd of root.commands) cmd.showHelpAfterError(usage(cmd, io));
   return root;
 }
 
@@ -53,6 +74,8 @@ const defaultIo: Io = { stdout: process.stdout, stderr: process.stderr, handleSi
  *   const code = await main(['gradcheck', '--threshold', '0.01']);
  */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  // The language is known before the commands are built, so their help is in it too.
+  io = { ...io, lang: io.lang ?? langFromArgv(argv) };
   let code: number = EXIT.ok;
   const root = program(io, (c) => { code = c; });
   let current: Command = root;
@@ -70,7 +93,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (err instanceof UsageError) {
-      io.stderr.write(`error: ${err.message}\n${usage(current)}\n`);
+      io.stderr.write(`${msg(io).cli.error}: ${err.message}\n${usage(current, io)}\n`);
       return EXIT.usage;
     }
     io.stderr.write(`blasnet: ${(err as Error)?.message ?? String(err)}\n`);

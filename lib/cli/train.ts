@@ -18,7 +18,7 @@ import { checkpointSize, ensureFreeSpace, readCheckpoint } from '../train/checkp
 import { stepDecay } from '../train/schedule';
 import { NonFiniteError, Trainer } from '../train/trainer';
 import {
-  CHECKPOINT_FILE, checkDataDir, EXIT, intArg, Io, onStopSignals, positiveArg, Progress, runDir, signalExitCode, StopSignal, UsageError,
+  CHECKPOINT_FILE, checkDataDir, EXIT, intArg, Io, msg, onStopSignals, positiveArg, Progress, runDir, signalExitCode, StopSignal, UsageError,
 } from './common';
 
 /**
@@ -68,24 +68,24 @@ export function buildNet(name: NetName, side = 28): Sequential {
 }
 
 export function trainCommand(io: Io, done: (code: number) => void): Command {
+  const m = msg(io).cli.train;
   return new Command('train')
-    .description('train a network on MNIST-like data with a checkpoint per epoch, save it and write a report with its learning curves')
-    .addOption(new Option('--net <name>', 'network').choices(NETS).default('simple-convnet'))
-    .option('--epochs <n>', 'passes over the training data', intArg(1), DEFAULT_EPOCHS)
-    .option('--batch-size <n>', 'samples per training step', intArg(1), 100)
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices(optimizerNames).default('adam'))
-    .option('--lr <rate>', "learning rate (default: the optimizer's own, 0.001 for adam, 0.01 for the others)", positiveArg())
-    .option('--seed <n>', 'seed of weights, shuffling and dropout', intArg(0), 1)
-    .option('--data <dir>', 'folder with the four IDX files (MNIST, Fashion-MNIST, KMNIST); default: the built-in 8,000/2,000 digits')
-    .option('--out <dir>', 'run folder (default ./runs/train-<timestamp>)')
-    .option('--max-iterations <n>', 'stop after this many steps in all', intArg(1))
-    .option('--eval-samples <n>', 'samples of each set for the accuracy after each epoch (the final test accuracy uses all)', intArg(1), 2000)
-    .option('--augment <copies>', 'add this many copies of each training image shifted by up to 2 pixels (0: none)', intArg(0), DEFAULT_AUGMENT)
-    .option('--lr-drop <epochs>', 'train the last n epochs at a tenth of the learning rate (0: never)', intArg(0), 1)
-    .option('--checkpoint-every <n>', 'iterations between checkpoints (default: one epoch)', intArg(1))
-    .addOption(new Option('--check-finite <what>', "on a NaN or infinite loss name the iteration ('loss'), or also check gradients each step and name the layer ('layers')")
-      .choices(['loss', 'layers']).default('loss'))
-    .option('--resume <dir>', 'continue the run in this folder from its checkpoint, with its settings (bit-identical to an uninterrupted run)')
+    .description(m.description)
+    .addOption(new Option('--net <name>', m.net).choices(NETS).default('simple-convnet'))
+    .option('--epochs <n>', m.epochs, intArg(1), DEFAULT_EPOCHS)
+    .option('--batch-size <n>', m.batchSize, intArg(1), 100)
+    .addOption(new Option('--optimizer <name>', m.optimizer).choices(optimizerNames).default('adam'))
+    .option('--lr <rate>', m.lr, positiveArg())
+    .option('--seed <n>', m.seed, intArg(0), 1)
+    .option('--data <dir>', m.data)
+    .option('--out <dir>', m.out)
+    .option('--max-iterations <n>', m.maxIterations, intArg(1))
+    .option('--eval-samples <n>', m.evalSamples, intArg(1), 2000)
+    .option('--augment <copies>', m.augment, intArg(0), DEFAULT_AUGMENT)
+    .option('--lr-drop <epochs>', m.lrDrop, intArg(0), 1)
+    .option('--checkpoint-every <n>', m.checkpointEvery, intArg(1))
+    .addOption(new Option('--check-finite <what>', m.checkFinite).choices(['loss', 'layers']).default('loss'))
+    .option('--resume <dir>', m.resume)
     .action(async (opts: TrainOptions, cmd: Command) => {
       const explicit = cmd.options.filter((opt) => cmd.getOptionValueSource(opt.attributeName()) === 'cli').map((opt) => opt.long ?? opt.flags);
       done(await train(io, opts, explicit));
@@ -94,27 +94,27 @@ export function trainCommand(io: Io, done: (code: number) => void): Command {
 
 /** The run a --resume folder holds: its folder, checkpoint and settings. */
 function resumeSettings(io: Io, o: TrainOptions, explicit: string[]): { dir: string; settings: SavedSettings } {
-  const others = explicit.filter((f) => f !== '--resume' && f !== '--data');
-  if (others.length) throw new UsageError(`--resume takes every setting from the run's checkpoint; leave out ${others.join(', ')}`);
+  const m = msg(io).cli.train;
+  const others = explicit.filter((f) => f !== '--resume' && f !== '--data' && f !== '--lang');
+  if (others.length) throw new UsageError(m.resumeOthers(others.join(', ')));
   const dir = path.resolve(io.cwd ?? process.cwd(), o.resume!);
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`--resume ${o.resume}: no such folder`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(m.resumeNoFolder(o.resume!));
   removeStaleTemps(dir);
   const file = path.join(dir, CHECKPOINT_FILE);
-  if (!fs.existsSync(file)) {
-    throw new UsageError(`--resume ${o.resume}: no ${CHECKPOINT_FILE} in it (the run was stopped before its first checkpoint); start it again with --out ${o.resume}`);
-  }
+  if (!fs.existsSync(file)) throw new UsageError(m.resumeNoCheckpoint(o.resume!, CHECKPOINT_FILE));
   const saved = readCheckpoint(file).metadata.cli;
   let settings: SavedSettings;
   try {
     settings = JSON.parse(saved ?? '') as SavedSettings;
   } catch {
-    throw new Error(`${file}: was not written by blasnet train (no settings in its metadata)`);
+    throw new Error(m.resumeNotTrain(file));
   }
   return { dir, settings: { ...settings, ...(o.data !== undefined ? { data: o.data } : {}) } };
 }
 
 /** Runs `blasnet train`; returns the exit code. `explicit` lists the flags given on the command line. */
 export async function train(io: Io, opts: TrainOptions, explicit: string[] = []): Promise<number> {
+  const m = msg(io).cli.train;
   const out = (s: string): void => { io.stdout.write(`${s}\n`); };
   let dir: string, o: SavedSettings;
   const resuming = opts.resume !== undefined;
@@ -151,11 +151,11 @@ export async function train(io: Io, opts: TrainOptions, explicit: string[] = [])
   // Room for two checkpoints (the new one is written beside the old), the model and the report.
   const ckptBytes = checkpointSize(net.stateTensors(), 2, N, iterations);
   const modelBytes = Object.values(net.stateTensors()).reduce((a, t) => a + 4 * t.data.length, 4096);
-  ensureFreeSpace(dir, 2 * ckptBytes + modelBytes + 8 * 1024 * 1024, 'this run (two checkpoints, the model and the report)');
+  ensureFreeSpace(dir, 2 * ckptBytes + modelBytes + 8 * 1024 * 1024, m.freeSpaceFor);
 
-  const samples = `${raw.xTrain.shape[0]} train${o.augment ? ` + ${o.augment} shifted copies each` : ''}, ${data.xTest.shape[0]} test`;
-  out(`training ${o.net} on ${dataDir ?? 'the built-in digits'} (${samples}): ${o.optimizer} lr ${lr}`
-    + `${Number.isFinite(dropAt) ? ` (${lr / 10} from iteration ${dropAt})` : ''}, batch ${batch}, ${iterations} iterations (${(iterations / perEpoch).toFixed(1)} epochs), seed ${o.seed}`);
+  const samples = m.samples(raw.xTrain.shape[0], o.augment, data.xTest.shape[0]);
+  out(m.start(o.net, dataDir ?? m.builtin, samples, o.optimizer, lr, Number.isFinite(dropAt) ? m.drop(lr / 10, dropAt) : '',
+    batch, iterations, (iterations / perEpoch).toFixed(1), o.seed));
 
   let progress: Progress | null = null;
   const trainer = new Trainer(net, data.xTrain, data.tTrain, data.xTest, data.tTest, {
@@ -168,7 +168,7 @@ export async function train(io: Io, opts: TrainOptions, explicit: string[] = [])
   });
   if (resuming) {
     trainer.loadCheckpoint(checkpoint);
-    out(`resuming ${dir} at iteration ${trainer.iterationsDone} of ${iterations}`);
+    out(m.resuming(dir, trainer.iterationsDone, iterations));
   }
 
   const received: { signal: StopSignal | null } = { signal: null };
@@ -177,16 +177,14 @@ export async function train(io: Io, opts: TrainOptions, explicit: string[] = [])
   try {
     progress = new Progress(io, iterations, trainer.iterationsDone);
     const t0 = Date.now();
-    const secondsBefore = trainer.history.trainSeconds;
     try {
       await trainer.run();
     } catch (err) {
       if (err instanceof NonFiniteError) {
         progress.stop();
         const kept = fs.existsSync(checkpoint) ? readCheckpoint(checkpoint).trainer.iteration : null;
-        io.stderr.write(`blasnet: ${err.message.replace("set checkFinite: 'layers'", 'run with --check-finite layers')}\n`);
-        io.stderr.write(kept === null ? 'no checkpoint was written; nothing is saved\n'
-          : `the last good checkpoint is kept: ${checkpoint} (iteration ${kept}); no model was saved\n`);
+        io.stderr.write(`blasnet: ${err.message.replace("set checkFinite: 'layers'", m.checkFiniteHint)}\n`);
+        io.stderr.write(`${kept === null ? m.nanNoCheckpoint : m.nanKept(checkpoint, kept)}\n`);
         return EXIT.failed;
       }
       throw err;
@@ -240,11 +238,11 @@ export async function train(io: Io, opts: TrainOptions, explicit: string[] = [])
       ],
       results: { command: 'train', settings, stopped, resumed: resuming, seconds, trainSeconds: h.trainSeconds, trainAcc, testAcc, model: 'model.safetensors', checkpoint: CHECKPOINT_FILE, curve },
     });
-    out(`${stopped ? 'stopped' : 'done'} after ${done} iterations in ${seconds.toFixed(1)} s (${(h.trainSeconds - secondsBefore).toFixed(1)} s of training steps)`);
-    out(`model: ${modelFile}`);
-    out(`checkpoint: ${checkpoint}${stopped ? ` (continue with: blasnet train --resume ${dir})` : ''}`);
-    out(`report: ${path.join(dir, 'report.html')}`);
-    out(`test accuracy: ${testAcc.toFixed(4)}`);
+    out(m.done(stopped, done, seconds));
+    out(m.model(modelFile));
+    out(m.checkpoint(checkpoint, stopped ? dir : null));
+    out(m.report(path.join(dir, 'report.html')));
+    out(m.testAccuracy(testAcc));
     return received.signal !== null ? signalExitCode(received.signal) : EXIT.ok;
   } finally {
     removeHandlers();

@@ -9,6 +9,7 @@ import { Affine } from './layers/dense';
 import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
+import { readPickleParams, ReadPickleOptions } from '../io/pickle';
 import { exportOnnx, onnxModel, OnnxExportOptions, OnnxModelInfo } from '../io/onnx';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { addDecayGradient, decayPenalty } from './weight-decay';
@@ -41,6 +42,18 @@ export interface SequentialOptions {
    * layer objects keep their usual behaviour when called directly.
    */
   fuse?: boolean;
+}
+
+/** One entry of `layerOutputs`: which layer, and a copy of what it returned. */
+export interface LayerOutput {
+  /** Position in `layers`. */
+  index: number;
+  /** The course's key: the layer kind numbered within its kind, e.g. 'Relu2'. */
+  key: string;
+  /** Layer kind, e.g. 'Relu'. */
+  name: string;
+  /** A copy of the layer's output (the layer's own buffer is reused by its next call). */
+  output: Tensor;
 }
 
 /**
@@ -236,6 +249,40 @@ export class Sequential {
     return y;
   }
 
+  /**
+   * Every layer's output of one forward pass, in order, each as a copy of its own: the
+   * course's activations (`for layer in net.layers.values(): x = layer.forward(x)`) without
+   * hand-walking `layers` and cloning reused buffers. Each course layer is run on its own,
+   * never fused, so the Relu and Pooling after a Convolution get entries too; the last
+   * output equals `predict(x, train)`. `key` numbers the layers of each kind as the course
+   * names them ('Affine1', 'Relu1', 'Affine2', ...). In training mode (`train: true`)
+   * Dropout draws a mask and BatchNormalization uses and updates its batch statistics, as
+   * a training forward does.
+   * @example
+   *   const outs = net.layerOutputs(x);
+   *   for (const { key, output } of outs) console.log(key, output.shape);
+   */
+  layerOutputs(x: Tensor, options?: { train?: boolean }): LayerOutput[] {
+    expectTensor('layerOutputs', 'x', x);
+    const o = readOptions('layerOutputs', options, ['train']);
+    const train = o.train === undefined ? false : expectBoolean('layerOutputs', 'options.train', o.train);
+    const counts = new Map<string, number>();
+    const out: LayerOutput[] = [];
+    let y = x;
+    this.layers.forEach((layer, index) => {
+      try {
+        y = layer.forward(y, train);
+      } catch (err) {
+        if (err instanceof ShapeError) throw new ShapeError(`layer ${index} (${layer.name}): ${err.message}`);
+        throw err;
+      }
+      const n = (counts.get(layer.name) ?? 0) + 1;
+      counts.set(layer.name, n);
+      out.push({ index, key: `${layer.name}${n}`, name: layer.name, output: y.clone() });
+    });
+    return out;
+  }
+
   /** Loss of a batch: softmax cross-entropy plus the weight-decay penalties. */
   loss(x: Tensor, t: Labels, train = true): number {
     const y = this.predict(x, train);
@@ -315,6 +362,36 @@ export class Sequential {
       grads[name] = g;
     }
     return grads;
+  }
+
+  /**
+   * Loads the course's own parameter file, the pickle that its `save_params` writes
+   * (`params.pkl` of ch07's SimpleConvNet, `deep_convnet_params.pkl` of ch08's DeepConvNet, or
+   * any network's dict of W1, b1, ..., gamma1, beta1 numpy arrays), into this network's
+   * tensors in place. Names and shapes must match this network's `params` exactly; float64
+   * arrays (the course trains in float64) are rounded to float32. BatchNormalization's
+   * running averages are not in the course's file (they live on its layers) and stay as they
+   * are. Nothing is changed when the file does not fit. Returns each parameter's dtype in
+   * the file.
+   * @example
+   *   const net = new DeepConvNet();
+   *   net.loadCourseParams('deep_convnet_params.pkl');   // { W1: 'float64', ... }
+   *   console.log(net.accuracy(xTest, tTest));
+   */
+  loadCourseParams(file: string | Uint8Array, options?: ReadPickleOptions): Record<string, string> {
+    const where = typeof file === 'string' ? file : 'loadCourseParams: the pickle';
+    const { tensors, dtypes } = readPickleParams(file, options);
+    for (const [name, t] of Object.entries(this.params)) {
+      const src = tensors[name];
+      if (!src) throw new Error(`${where}: has no array '${name}' (it holds ${Object.keys(tensors).join(', ') || 'none'}); this network's parameters are ${Object.keys(this.params).join(', ')}`);
+      if (src.shape.join() !== t.shape.join()) {
+        throw new ShapeError(`${where}: '${name}' has shape ${shapeStr(src.shape)}, this network needs ${shapeStr(t.shape)}`);
+      }
+    }
+    const extra = Object.keys(tensors).filter((k) => !(k in this.params));
+    if (extra.length) throw new Error(`${where}: holds arrays this network does not have: ${extra.join(', ')} (its parameters are ${Object.keys(this.params).join(', ')})`);
+    for (const [name, t] of Object.entries(this.params)) t.data.set(tensors[name].data);
+    return dtypes;
   }
 
   /** Every tensor that defines the network's behaviour: params plus BatchNorm running statistics. */

@@ -9,7 +9,7 @@ import { Layer } from './layers/layer';
 import { SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization, Dropout } from './layers/regularization';
 import { Sequential } from './network';
-import { fillRandn } from '../core/random';
+import { randn } from '../core/random';
 import { readSafetensors } from '../io/safetensors';
 import { Tensor } from '../core/tensor';
 
@@ -24,12 +24,6 @@ export function initScale(fn: string, init: WeightInit, fanIn: number): number {
   if (name === 'relu' || name === 'he') return Math.sqrt(2 / fanIn);
   if (name === 'sigmoid' || name === 'xavier') return Math.sqrt(1 / fanIn);
   throw new RangeError(`${fn}: weightInitStd must be a number, 'he'/'relu' or 'xavier'/'sigmoid', got ${describe(init)}`);
-}
-
-function randnTensor(shape: number[], scale: number): Tensor {
-  const t = Tensor.zeros(shape);
-  fillRandn(t.data, scale);
-  return t;
 }
 
 function activationLayer(fn: string, a: unknown): Layer {
@@ -86,7 +80,7 @@ function buildMlp(fn: string, o: MultiLayerNetExtendOptions, extend: boolean): L
   const sizes = [inputSize, ...hidden, outputSize];
   const layers: Layer[] = [];
   for (let i = 1; i < sizes.length; i++) {
-    const W = randnTensor([sizes[i - 1], sizes[i]], initScale(fn, init, sizes[i - 1]));
+    const W = randn([sizes[i - 1], sizes[i]], initScale(fn, init, sizes[i - 1]));
     layers.push(new Affine(W, Tensor.zeros([sizes[i]]), { skipInputGradient: i === 1 }));
     if (i === sizes.length - 1) break;
     if (useBatchnorm) {
@@ -135,6 +129,48 @@ export class MultiLayerNetExtend extends Sequential {
   }
 }
 
+export interface TwoLayerNetOptions {
+  /** Features per input sample (784 for MNIST). */
+  inputSize: number;
+  /** Units of the hidden layer (the course uses 50 in ch04-05, 100 in its exercises). */
+  hiddenSize: number;
+  /** Number of classes. */
+  outputSize: number;
+  /** Standard deviation of the Gaussian weights: 0.01, as the course; or 'he' / 'xavier'. */
+  weightInitStd?: WeightInit;
+  /** 'relu' (chapter 5's network, default) or 'sigmoid' (chapter 4's). */
+  activation?: Activation;
+}
+
+/**
+ * The course's TwoLayerNet (chapters 4 and 5): Affine1, Relu1, Affine2, SoftmaxWithLoss, with
+ * params W1 (inputSize x hiddenSize), b1, W2 (hiddenSize x outputSize), b2 drawn as
+ * `weightInitStd * randn` (0.01) and zero biases, and the course's methods `predict`, `loss`,
+ * `accuracy`, `numericalGradient` and `gradient`.
+ * @example
+ *   setSeed(0);
+ *   const net = new TwoLayerNet({ inputSize: 784, hiddenSize: 50, outputSize: 10 });
+ *   const grad = net.gradient(xTrain.rows(0, 3), tTrain.subarray(0, 3));   // grad.W1, grad.b1, ...
+ */
+export class TwoLayerNet extends Sequential {
+  constructor(options: TwoLayerNetOptions) {
+    const fn = 'TwoLayerNet';
+    if (options === undefined) throw new TypeError(`${fn}: options { inputSize, hiddenSize, outputSize } are required`);
+    readOptions(fn, options, ['inputSize', 'hiddenSize', 'outputSize', 'weightInitStd', 'activation']);
+    const inputSize = expectInt(fn, 'inputSize', options.inputSize);
+    const hiddenSize = expectInt(fn, 'hiddenSize', options.hiddenSize);
+    const outputSize = expectInt(fn, 'outputSize', options.outputSize);
+    const init = options.weightInitStd ?? 0.01;
+    const act = activationLayer(fn, options.activation ?? 'relu');
+    super([
+      new Affine(randn([inputSize, hiddenSize], initScale(fn, init, inputSize)), Tensor.zeros([hiddenSize])),
+      act,
+      new Affine(randn([hiddenSize, outputSize], initScale(fn, init, hiddenSize)), Tensor.zeros([outputSize])),
+      new SoftmaxWithLoss(),
+    ], { config: cleanConfig('TwoLayerNet', options) });
+  }
+}
+
 export interface ConvParam {
   filterNum: number;
   filterSize: number;
@@ -179,15 +215,15 @@ export class SimpleConvNet extends Sequential {
     const hidden = expectInt(fn, 'hiddenSize', options.hiddenSize ?? 100);
     const out = expectInt(fn, 'outputSize', options.outputSize ?? 10);
     const init = options.weightInitStd ?? 0.01;
-    const conv = new Convolution(randnTensor([FN, C, FS, FS], initScale(fn, init, C * FS * FS)), Tensor.zeros([FN]),
+    const conv = new Convolution(randn([FN, C, FS, FS], initScale(fn, init, C * FS * FS)), Tensor.zeros([FN]),
       stride, pad, { skipInputGradient: true });
     const pool = new Pooling(2, 2, 2);
     const poolShape = pool.outputShape(conv.outputShape([C, H, W]));
     const flat = poolShape[0] * poolShape[1] * poolShape[2];
     super([
       conv, new Relu(), pool,
-      new Affine(randnTensor([flat, hidden], initScale(fn, init, flat)), Tensor.zeros([hidden])), new Relu(),
-      new Affine(randnTensor([hidden, out], initScale(fn, init, hidden)), Tensor.zeros([out])),
+      new Affine(randn([flat, hidden], initScale(fn, init, flat)), Tensor.zeros([hidden])), new Relu(),
+      new Affine(randn([hidden, out], initScale(fn, init, hidden)), Tensor.zeros([out])),
       new SoftmaxWithLoss(),
     ], {
       weightDecayLambda: options.weightDecayLambda, l1Lambda: options.l1Lambda, inputShape: [C, H, W],
@@ -241,7 +277,7 @@ export class DeepConvNet extends Sequential {
       const FN = expectInt(fn, `convParams[${i}].filterNum`, p.filterNum);
       const FS = expectInt(fn, `convParams[${i}].filterSize`, p.filterSize);
       const fanIn = shape[0] * FS * FS;
-      const conv = new Convolution(randnTensor([FN, shape[0], FS, FS], initScale(fn, init, fanIn)), Tensor.zeros([FN]),
+      const conv = new Convolution(randn([FN, shape[0], FS, FS], initScale(fn, init, fanIn)), Tensor.zeros([FN]),
         expectInt(fn, `convParams[${i}].stride`, p.stride), expectInt(fn, `convParams[${i}].pad`, p.pad, 0),
         { skipInputGradient: i === 0 });
       shape = conv.outputShape(shape);
@@ -254,8 +290,8 @@ export class DeepConvNet extends Sequential {
     });
     const flat = shape[0] * shape[1] * shape[2];
     layers.push(
-      new Affine(randnTensor([flat, hidden], initScale(fn, init, flat)), Tensor.zeros([hidden])), new Relu(), new Dropout(ratio),
-      new Affine(randnTensor([hidden, out], initScale(fn, init, hidden)), Tensor.zeros([out])), new Dropout(ratio),
+      new Affine(randn([flat, hidden], initScale(fn, init, flat)), Tensor.zeros([hidden])), new Relu(), new Dropout(ratio),
+      new Affine(randn([hidden, out], initScale(fn, init, hidden)), Tensor.zeros([out])), new Dropout(ratio),
     );
     super([...layers, new SoftmaxWithLoss()], { inputShape: [C, H, W], config: cleanConfig('DeepConvNet', options) });
   }
@@ -266,11 +302,12 @@ export function networkFromConfig(config: unknown): Sequential {
   const c = config as { kind?: unknown; options?: unknown };
   const o = (c?.options ?? {}) as never;
   switch (c?.kind) {
+    case 'TwoLayerNet': return new TwoLayerNet(o);
     case 'MultiLayerNet': return new MultiLayerNet(o);
     case 'MultiLayerNetExtend': return new MultiLayerNetExtend(o);
     case 'SimpleConvNet': return new SimpleConvNet(o);
     case 'DeepConvNet': return new DeepConvNet(o);
-    default: throw new Error(`networkFromConfig: unknown network kind ${describe(c?.kind)}; saved presets are MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet`);
+    default: throw new Error(`networkFromConfig: unknown network kind ${describe(c?.kind)}; saved presets are TwoLayerNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet`);
   }
 }
 
