@@ -98,6 +98,20 @@ describe('stopped by a signal, resumed: the parameters of an uninterrupted run',
   });
 });
 
+test('a reader that goes away (blasnet train | head -1) does not stop the run from finishing and saving', async () => {
+  const dir = path.join(tmp, 'closed-pipe');
+  const child = spawn(process.execPath, [BIN, 'train', '--net', 'mlp', '--epochs', '2', '--augment', '0', '--eval-samples', '100', '--out', dir],
+    { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.once('data', () => child.stdout!.destroy());
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  expect(err).toBe('');
+  expect(code).toBe(0);
+  expect(readCheckpoint(path.join(dir, 'checkpoint.safetensors')).trainer.iteration).toBe(160);
+  expect(fs.existsSync(path.join(dir, 'model.safetensors'))).toBe(true);
+});
+
 describe('SIGKILL at random moments', () => {
   test('the folder holds a loadable checkpoint or none after each of 24 kills; retries are never blocked; the end result is the uninterrupted one', async () => {
     const dir = path.join(tmp, 'killed');
