@@ -5,8 +5,8 @@ export { setNumThreads, getNumThreads, blasInfo } from './core/kernels';
 export type { BlasInfo, WindowGeometry } from './core/kernels';
 export { ShapeError } from './core/errors';
 export { Tensor, tensor, take, argmax } from './core/tensor';
-export { setSeed, randn, rand, permutation, choice } from './core/random';
-export type { ChoiceOptions } from './core/random';
+export { setSeed, randn, rand, permutation, choice, getRandomState, setRandomState } from './core/random';
+export type { ChoiceOptions, RandomState } from './core/random';
 export { im2col, col2im } from './nn/im2col';
 export type { Layer } from './nn/layers/layer';
 export { Affine } from './nn/layers/dense';
@@ -19,7 +19,7 @@ export type { DropoutOptions, BatchNormalizationOptions } from './nn/layers/regu
 export { Convolution, Pooling, AvgPooling } from './nn/layers/conv';
 export type { ConvolutionOptions } from './nn/layers/conv';
 export { Sequential } from './nn/network';
-export type { SequentialOptions, LayerOutput } from './nn/network';
+export type { SequentialOptions, LoadParamsOptions, LayerOutput } from './nn/network';
 export {
   TwoLayerNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet, networkFromConfig, loadNetwork, initScale, presetPlan,
 } from './nn/presets';
@@ -28,8 +28,16 @@ export type {
   PresetPlan,
 } from './nn/presets';
 export * from './train/optimizers';
-export { Trainer } from './train/trainer';
-export type { TrainerOptions, TrainHistory, IterationInfo, EvalInfo } from './train/trainer';
+export { Trainer, NonFiniteError } from './train/trainer';
+export type {
+  TrainerOptions, TrainHistory, IterationInfo, EvalInfo, EvaluateAt, RunOptions, NonFiniteSource,
+} from './train/trainer';
+export { stepDecay, exponentialDecay } from './train/schedule';
+export type { LrSchedule, StepDecayOptions } from './train/schedule';
+export { shiftAugment, shiftImages } from './train/augment';
+export type { ShiftAugmentOptions } from './train/augment';
+export { readCheckpoint } from './train/checkpoint';
+export type { CheckpointContents } from './train/checkpoint';
 export {
   readSafetensors, readSafetensorsHeader, writeSafetensors, SafetensorsFormatError,
   SAFETENSORS_DTYPE_BYTES, SAFETENSORS_READABLE_DTYPES, SAFETENSORS_MAX_HEADER,

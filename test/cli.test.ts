@@ -52,7 +52,7 @@ describe('help', () => {
   });
 
   test.each([
-    ['train', ['--net', '--epochs', '--batch-size', '--optimizer', '--lr', '--seed', '--data', '--out']],
+    ['train', ['--net', '--epochs', '--batch-size', '--optimizer', '--lr', '--seed', '--data', '--out', '--resume', '--checkpoint-every', '--check-finite']],
     ['eval', ['--model', '--data']],
     ['gradcheck', ['--threshold', '--seed']],
     ['experiment', ['--iterations', '--seed', '--data', '--out', 'vanishing-gradient', 'all']],

@@ -100,8 +100,12 @@ describe('history, hooks, evalEvery', () => {
     // Evaluations at iterations 4, 8, 12 (epoch ends) and 5, 10 (evalEvery).
     expect(evals.map((e) => e.iteration)).toEqual([4, 5, 8, 10, 12]);
     expect(h.evaluations).toEqual(evals);
-    expect(lines).toHaveLength(3);
+    // One line per epoch, then the course's closing lines with the accuracy on the whole test set.
+    expect(lines).toHaveLength(5);
     expect(lines[0]).toMatch(/epoch 1.*train acc.*test acc/);
+    expect(lines[3]).toBe('=============== Final Test Accuracy ===============');
+    expect(lines[4]).toBe(`test acc:${net.accuracy(test_.x, test_.t)}`);
+    expect(h.finalTestAcc).toBe(net.accuracy(test_.x, test_.t));
     for (const e of evals) {
       expect(e.trainAcc).toBeGreaterThanOrEqual(0);
       expect(e.testAcc).toBeLessThanOrEqual(1);

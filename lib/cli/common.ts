@@ -2,10 +2,12 @@
 // What the commands share: where output goes, argument parsers, run folders,
 // Ctrl-C handling and the progress display.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import type { StopFlag } from '../experiments/common';
+import { removeStaleTemps } from '../io/atomic';
 import { Lang, LANGS, messages, Messages } from '../i18n';
 
 /** A stream the commands write to; `isTTY` decides between a progress bar and plain lines. */
@@ -20,7 +22,7 @@ export interface Io {
   stderr: OutStream;
   /** Folder relative paths are resolved against (process.cwd()). */
   cwd?: string;
-  /** Whether Ctrl-C handlers are installed on the process (true for the bin, false in tests). */
+  /** Whether SIGINT/SIGTERM/SIGHUP handlers are installed on the process (true for the bin, false in tests). */
   handleSignals?: boolean;
   /** Language of the messages (set from --lang before the commands are built). */
   lang?: Lang;
@@ -63,6 +65,15 @@ export function langOption(m: Messages): Option {
 /** Exit codes of the command line. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
+/** The signals that stop a run cleanly: Ctrl-C, `kill`/docker stop/systemd, a closed terminal. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type StopSignal = typeof STOP_SIGNALS[number];
+
+/** 128 + the signal's number, the shell's exit status for a process ended by it (130 for SIGINT). */
+export function signalExitCode(signal: StopSignal): number {
+  return 128 + os.constants.signals[signal];
+}
+
 /** Parser of an integer option >= min. */
 export function intArg(min: number): (v: string) => number {
   return (v: string) => {
@@ -91,9 +102,13 @@ export function timestamp(d = new Date()): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}-${p(d.getMinutes())}-${p(d.getSeconds())}`;
 }
 
+/** Name of the checkpoint file in a run folder. */
+export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+
 /**
  * The folder of one run: `--out` when given (must be new or empty), else
  * ./runs/<command>-<timestamp>, with -2, -3... when two runs start in the same second.
+ * Temporary files that a killed earlier run left behind do not count: they are removed.
  */
 export function runDir(io: Io, command: string, out?: string): string {
   const cwd = io.cwd ?? process.cwd();
@@ -101,7 +116,10 @@ export function runDir(io: Io, command: string, out?: string): string {
     const dir = path.resolve(cwd, out);
     if (fs.existsSync(dir)) {
       if (!fs.statSync(dir).isDirectory()) throw new UsageError(msg(io).cli.outNotFolder(out));
-      if (fs.readdirSync(dir).length > 0) throw new UsageError(msg(io).cli.outNotEmpty(out));
+      removeStaleTemps(dir);
+      const left = fs.readdirSync(dir);
+      if (left.includes(CHECKPOINT_FILE)) throw new UsageError(msg(io).cli.outHasCheckpoint(out));
+      if (left.length > 0) throw new UsageError(msg(io).cli.outNotEmpty(out));
     }
     fs.mkdirSync(dir, { recursive: true });
     return dir;
@@ -128,21 +146,35 @@ export function checkDataDir(io: Io, dir: string | undefined): string | undefine
 }
 
 /**
- * Ctrl-C sets `stop.stopped` so the run ends after the current step and writes what it has;
- * a second Ctrl-C exits at once. Returns the function that removes the handler.
+ * The first SIGINT, SIGTERM or SIGHUP calls `onStop(signal)` so the run ends after the current
+ * step and writes what it has; a second one exits at once (128 + its number; every file is
+ * written atomically, so what is on disk stays whole). Returns the function that removes the
+ * handlers: call it only once everything is written, so a signal in the last moments of a run
+ * (final evaluation, save, report) never kills it half-way.
  */
-export function onInterrupt(io: Io, stop: StopFlag): () => void {
+export function onStopSignals(io: Io, onStop: (signal: StopSignal) => void): () => void {
   if (!(io.handleSignals ?? false)) return () => {};
-  const handler = (): void => {
-    if (stop.stopped) {
-      io.stderr.write(`\n${msg(io).cli.interruptedAgain}\n`);
-      process.exit(EXIT.interrupted);
-    }
-    stop.stopped = true;
-    io.stderr.write(`\n${msg(io).cli.interrupted}\n`);
-  };
-  process.on('SIGINT', handler);
-  return () => process.off('SIGINT', handler);
+  let received: StopSignal | null = null;
+  const handlers = STOP_SIGNALS.map((signal) => {
+    const handler = (): void => {
+      const m = msg(io).cli;
+      if (received !== null) {
+        io.stderr.write(`\n${signal === 'SIGINT' ? m.interruptedAgain : m.stopSignalAgain(signal)}\n`);
+        process.exit(signalExitCode(signal));
+      }
+      received = signal;
+      io.stderr.write(`\n${signal === 'SIGINT' ? m.interrupted : m.stopSignal(signal)}\n`);
+      onStop(signal);
+    };
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  return () => { for (const [signal, handler] of handlers) process.off(signal, handler); };
+}
+
+/** onStopSignals for a StopFlag (the exercises): sets `stop.stopped`. */
+export function onInterrupt(io: Io, stop: StopFlag): () => void {
+  return onStopSignals(io, () => { stop.stopped = true; });
 }
 
 /** Progress of a training run: a bar with ETA, loss and accuracy on a terminal, else a line per update. */
@@ -151,13 +183,14 @@ export class Progress {
   private readonly start = Date.now();
   private values = { loss: '-', trainAcc: '-', testAcc: '-' };
 
-  constructor(private readonly io: Io, private readonly total: number) {
+  /** `start`: iterations already done (a resumed run). */
+  constructor(private readonly io: Io, private readonly total: number, private readonly startAt = 0) {
     if (io.stderr.isTTY) {
       this.bar = new SingleBar({
         format: msg(io).cli.bar,
         stream: io.stderr as NodeJS.WritableStream, etaBuffer: 50, hideCursor: true, clearOnComplete: false,
       });
-      this.bar.start(total, 0, this.values);
+      this.bar.start(total, startAt, this.values);
     } else {
       this.bar = null;
     }
@@ -177,7 +210,7 @@ export class Progress {
       return;
     }
     const secs = (Date.now() - this.start) / 1000;
-    const eta = iteration > 0 ? (secs / iteration) * (this.total - iteration) : NaN;
+    const eta = iteration > this.startAt ? (secs / (iteration - this.startAt)) * (this.total - iteration) : NaN;
     this.io.stdout.write(msg(this.io).cli.progressLine(epoch, iteration, this.total, this.values.loss, this.values.trainAcc, this.values.testAcc, secs, eta) + '\n');
   }
 

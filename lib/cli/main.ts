@@ -8,7 +8,7 @@ import * as path from 'path';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { packageRoot } from '../core/paths';
 import type { Messages } from '../i18n';
-import { EXIT, Io, langFromArgv, langOption, msg, UsageError } from './common';
+import { EXIT, Io, OutStream, langFromArgv, langOption, msg, UsageError } from './common';
 import { evalCommand } from './eval';
 import { experimentCommand } from './experiment';
 import { exportCommand } from './export';
@@ -74,7 +74,22 @@ export function program(io: Io, done: (code: number) => void): Command {
   return root;
 }
 
-const defaultIo: Io = { stdout: process.stdout, stderr: process.stderr, handleSignals: true };
+/**
+ * The process's stream, or nothing once its reader has gone (`blasnet train | head`): a closed
+ * pipe must not kill a training run before it saves, so later writes are dropped.
+ */
+function unbreakable(stream: NodeJS.WriteStream): OutStream {
+  let closed = false;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    closed = true;
+  });
+  // A terminal is handed over as it is (the progress bar drives it); only pipes can close so.
+  if (stream.isTTY) return stream;
+  return { write: (s: string) => (closed ? true : stream.write(s)), isTTY: false };
+}
+
+const defaultIo: Io = { stdout: unbreakable(process.stdout), stderr: unbreakable(process.stderr), handleSignals: true };
 
 /**
  * Runs the command line on `argv` (without node and the script) and resolves to the exit code:

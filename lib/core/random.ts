@@ -30,6 +30,43 @@ export function setSeed(seed: number): void {
   spareNormal = null;
 }
 
+/** The whole state of the library's random stream, as getRandomState returns it (plain JSON). */
+export interface RandomState {
+  /** The four 32-bit words of the xoshiro128** generator, unsigned. */
+  words: [number, number, number, number];
+  /** The second normal draw of the last Box–Muller pair, not yet handed out, or null. */
+  spareNormal: number | null;
+}
+
+/**
+ * A snapshot of the random stream (for checkpoints): setRandomState(getRandomState()) later
+ * makes every following draw repeat exactly.
+ * @example
+ *   const saved = getRandomState();
+ *   const a = random();
+ *   setRandomState(saved);
+ *   random() === a; // true
+ */
+export function getRandomState(): RandomState {
+  return { words: [s0 >>> 0, s1 >>> 0, s2 >>> 0, s3 >>> 0], spareNormal };
+}
+
+/** Restores a state from getRandomState (checked: four unsigned 32-bit words, not all zero). */
+export function setRandomState(state: RandomState): void {
+  const fn = 'setRandomState';
+  const w = (state as { words?: unknown } | null)?.words;
+  if (!Array.isArray(w) || w.length !== 4 || !w.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) {
+    throw new TypeError(`${fn}: state.words must be four unsigned 32-bit integers, got ${describe(w)}`);
+  }
+  if (w.every((v) => v === 0)) throw new RangeError(`${fn}: state.words must not all be 0 (the generator would only give zeros)`);
+  const spare = state.spareNormal;
+  if (spare !== null && (typeof spare !== 'number' || !Number.isFinite(spare))) {
+    throw new TypeError(`${fn}: state.spareNormal must be a finite number or null, got ${describe(spare)}`);
+  }
+  s0 = w[0] | 0; s1 = w[1] | 0; s2 = w[2] | 0; s3 = w[3] | 0;
+  spareNormal = spare;
+}
+
 function nextU32(): number {
   const result = imul(rotl(imul(s1, 5), 7), 9) >>> 0;
   const t = s1 << 9;

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-// What every exercise shares: a training loop that yields to the event loop
-// (so Ctrl-C can stop it between steps), accuracy curves, observations
-// computed from those curves, and chart/table helpers for the report.
+// What every exercise shares: training through the library's Trainer (async, so Ctrl-C can
+// stop it between steps) into accuracy curves, observations computed from those curves, and
+// chart/table helpers for the report.
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadMnist, MnistData } from '../data';
 import { Sequential } from '../nn/network';
 import { Optimizer } from '../train/optimizers';
+import type { EvaluateAt } from '../train/trainer';
 import { Trainer } from '../train/trainer';
 import { Tensor } from '../core/tensor';
 import type { LineChart, ReportSection, Table } from '../report';
@@ -28,7 +29,7 @@ export interface ExperimentOptions {
   dataDir?: string;
   /** Already loaded data (flattened images, class-index labels); wins over dataDir. */
   data?: MnistData<Int32Array>;
-  /** Evaluate accuracy every n iterations. */
+  /** Evaluate accuracy every n iterations: after the steps with index 0, n, 2n, ... (the course's timing) and the last. */
   evalEvery?: number;
   /** Evaluate on at most this many samples of each set (2000). */
   evalSamples?: number;
@@ -51,7 +52,7 @@ export interface ExperimentOutcome {
 
 /** Accuracy curves of one training run. */
 export interface Curve {
-  /** Iterations at which accuracy was measured (0 is before training). */
+  /** Training steps done when accuracy was measured (the course's timing gives 1, 1 + evalEvery, ..., and the last). */
   iterations: number[];
   trainAcc: number[];
   testAcc: number[];
@@ -71,56 +72,49 @@ export interface TrainCurveOptions {
   batchSize?: number;
   evalEvery: number;
   evalSamples?: number;
+  /** 'start' (default): the course's timing, after the first step of every evalEvery (iteration 0 included). */
+  evaluateAt?: EvaluateAt;
   stop?: StopFlag;
   onStep?: (iteration: number, loss: number) => void;
   onEval?: (iteration: number, trainAcc: number, testAcc: number) => void;
 }
 
-/** Resolves on the next turn of the event loop, letting signal handlers run. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /**
- * Trains `net` for `iterations` steps, measuring accuracy at 0 and every `evalEvery` steps and at
- * the end. Trainer.train() is synchronous, so this drives trainStep() itself and yields to the
- * event loop every ~50 ms: otherwise a SIGINT handler would only run after training ended.
+ * Trains `net` for `iterations` steps with the library's Trainer (its async run(), so signal
+ * handlers run between steps), measuring accuracy as the course does: after the steps with
+ * index 0, evalEvery, 2·evalEvery, ... (`evaluateAt: 'start'`), and after the last step.
  */
 export async function trainCurve(net: Sequential, data: MnistData, o: TrainCurveOptions): Promise<Curve> {
-  const trainer = new Trainer(net, data.xTrain, data.tTrain, data.xTest, data.tTest, {
-    optimizer: o.optimizer, optimizerParam: o.optimizerParam, miniBatchSize: o.batchSize ?? 100,
-    maxIterations: o.iterations, evaluateSampleNumPerEpoch: o.evalSamples,
-  });
   const curve: Curve = { iterations: [], trainAcc: [], testAcc: [], loss: [], iterationsDone: 0, trainSeconds: 0, stopped: false };
-  const measure = (it: number): void => {
-    const { trainAcc, testAcc } = trainer.evaluate();
-    curve.iterations.push(it);
-    curve.trainAcc.push(trainAcc);
-    curve.testAcc.push(testAcc);
-    o.onEval?.(it, trainAcc, testAcc);
-  };
-  measure(0);
-  let lastYield = Date.now();
-  let it = 0;
-  while (it < o.iterations) {
-    if (o.stop?.stopped) {
-      curve.stopped = true;
-      break;
-    }
-    const t0 = process.hrtime.bigint();
-    const loss = trainer.trainStep();
-    curve.trainSeconds += Number(process.hrtime.bigint() - t0) / 1e9;
-    curve.loss.push(loss);
-    it++;
-    o.onStep?.(it, loss);
-    if (it % o.evalEvery === 0 || it === o.iterations) measure(it);
-    if (Date.now() - lastYield > 50) {
-      await yieldToEventLoop();
-      lastYield = Date.now();
-    }
+  const trainer: Trainer = new Trainer(net, data.xTrain, data.tTrain, data.xTest, data.tTest, {
+    optimizer: o.optimizer, optimizerParam: o.optimizerParam, miniBatchSize: o.batchSize ?? 100,
+    maxIterations: o.iterations, evaluateSampleNumPerEpoch: o.evalSamples, evalEvery: o.evalEvery,
+    evaluateAt: o.evaluateAt ?? 'start', evaluatePerEpoch: false,
+    onIteration: (info) => {
+      o.onStep?.(info.iteration + 1, info.loss);
+      if (o.stop?.stopped) trainer.stop();
+    },
+    onEvaluate: (e) => o.onEval?.(e.iteration, e.trainAcc, e.testAcc),
+  });
+  if (o.stop?.stopped) trainer.stop();
+  const h = await trainer.run();
+  for (const e of h.evaluations) {
+    curve.iterations.push(e.iteration);
+    curve.trainAcc.push(e.trainAcc);
+    curve.testAcc.push(e.testAcc);
   }
-  if (curve.stopped && curve.iterations[curve.iterations.length - 1] !== it) measure(it);
-  curve.iterationsDone = it;
+  curve.loss = h.trainLossList;
+  curve.trainSeconds = h.trainSeconds;
+  curve.iterationsDone = trainer.iterationsDone;
+  curve.stopped = curve.iterationsDone < o.iterations;
+  if (curve.stopped && curve.iterations[curve.iterations.length - 1] !== curve.iterationsDone) {
+    // Where a stopped run got to, so its curve ends there.
+    const e = trainer.evaluate();
+    curve.iterations.push(curve.iterationsDone);
+    curve.trainAcc.push(e.trainAcc);
+    curve.testAcc.push(e.testAcc);
+    o.onEval?.(curve.iterationsDone, e.trainAcc, e.testAcc);
+  }
   return curve;
 }
 
@@ -344,11 +338,6 @@ export function prepareOutDir(dir: string): string {
   }
   fs.mkdirSync(dir, { recursive: true });
   return path.resolve(dir);
-}
-
-/** Mean and spread of a list. */
-export function spread(values: number[]): { min: number; max: number } {
-  return { min: Math.min(...values), max: Math.max(...values) };
 }
 
 /** One configuration of an exercise. */

@@ -212,7 +212,7 @@ export const ja: Messages = {
     defaultValue: (v) => `（既定値: ${v}）`,
     choices: (v) => `（選択肢: ${v}）`,
     train: {
-      description: 'MNIST 形式のデータでネットワークを学習し、モデルを保存して学習曲線のレポートを書く',
+      description: 'MNIST 形式のデータでネットワークを学習し（エポックごとにチェックポイント）、モデルを保存して学習曲線のレポートを書く',
       net: 'ネットワーク', epochs: '訓練データを何周するか（エポック数）', batchSize: '1 ステップのサンプル数（バッチサイズ）', optimizer: '最適化手法',
       lr: '学習率（省略時は最適化手法の既定値: adam は 0.001、ほかは 0.01）',
       seed: '重み、シャッフル、Dropout の乱数のシード',
@@ -230,6 +230,19 @@ export const ja: Messages = {
       model: (file) => `モデル: ${file}`,
       report: (file) => `レポート: ${file}`,
       testAccuracy: (acc) => `テスト精度: ${acc.toFixed(4)}`,
+      checkpointEvery: 'チェックポイントを書く間隔のイテレーション数（省略時は 1 エポックごと）',
+      checkFinite: "損失が NaN や無限大になったらイテレーションを示す（'loss'）、または毎ステップ勾配も調べて層を示す（'layers'）",
+      resume: 'このフォルダの実行をチェックポイントから同じ設定で続ける（中断しなかった実行とビット単位で同じ結果になる）',
+      resumeOthers: (flags) => `--resume は設定をすべて実行のチェックポイントから取ります。${flags} を外してください`,
+      resumeNoFolder: (d) => `--resume ${d}: フォルダがありません`,
+      resumeNoCheckpoint: (d, file) => `--resume ${d}: ${file} がありません（最初のチェックポイントの前に止まった実行です）。--out ${d} でもう一度始めてください`,
+      resumeNotTrain: (file) => `${file}: blasnet train が書いたものではありません（メタデータに設定がありません）`,
+      resuming: (dir, at, total) => `${dir} をイテレーション ${at}/${total} から再開`,
+      freeSpaceFor: 'この実行（チェックポイント 2 つ、モデル、レポート）',
+      checkFiniteHint: '--check-finite layers を付けて実行する',
+      nanNoCheckpoint: 'チェックポイントは書かれていません。何も保存していません',
+      nanKept: (file, at) => `最後の正常なチェックポイントを残しました: ${file}（イテレーション ${at}）。モデルは保存していません`,
+      checkpoint: (file, resumeDir) => `チェックポイント: ${file}${resumeDir ? `（続けるには: blasnet train --resume ${resumeDir}）` : ''}`,
     },
     evaluate: {
       description: '`blasnet train` で保存したモデルの認識精度を測る',
@@ -283,6 +296,9 @@ export const ja: Messages = {
     noDataFolder: (d) => `--data ${d}: フォルダがありません`,
     interruptedAgain: '再び中断されました: これ以上書き込まずに終了します',
     interrupted: '中断: 実行中のステップを終え、ここまでの結果を書き込みます（すぐ終えるにはもう一度 Ctrl-C）',
+    stopSignal: (sig) => `${sig}: 実行中のステップを終え、ここまでの結果を書き込みます（もう一度シグナルを送るとすぐ終了）`,
+    stopSignalAgain: (sig) => `再び ${sig}: これ以上書き込まずに終了します`,
+    outHasCheckpoint: (o) => `--out ${o} には以前の実行のチェックポイントがあります。続けるには --resume ${o}、または別の --out を指定してください`,
     progressLine: (epoch, it, total, loss, tr, te, secs, eta) =>
       `エポック ${epoch}  イテレーション ${it}/${total}  損失 ${loss}  訓練精度 ${tr}  テスト精度 ${te}  ${secs.toFixed(1)} 秒`
       + (Number.isFinite(eta) ? `、残り約 ${eta.toFixed(0)} 秒` : ''),

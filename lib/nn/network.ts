@@ -5,6 +5,7 @@
 import { describe, expectBoolean, expectNumber, readOptions, ShapeError } from '../core/errors';
 import { Relu } from './layers/activations';
 import { Convolution, Pooling } from './layers/conv';
+import { Affine } from './layers/dense';
 import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
@@ -12,7 +13,13 @@ import { saveNetworkFile, SaveParamsOptions, tensorsForLoad } from '../io/networ
 import { readPickleParams, ReadPickleOptions } from '../io/pickle';
 import { readSafetensors } from '../io/safetensors';
 import { exportOnnx, onnxModel, OnnxExportOptions, OnnxModelInfo } from '../io/onnx';
+import { addDecayGradient, decayPenalty } from './weight-decay';
 import { Tensor, expectTensor } from '../core/tensor';
+
+/** A sample shape with the batch dimension in front, as [N, 30, 24, 24]. */
+function batchShape(shape: readonly number[]): string {
+  return `[${['N', ...shape].join(', ')}]`;
+}
 
 export interface SequentialOptions {
   /** L2 weight decay: adds 0.5·λ·ΣW² to the loss and λ·W to each W's gradient. */
@@ -69,6 +76,8 @@ export class Sequential {
   /** Shape of one input sample when the network was built with `inputShape`, else null. */
   readonly inputShape: readonly number[] | null;
   private readonly decayKeys: string[] = [];
+  /** Per layer, the network-level names of its parameters (W1, b1, ...). */
+  private readonly layerParamNames: string[][] = [];
   private readonly bnLayers: BatchNormalization[] = [];
   private readonly gradsOut: Record<string, Tensor> = {};
   private readonly steps: Array<{ start: number; span: number; relu: boolean; pool: Pooling | null }> = [];
@@ -119,6 +128,8 @@ export class Sequential {
     let dense = 0, bn = 0;
     for (const layer of body) {
       const keys = Object.keys(layer.params);
+      const names: string[] = [];
+      this.layerParamNames.push(names);
       if (keys.length === 0) continue;
       let n: number;
       if (layer instanceof BatchNormalization) {
@@ -130,6 +141,7 @@ export class Sequential {
       const lp = layer.params as Record<string, Tensor>, lg = layer.grads as Record<string, Tensor>;
       for (const key of keys) {
         const name = `${key}${n}`;
+        names.push(name);
         this.params[name] = lp[key];
         this.gradsOut[name] = lg[key];
         if (key === 'W') this.decayKeys.push(name);
@@ -137,6 +149,71 @@ export class Sequential {
     }
     if (options.inputShape) this.checkShapes(options.inputShape);
     this.inputShape = options.inputShape ? Object.freeze([...options.inputShape]) : null;
+  }
+
+  /**
+   * The network as a table, as Keras's model.summary(): every layer in order with its output
+   * shape for one batch of N samples of `inputShape` (by default the network's own inputShape,
+   * else the first Affine's input size; '?' when none is known), its parameters (course names)
+   * and their count, then the totals.
+   * BatchNorm running statistics count as non-trainable parameters.
+   * @example
+   *   console.log(new SimpleConvNet().summary());
+   */
+  summary(inputShape?: readonly number[]): string {
+    let shape: number[] | null = null;
+    if (inputShape !== undefined) {
+      if (!Array.isArray(inputShape) || !inputShape.every((d) => Number.isInteger(d) && d > 0)) {
+        throw new TypeError(`summary: inputShape must be an array of positive integers (one sample, without the batch dimension), got ${describe(inputShape)}`);
+      }
+      this.checkShapes(inputShape);
+      shape = [...inputShape];
+    } else if (this.inputShape) {
+      shape = [...this.inputShape];
+    } else if (this.layers[0] instanceof Affine) {
+      shape = [this.layers[0].params.W.shape[0]];
+    }
+    const fused = new Map<number, number>();
+    for (const [a, b] of this.fusedRanges) for (let i = a; i < b; i++) fused.set(i, a);
+    const rows: string[][] = [];
+    let trainable = 0, nonTrainable = 0;
+    const count = (t: Tensor): number => t.data.length;
+    this.layers.forEach((layer, i) => {
+      if (shape && layer.outputShape) shape = layer.outputShape(shape);
+      else if (!layer.outputShape) shape = null;
+      const names = this.layerParamNames[i];
+      let n = 0;
+      for (const name of names) n += count(this.params[name]);
+      trainable += n;
+      if (layer instanceof BatchNormalization) nonTrainable += count(layer.runningMean) + count(layer.runningVar);
+      const what = names.map((name) => `${name} ${shapeStr(this.params[name].shape)}`).join(', ');
+      const note = fused.has(i) ? ` (fused with layer ${fused.get(i)})` : '';
+      rows.push([String(i), `${layer.name}${fused.has(i) && fused.get(i) !== i ? note : ''}`,
+        shape ? batchShape(shape) : '?', n.toLocaleString('en-US'), what]);
+    });
+    rows.push(['', this.lastLayer.name, 'scalar loss', '0', '']);
+    const head = ['#', 'Layer', 'Output shape', 'Params', 'Parameters'];
+    const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+    const line = (r: string[]): string => r.map((cell, c) => (c === 3 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd();
+    const rule = (ch: string): string => ch.repeat(widths.reduce((a, w) => a + w + 2, -2));
+    const kind = typeof this.config.kind === 'string' ? this.config.kind : 'Sequential';
+    const given = inputShape ?? this.inputShape ?? (this.layers[0] instanceof Affine ? [this.layers[0].params.W.shape[0]] : null);
+    const input = given ? batchShape(given) : 'unknown (pass summary(inputShape))';
+    const total = trainable + nonTrainable;
+    return [
+      `${kind}: input ${input}`,
+      rule('_'), line(head), rule('='), ...rows.map(line), rule('='),
+      `Total params: ${total.toLocaleString('en-US')} (${(total * 4 / 1024 / 1024).toFixed(2)} MiB as float32)`,
+      `Trainable params: ${trainable.toLocaleString('en-US')}`,
+      `Non-trainable params: ${nonTrainable.toLocaleString('en-US')}${nonTrainable ? ' (BatchNorm running mean and variance)' : ''}`,
+      `Weight decay: L2 ${this.weightDecayLambda}, L1 ${this.l1Lambda}`,
+      rule('_'),
+    ].join('\n');
+  }
+
+  /** The summary() table. */
+  toString(): string {
+    return this.summary();
   }
 
   /** Runs one sample shape through every layer's outputShape; a mismatch names the layer and both shapes. */
@@ -213,15 +290,10 @@ export class Sequential {
     return this.lastLayer.forward(y, t) + this.penalty();
   }
 
-  /** 0.5·λ2·ΣW² + λ1·Σ|W| over every W. */
+  /** 0.5·λ2·ΣW² + λ1·Σ|W| over every W (l2Penalty + l1Penalty of the weights). */
   penalty(): number {
     if (this.weightDecayLambda === 0 && this.l1Lambda === 0) return 0;
-    let sq = 0, abs = 0;
-    for (const key of this.decayKeys) {
-      const w = this.params[key].data;
-      for (let i = 0; i < w.length; i++) { const v = w[i]; sq += v * v; abs += v < 0 ? -v : v; }
-    }
-    return 0.5 * this.weightDecayLambda * sq + this.l1Lambda * abs;
+    return decayPenalty(this.decayKeys.map((key) => this.params[key].data), this.weightDecayLambda, this.l1Lambda);
   }
 
   /** Fraction of correct predictions (test mode), evaluated in chunks of batchSize rows. */
@@ -250,14 +322,9 @@ export class Sequential {
   backward(dout = 1): Tensor {
     let d = this.lastLayer.backward(dout);
     for (let k = this.steps.length - 1; k >= 0; k--) d = this.layers[this.steps[k].start].backward(d);
-    const l2 = this.weightDecayLambda, l1 = this.l1Lambda;
-    if (l2 !== 0 || l1 !== 0) {
+    if (this.weightDecayLambda !== 0 || this.l1Lambda !== 0) {
       for (const key of this.decayKeys) {
-        const w = this.params[key].data, g = this.gradsOut[key].data;
-        for (let i = 0; i < w.length; i++) {
-          const v = w[i];
-          g[i] += l2 * v + (v > 0 ? l1 : v < 0 ? -l1 : 0);
-        }
+        addDecayGradient(this.gradsOut[key].data, this.params[key].data, this.weightDecayLambda, this.l1Lambda);
       }
     }
     return d;
@@ -377,27 +444,64 @@ export class Sequential {
 
   /**
    * Loads parameters saved by saveParams into this network's own tensors (in place). Every
-   * name and shape must match; nothing is changed when the file does not fit.
+   * name and shape must match, and every value must be finite (a NaN or an infinity is an
+   * error naming the tensor, unless `{ allowNonFinite: true }`); nothing is changed when the
+   * file does not fit.
+   * @example
+   *   net.loadParams('convnet.safetensors');
    */
-  loadParams(file: string): void {
+  loadParams(file: string, options?: LoadParamsOptions): void {
     if (typeof file !== 'string' || file === '') throw new TypeError(`loadParams: file must be a path, got ${describe(file)}`);
+    const o = readOptions('loadParams', options, ['allowNonFinite']);
+    const allowNonFinite = o.allowNonFinite === undefined ? false : expectBoolean('loadParams', 'allowNonFinite', o.allowNonFinite);
     const read = readSafetensors(file);
     // A file in PyTorch's layout is renamed to blasnet's names (and Affine weights transposed).
-    const tensors = tensorsForLoad(file, read);
-    const { empty } = read;
+    this.loadStateTensors(tensorsForLoad(file, read), file, allowNonFinite, read.empty);
+  }
+
+  /**
+   * Copies tensors named as stateTensors() into this network (checked as loadParams does;
+   * `source` names where they came from in errors, `empty` lists tensors of no element).
+   */
+  loadStateTensors(tensors: Record<string, Tensor>, source: string, allowNonFinite = false, empty: Record<string, number[]> = {}): void {
     const mine = this.stateTensors();
     for (const [name, t] of Object.entries(mine)) {
       const src = tensors[name];
       if (!src && empty[name]) {
-        throw new ShapeError(`${file}: tensor '${name}' has shape ${shapeStr(empty[name])} (no element), the network needs ${shapeStr(t.shape)}`);
+        throw new ShapeError(`${source}: tensor '${name}' has shape ${shapeStr(empty[name])} (no element), the network needs ${shapeStr(t.shape)}`);
       }
-      if (!src) throw new Error(`${file}: has no tensor '${name}' (it holds ${Object.keys(tensors).join(', ') || 'none'})`);
+      if (!src) throw new Error(`${source}: has no tensor '${name}' (it holds ${Object.keys(tensors).join(', ') || 'none'})`);
       if (src.data.length !== t.data.length || src.shape.join() !== t.shape.join()) {
-        throw new ShapeError(`${file}: tensor '${name}' has shape ${shapeStr(src.shape)}, the network needs ${shapeStr(t.shape)}`);
+        throw new ShapeError(`${source}: tensor '${name}' has shape ${shapeStr(src.shape)}, the network needs ${shapeStr(t.shape)}`);
       }
     }
     const extra = [...Object.keys(tensors), ...Object.keys(empty)].filter((k) => !Object.prototype.hasOwnProperty.call(mine, k));
-    if (extra.length) throw new Error(`${file}: holds tensors this network does not have: ${extra.join(', ')}`);
+    if (extra.length) throw new Error(`${source}: holds tensors this network does not have: ${extra.join(', ')}`);
+    if (!allowNonFinite) {
+      for (const name of Object.keys(mine)) {
+        const bad = countNonFinite(tensors[name].data);
+        if (bad > 0) {
+          throw new RangeError(`${source}: tensor '${name}' holds ${bad} non-finite value${bad === 1 ? '' : 's'} (NaN or infinity) of ${tensors[name].data.length}; `
+            + 'a training that diverged saved it. Pass { allowNonFinite: true } to load it anyway');
+        }
+      }
+    }
     for (const [name, t] of Object.entries(mine)) t.data.set(tensors[name].data);
   }
+}
+
+/** How many elements of `a` are NaN or ±Infinity. */
+export function countNonFinite(a: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    // v - v is 0 for every finite v and NaN for NaN and both infinities.
+    if (v - v !== 0) n++;
+  }
+  return n;
+}
+
+export interface LoadParamsOptions {
+  /** Load NaN and infinite values too (false: they are an error naming the tensor). */
+  allowNonFinite?: boolean;
 }
