@@ -21,10 +21,11 @@ export type { ConvolutionOptions } from './nn/layers/conv';
 export { Sequential } from './nn/network';
 export type { SequentialOptions, LoadParamsOptions, LayerOutput } from './nn/network';
 export {
-  TwoLayerNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet, networkFromConfig, loadNetwork, initScale,
+  TwoLayerNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet, networkFromConfig, loadNetwork, initScale, presetPlan,
 } from './nn/presets';
 export type {
   TwoLayerNetOptions, MultiLayerNetOptions, MultiLayerNetExtendOptions, SimpleConvNetOptions, DeepConvNetOptions, ConvParam, WeightInit, Activation,
+  PresetPlan,
 } from './nn/presets';
 export * from './train/optimizers';
 export { Trainer, NonFiniteError } from './train/trainer';
@@ -47,6 +48,9 @@ export type {
 export { writeFileAtomic, removeStaleTemps, atomicTempPid, ATOMIC_TEMP_RE } from './io/atomic';
 export type { AtomicData } from './io/atomic';
 export { FileError } from './io/files';
+export { readNetworkDescription, NETWORK_FORMAT_VERSION } from './io/network-file';
+export type { SaveParamsOptions, InputDescription, NetworkDescription, LayerDescription } from './io/network-file';
+export type { LayerSpec, TensorLayout, TorchModule } from './nn/spec';
 export { readPickleParams, PickleFormatError } from './io/pickle';
 export type { ReadPickleOptions, PickleParams } from './io/pickle';
 export { exportOnnx, onnxModel, ONNX_OPSET } from './io/onnx';

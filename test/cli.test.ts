@@ -71,6 +71,15 @@ describe('help', () => {
     expect(r.out).toMatch(/--batch-size <n>[\s\S]*default: 100/);
   });
 
+  test('--version and -V print the version of package.json, exit 0', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    for (const flag of ['--version', '-V']) {
+      const r = await run([flag]);
+      expect(r).toEqual({ code: 0, out: `${version}\n`, err: '' });
+    }
+  });
+
   test('no command at all: the help on stderr, exit 2', async () => {
     const r = await run([]);
     expect(r.code).toBe(2);

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
+import { checkFeature } from '../core/optional';
 import { loadMnistSet } from '../data';
 import { readSafetensorsHeader } from '../io/safetensors';
 import { loadNetwork } from '../nn/presets';
@@ -33,6 +34,7 @@ export async function evaluateModel(io: Io, o: EvalOptions): Promise<number> {
   const file = path.resolve(io.cwd ?? process.cwd(), o.model);
   if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new UsageError(m.noFile(o.model));
   const dataDir = checkDataDir(io, o.data);
+  if (dataDir === undefined) checkFeature('digits');
   const net = loadNetwork(file);
   const kind = String(net.config.kind);
   const flatten = kind === 'MultiLayerNet' || kind === 'MultiLayerNetExtend' || kind === 'TwoLayerNet';

@@ -3,6 +3,7 @@
 // charts, results.json, report.md and report.html into its own folder.
 import * as path from 'path';
 import { Argument, Command } from 'commander';
+import { checkFeature } from '../core/optional';
 import { EXPERIMENT_NAMES, ExperimentName, runExperiment, StopFlag } from '../experiments/all';
 import { checkDataDir, EXIT, intArg, Io, msg, onInterrupt, positiveArg, runDir, UsageError } from './common';
 
@@ -40,6 +41,9 @@ export async function experiment(io: Io, name: ExperimentName, o: ExperimentCliO
   const m = msg(io);
   if (name === 'all' && o.lr !== undefined) throw new UsageError(m.cli.experiment.lrWithAll);
   const dataDir = checkDataDir(io, o.data);
+  // Optional packages, checked before any training: the report's charts and the built-in digits.
+  checkFeature('charts');
+  if (dataDir === undefined) checkFeature('digits');
   const dir = runDir(io, name, o.out);
   const stop: StopFlag = { stopped: false };
   const removeHandler = onInterrupt(io, stop);

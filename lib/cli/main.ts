@@ -3,7 +3,10 @@
 // The `blasnet` command: train, eval, gradcheck, the course's exercises, export to ONNX and
 // a browser page.
 // main(argv) returns the exit code instead of exiting, so tests can call it.
+import * as fs from 'fs';
+import * as path from 'path';
 import { Argument, Command, CommanderError, Option } from 'commander';
+import { packageRoot } from '../core/paths';
 import type { Messages } from '../i18n';
 import { EXIT, Io, OutStream, langFromArgv, langOption, msg, UsageError } from './common';
 import { evalCommand } from './eval';
@@ -31,6 +34,11 @@ function describeItem(text: string, choices: string[] | undefined, dflt: string 
   return extra.length ? [text, ...extra].join(m.sep) : text;
 }
 
+/** blasnet's version, from its package.json. */
+export function version(): string {
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /** The command tree; `done` receives the exit code of the action that ran. */
 export function program(io: Io, done: (code: number) => void): Command {
   const m = msg(io).cli;
@@ -42,6 +50,7 @@ export function program(io: Io, done: (code: number) => void): Command {
   };
   const root = new Command('blasnet')
     .description(m.root)
+    .version(version(), '-V, --version', m.version)
     .addOption(langOption(msg(io)))
     .helpOption('-h, --help', m.help)
     .configureHelp(help)

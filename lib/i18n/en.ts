@@ -193,6 +193,7 @@ export const en = {
     root: 'deep learning from scratch over OpenBLAS: train networks and run the course\'s exercises',
     lang: 'language of messages and reports: en or ja',
     help: 'display help for command',
+    version: 'print the version of blasnet',
     helpTitles: {} as Record<string, string>,
     sep: ' ',
     defaultValue: (v: string) => `(default: ${v})`,

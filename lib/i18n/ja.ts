@@ -206,6 +206,7 @@ export const ja: Messages = {
     root: 'OpenBLAS の上で動くゼロから作るディープラーニング: ネットワークの学習と本書の演習',
     lang: 'メッセージとレポートの言語: en または ja',
     help: 'コマンドの使い方を表示する',
+    version: 'blasnet のバージョンを表示する',
     helpTitles: { 'Usage:': '使い方:', 'Options:': 'オプション:', 'Commands:': 'コマンド:', 'Arguments:': '引数:' },
     sep: '',
     defaultValue: (v) => `（既定値: ${v}）`,

@@ -8,6 +8,7 @@
 // the bytes actually present, and everything built is bounded by the file's size.
 import * as fs from 'fs';
 import { describe, readOptions } from '../core/errors';
+import { checkOptional, OPTIONAL_FEATURES } from '../core/optional';
 import { Tensor } from '../core/tensor';
 
 /** Largest pickle read by default: far above the course's files (a few MB). */
@@ -292,7 +293,9 @@ export function readPickleParams(source: string | Uint8Array, options?: ReadPick
     throw new PickleFormatError(`${where}: not a pickle of protocol 2 to 5 (it starts with ${Array.from(bytes.subarray(0, 2), (b) => b.toString(16).padStart(2, '0')).join(' ') || 'nothing'}; `
       + 'the course writes its parameters with pickle.dump, which gives protocol 3 or 4)');
   }
-  // pickleparser is loaded on first use: only users of the course's files need it.
+  // pickleparser is an optional peer dependency, loaded on first use: only users of the course's files need it.
+  const f = OPTIONAL_FEATURES.pickles;
+  checkOptional(f.packages, `${fn}: ${f.purpose}`);
   const { Parser } = require('pickleparser') as typeof import('pickleparser');
   let root: unknown;
   try {

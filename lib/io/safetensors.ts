@@ -454,3 +454,4 @@ export function writeSafetensors(file: string, tensors: Record<string, Tensor>, 
   }
   writeFileAtomic(file, chunks());
 }
+

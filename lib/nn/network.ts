@@ -9,9 +9,10 @@ import { Affine } from './layers/dense';
 import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
+import { saveNetworkFile, SaveParamsOptions, tensorsForLoad } from '../io/network-file';
 import { readPickleParams, ReadPickleOptions } from '../io/pickle';
+import { readSafetensors } from '../io/safetensors';
 import { exportOnnx, onnxModel, OnnxExportOptions, OnnxModelInfo } from '../io/onnx';
-import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { addDecayGradient, decayPenalty } from './weight-decay';
 import { Tensor, expectTensor } from '../core/tensor';
 
@@ -404,14 +405,18 @@ export class Sequential {
     return out;
   }
 
-  /** Saves parameters (and BatchNorm running statistics) to a safetensors file, atomically. */
-  saveParams(file: string): void {
-    if (typeof file !== 'string' || file === '') throw new TypeError(`saveParams: file must be a path, got ${describe(file)}`);
-    writeSafetensors(file, this.stateTensors(), {
-      format: 'blasnet',
-      version: '1',
-      config: JSON.stringify(this.config),
-    });
+  /**
+   * Saves parameters (and BatchNorm running statistics) to a safetensors file, atomically, with
+   * a description of the whole network in its metadata (every layer with its hyper-parameters,
+   * the conventions, the input, the PyTorch equivalent), from which loadNetwork(file) rebuilds
+   * it. `{ layout: 'torch' }` writes PyTorch's state_dict names and layouts instead; `input`
+   * records what the input is (range, description).
+   * @example
+   *   net.saveParams('convnet.safetensors', { input: { range: [0, 1], description: 'MNIST pixels / 255' } });
+   *   net.saveParams('convnet-torch.safetensors', { layout: 'torch' }); // model.load_state_dict in PyTorch
+   */
+  saveParams(file: string, options?: SaveParamsOptions): void {
+    saveNetworkFile(this, file, options);
   }
 
   /**
@@ -449,8 +454,9 @@ export class Sequential {
     if (typeof file !== 'string' || file === '') throw new TypeError(`loadParams: file must be a path, got ${describe(file)}`);
     const o = readOptions('loadParams', options, ['allowNonFinite']);
     const allowNonFinite = o.allowNonFinite === undefined ? false : expectBoolean('loadParams', 'allowNonFinite', o.allowNonFinite);
-    const { tensors, empty } = readSafetensors(file);
-    this.loadStateTensors(tensors, file, allowNonFinite, empty);
+    const read = readSafetensors(file);
+    // A file in PyTorch's layout is renamed to blasnet's names (and Affine weights transposed).
+    this.loadStateTensors(tensorsForLoad(file, read), file, allowNonFinite, read.empty);
   }
 
   /**

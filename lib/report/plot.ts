@@ -592,7 +592,7 @@ function checkFile(fn: string, file: unknown): string {
   return file;
 }
 
-function writeAtomic(file: string, data: string | Buffer): void {
+function writeAtomic(file: string, data: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   writeFileAtomic(file, data);
 }
@@ -617,11 +617,12 @@ export interface PngOptions {
 }
 
 /**
- * Rasterises an SVG string to PNG bytes (resvg, no browser).
+ * Rasterises an SVG string to PNG bytes (resvg, no browser): a Node Buffer, typed as the
+ * Uint8Array it is so that the declarations need no @types/node.
  * @example
  *   const png = toPng(imageGrid(net.params.W1), { scale: 3 });
  */
-export function toPng(svg: string, options?: PngOptions): Buffer {
+export function toPng(svg: string, options?: PngOptions): Uint8Array {
   const fn = 'toPng';
   const s = checkSvgArg(fn, svg);
   const o = readOptions(fn, options, ['scale', 'width']);

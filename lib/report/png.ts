@@ -2,10 +2,18 @@
 // SVG -> PNG through resvg (a Rust rasteriser shipped as a prebuilt npm binary:
 // no browser, no canvas). resvg draws text only with fonts it can find, so the
 // system fonts are loaded and a family that Debian ships is named first.
-import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
+// @resvg/resvg-js is an optional peer dependency, loaded at the first PNG (core/optional).
+import type { ResvgRenderOptions } from '@resvg/resvg-js';
 import { describe } from '../core/errors';
-
+import { OPTIONAL_FEATURES, requireOptional } from '../core/optional';
 import { FONT_FAMILY_JA, hasCjk } from './fonts';
+
+type ResvgModule = typeof import('@resvg/resvg-js');
+
+/** The Resvg class, required at first use. */
+function Resvg(): ResvgModule['Resvg'] {
+  return requireOptional<ResvgModule>('@resvg/resvg-js', `PNG ${OPTIONAL_FEATURES.charts.purpose}`).Resvg;
+}
 
 export { FONT_FAMILY } from './fonts';
 
@@ -63,7 +71,7 @@ function checkSvg(fn: string, svg: unknown): asserts svg is string {
 function glyphPixels(ch: string, font: ResvgRenderOptions['font']): Buffer {
   const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><rect width="40" height="40" fill="white"/>'
     + `<text x="4" y="32" font-family="${FONT_FAMILY_JA.replace(/"/g, '&quot;')}" font-size="30" fill="black">${ch}</text></svg>`;
-  return Buffer.from(new Resvg(svg, { font, logLevel: 'off' }).render().pixels);
+  return Buffer.from(new (Resvg())(svg, { font, logLevel: 'off' }).render().pixels);
 }
 
 let cjkChecked: boolean | undefined;
@@ -102,7 +110,7 @@ export function svgToPng(svg: string, opts: SvgToPngOptions = {}): Buffer {
   const options = renderOptions(fn, opts);
   checkCjk(fn, svg);
   try {
-    return new Resvg(svg, options).render().asPng();
+    return new (Resvg())(svg, options).render().asPng();
   } catch (err) {
     throw new RangeError(`${fn}: resvg could not render the SVG: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -117,6 +125,6 @@ export function svgToPng(svg: string, opts: SvgToPngOptions = {}): Buffer {
 export function svgToPixels(svg: string, opts: SvgToPngOptions = {}): { width: number; height: number; pixels: Buffer } {
   const fn = 'svgToPixels';
   checkSvg(fn, svg);
-  const img = new Resvg(svg, renderOptions(fn, opts)).render();
+  const img = new (Resvg())(svg, renderOptions(fn, opts)).render();
   return { width: img.width, height: img.height, pixels: img.pixels };
 }
