@@ -278,6 +278,6 @@ describe('built-in digits', () => {
   test('rejects a bad cacheDir', () => {
     expect(() => loadMnist({ cacheDir: 42 as unknown as string })).toThrow(
       new TypeError('loadMnist: cacheDir must be a non-empty path string, got the number 42'));
-    expect(() => loadBuiltinDigits({ dir: 'x' } as never)).toThrow(/unknown option "dir"/);
+    expect(() => loadBuiltinDigits({ dir: 'x' } as never)).toThrow(/unknown option 'dir'/);
   });
 });

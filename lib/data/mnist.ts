@@ -5,7 +5,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { describe } from '../core/errors';
+import { describe, readOptions } from '../core/errors';
 import { findPackage, installCommand, MissingPackageError } from '../core/optional';
 import { Tensor } from '../core/tensor';
 import { writeFileAtomic } from '../io/atomic';
@@ -126,10 +126,7 @@ export function loadMnist(opts: LoadMnistOptions = {}): MnistData {
   const format = formatOptions(fn, o);
   if (dir === undefined) {
     const d = loadBuiltinDigits({ cacheDir });
-    const px = d.rows * d.cols;
-    const n = BUILTIN_TRAIN_COUNT;
-    const train = toArrays(d.pixels.subarray(0, n * px), d.labels.subarray(0, n), n, d.rows, d.cols, format);
-    const test = toArrays(d.pixels.subarray(n * px), d.labels.subarray(n), d.count - n, d.rows, d.cols, format);
+    const train = builtinSet(d, 'train', format), test = builtinSet(d, 'test', format);
     return { xTrain: train.x, tTrain: train.t, xTest: test.x, tTest: test.t };
   }
   const files = findMnistFiles(dir);
@@ -165,14 +162,7 @@ export function loadMnistSet(set: 'train' | 'test', opts: LoadMnistSetOptions = 
   const dir = optionalPath(fn, 'dir', o.dir);
   const cacheDir = optionalPath(fn, 'cacheDir', o.cacheDir);
   const format = formatOptions(fn, o);
-  if (dir === undefined) {
-    const d = loadBuiltinDigits({ cacheDir });
-    const px = d.rows * d.cols;
-    const n = BUILTIN_TRAIN_COUNT;
-    return set === 'train'
-      ? toArrays(d.pixels.subarray(0, n * px), d.labels.subarray(0, n), n, d.rows, d.cols, format)
-      : toArrays(d.pixels.subarray(n * px), d.labels.subarray(n), d.count - n, d.rows, d.cols, format);
-  }
+  if (dir === undefined) return builtinSet(loadBuiltinDigits({ cacheDir }), set, format);
   const files = findMnistFiles(dir, { only: set });
   const keys = SETS[set];
   const p = readPair(files[keys.images]!, files[keys.labels]!);
@@ -456,17 +446,16 @@ function toArrays(pixels: Uint8Array, labels: Uint8Array, n: number, rows: numbe
   return { x, t: Int32Array.from(labels.subarray(0, n)) };
 }
 
-function checkOptions(fn: string, opts: unknown, known: string[]): Record<string, unknown> {
-  if (opts === undefined) return {};
-  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
-    throw new TypeError(`${fn}: options must be an object, got ${describe(opts)}`);
-  }
-  for (const k of Object.keys(opts)) {
-    if (!known.includes(k)) {
-      throw new TypeError(`${fn}: unknown option "${k}" (known: ${known.join(', ')})`);
-    }
-  }
-  return opts as Record<string, unknown>;
+/** The built-in digits' fixed split: the first BUILTIN_TRAIN_COUNT for training, the rest for testing. */
+function builtinSet(d: ReturnType<typeof loadBuiltinDigits>, set: 'train' | 'test', format: Required<MnistFormatOptions>): LabelledImages {
+  const px = d.rows * d.cols, n = BUILTIN_TRAIN_COUNT;
+  return set === 'train'
+    ? toArrays(d.pixels.subarray(0, n * px), d.labels.subarray(0, n), n, d.rows, d.cols, format)
+    : toArrays(d.pixels.subarray(n * px), d.labels.subarray(n), d.count - n, d.rows, d.cols, format);
+}
+
+function checkOptions(fn: string, opts: unknown, known: readonly string[]): Record<string, unknown> {
+  return readOptions(fn, opts as Record<string, unknown> | undefined, known);
 }
 
 function formatOptions(fn: string, o: Record<string, unknown>): Required<MnistFormatOptions> {
