@@ -14,22 +14,11 @@ import {
 } from '../lib';
 import { random } from '../lib/core/random';
 import { ensureFreeSpace } from '../lib/train/checkpoint';
-import { Rng } from './helpers/random';
+import { Rng, toyData as toy } from './helpers/random';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-ckpt-'));
 afterAll(() => { fs.rmSync(tmp, { recursive: true, force: true }); });
 
-function toy(seed: number, n: number, features: number, classes: number): { x: Tensor; t: Int32Array } {
-  const rng = new Rng(seed);
-  const x = new Tensor(rng.floats(n * features), [n, features]);
-  const t = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (x.data[i * features + c] > x.data[i * features + best]) best = c;
-    t[i] = best;
-  }
-  return { x, t };
-}
 
 const data = toy(21, 200, 10, 4);
 const held = toy(22, 60, 10, 4);

@@ -7,15 +7,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { describe, expect, test } from '@jest/globals';
 import { Affine, Layer, MultiLayerNet, NonFiniteError, Relu, Sequential, setSeed, Tensor, Trainer } from '../lib';
-import { Rng } from './helpers/random';
+import { Rng, toyData as toy } from './helpers/random';
 
-function toy(seed: number, n: number, features: number, classes: number): { x: Tensor; t: Int32Array } {
-  const rng = new Rng(seed);
-  const x = new Tensor(rng.floats(n * features), [n, features]);
-  const t = new Int32Array(n);
-  for (let i = 0; i < n; i++) t[i] = i % classes;
-  return { x, t };
-}
 
 const data = toy(31, 60, 10, 4);
 

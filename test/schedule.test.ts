@@ -6,19 +6,8 @@ import { describe, expect, test } from '@jest/globals';
 import {
   Adam, exponentialDecay, IterationInfo, Momentum, MultiLayerNet, optimizerFromName, SGD, setSeed, stepDecay, Tensor, Trainer,
 } from '../lib';
-import { Rng } from './helpers/random';
+import { Rng, toyData as toy } from './helpers/random';
 
-function toy(seed: number, n: number, features: number, classes: number): { x: Tensor; t: Int32Array } {
-  const rng = new Rng(seed);
-  const x = new Tensor(rng.floats(n * features), [n, features]);
-  const t = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (x.data[i * features + c] > x.data[i * features + best]) best = c;
-    t[i] = best;
-  }
-  return { x, t };
-}
 
 const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 

@@ -7,19 +7,8 @@ import * as path from 'path';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { EvalInfo, MultiLayerNet, setSeed, Tensor, Trainer, TrainerOptions } from '../lib';
 import { ensureBuilt, ROOT } from './helpers/dist';
-import { Rng } from './helpers/random';
+import { Rng, toyData as toy } from './helpers/random';
 
-function toy(seed: number, n: number, features: number, classes: number): { x: Tensor; t: Int32Array } {
-  const rng = new Rng(seed);
-  const x = new Tensor(rng.floats(n * features), [n, features]);
-  const t = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (x.data[i * features + c] > x.data[i * features + best]) best = c;
-    t[i] = best;
-  }
-  return { x, t };
-}
 
 const data = toy(41, 120, 6, 3);
 const held = toy(42, 40, 6, 3);
