@@ -23,6 +23,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { flagCore, readCpuInfo } from '../lib/core/cpu';
 import {
   Adam, blasInfo, BlasInfo, DeepConvNet, getNumThreads, MultiLayerNet, MultiLayerNetExtend, SGD,
   Sequential, setNumThreads, setSeed, SimpleConvNet, StatefulOptimizer, Tensor,
@@ -274,8 +275,20 @@ function torchAvailable(python: string, script: string | null): string | null {
   return null;
 }
 
+/**
+ * PyTorch at its best: one thread pool (OPENBLAS_NUM_THREADS=1) and, unless the caller set one,
+ * the OpenBLAS core this CPU's flags call for (OpenBLAS 0.3.21 runs generic SSE3 kernels on
+ * CPUs it does not know, which would make the yardstick look slower than it is).
+ */
 function torchEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+  const userSet = env.OPENBLAS_CORETYPE && env.BLASNET_OPENBLAS_CORE_CHOSEN !== env.OPENBLAS_CORETYPE;
+  if (!userSet) {
+    const core = flagCore(readCpuInfo());
+    if (core !== null) env.OPENBLAS_CORETYPE = core;
+    else delete env.OPENBLAS_CORETYPE;
+  }
+  return env;
 }
 
 function childArgs(o: Options): string[] {
@@ -360,13 +373,14 @@ function report(results: WorkloadReport[], o: Options, info: BlasInfo, torchNote
   out.push(table(rows));
   out.push('');
   out.push(`samples/s: median of ${o.reps * o.rounds} repetitions (${o.rounds} round(s) of ${o.reps}) after at least ${o.warmup} warm-up repetition(s) and ${o.warmupSeconds} s of them, for both frameworks; training: ${o.steps} steps of batch ${BATCH}; inference: ${o.inferBatches} batches of ${INFER_BATCH}`);
-  out.push(`blasnet: ${info.library} ${info.version} (${info.corename}, ${info.threading}), ${info.config}`);
+  out.push(`CPU: ${info.cpu.model} (${info.cpu.isa})`);
+  out.push(`blasnet: ${info.library} ${info.version} (${info.corename} kernels, ${info.coreReason}; ${info.threading}), ${info.config}`);
   if (o.compare) {
     if (torchNote !== null) {
       out.push(`PyTorch comparison skipped: ${torchNote}`);
     } else {
       const p = results.find((r) => r.pytorch)?.pytorch?.threads1;
-      out.push(`PyTorch ${p?.torch_version ?? '?'} via ${o.python}, OPENBLAS_NUM_THREADS=1, torch threads 1 / 2; ${typeof p?.blas === 'string' ? p.blas : ''}`);
+      out.push(`PyTorch ${p?.torch_version ?? '?'} via ${o.python}, OPENBLAS_NUM_THREADS=1, OPENBLAS_CORETYPE=${torchEnv().OPENBLAS_CORETYPE ?? '(OpenBLAS detects)'}, torch threads 1 / 2; ${typeof p?.blas === 'string' ? p.blas : ''}`);
       out.push(`ratio: blasnet median over PyTorch's better median; train RSS limit for W4: ${W4_RSS_LIMIT_MIB} MiB`);
       const all = results.every((r) => r.met);
       out.push(all ? 'every target met' : `targets missed: ${results.filter((r) => !r.met).map((r) => r.workload).join(', ')}`);

@@ -52,7 +52,7 @@ describe('help', () => {
   });
 
   test.each([
-    ['train', ['--net', '--epochs', '--batch-size', '--optimizer', '--lr', '--seed', '--data', '--out']],
+    ['train', ['--net', '--epochs', '--batch-size', '--optimizer', '--lr', '--seed', '--data', '--out', '--resume', '--checkpoint-every', '--check-finite']],
     ['eval', ['--model', '--data']],
     ['gradcheck', ['--threshold', '--seed']],
     ['experiment', ['--iterations', '--seed', '--data', '--out', 'vanishing-gradient', 'all']],
@@ -69,6 +69,15 @@ describe('help', () => {
     expect(r.out).toMatch(/--net <name>[\s\S]*default: "simple-convnet"/);
     expect(r.out).toMatch(/--optimizer <name>[\s\S]*default: "adam"/);
     expect(r.out).toMatch(/--batch-size <n>[\s\S]*default: 100/);
+  });
+
+  test('--version and -V print the version of package.json, exit 0', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    for (const flag of ['--version', '-V']) {
+      const r = await run([flag]);
+      expect(r).toEqual({ code: 0, out: `${version}\n`, err: '' });
+    }
   });
 
   test('no command at all: the help on stderr, exit 2', async () => {
@@ -184,9 +193,9 @@ describe('train and eval', () => {
 
 describe('gradcheck', () => {
   test('every layer kind and preset is checked; passes at the default threshold', async () => {
-    const r = await run(['gradcheck']);
+    const r = await run(['gradcheck', '--no-course']);
     expect(r.code).toBe(0);
-    for (const name of ['Affine', 'Relu', 'Sigmoid', 'Tanh', 'Dropout', 'BatchNormalization', 'Convolution', 'Pooling', 'AvgPooling',
+    for (const name of ['Affine', 'TwoLayerNet', 'Relu', 'Sigmoid', 'Tanh', 'Dropout', 'BatchNormalization', 'Convolution', 'Pooling', 'AvgPooling',
       'MultiLayerNet', 'MultiLayerNetExtend', 'SimpleConvNet', 'DeepConvNet']) {
       expect(r.out).toMatch(new RegExp(`^  ${name}\\b.* \\d\\.\\d\\de[-+]\\d`, 'm'));
     }
@@ -195,9 +204,57 @@ describe('gradcheck', () => {
   });
 
   test('a threshold no float32 check can meet: exit 1 and FAILED', async () => {
-    const r = await run(['gradcheck', '--threshold', '1e-9', '--attempts', '1']);
+    const r = await run(['gradcheck', '--threshold', '1e-9', '--attempts', '1', '--no-course']);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/threshold 1e-9: FAILED/);
+  });
+});
+
+describe('the course\'s gradient_check.py and float32, in English and Japanese', () => {
+  const gradcheckBin = (args: string[]): string => execFileSync(process.execPath, [BIN, 'gradcheck', ...args], { encoding: 'utf8', cwd: ROOT });
+
+  test('backprop against float32 and float64 numerical gradients, with what to expect', () => {
+    const out = gradcheckBin(['--threshold', '0.05']);
+    expect(out).toMatch(/The course's gradient_check\.py: TwoLayerNet\(784, 50, 10\) on the first 3 training digits \(x_train\[:3\]\), loss 2\.3\d+/);
+    const rows = new Map([...out.matchAll(/^ {2}(W1|b1|W2|b2) +(\S+) +(\S+) \((all|\d+ of \d+)\) +(\S+)$/gm)].map((r) => [r[1], { f32: Number(r[2]), f64: Number(r[3]), mean: Number(r[5]) }]));
+    expect([...rows.keys()]).toEqual(['W1', 'b1', 'W2', 'b2']);
+    for (const [name, r] of rows) {
+      // float32 central differences: far above the book's float64 1e-10, far below a wrong backward's size.
+      expect({ name, ok: r.f32 > 1e-8 && r.f32 < 1e-3 }).toEqual({ name, ok: true });
+      // float64 numerical gradient: what remains is the float32 rounding of backprop itself.
+      expect({ name, ok: r.f64 < 1e-5 * r.mean && r.f64 < r.f32 }).toEqual({ name, ok: true });
+    }
+    expect(out).toMatch(/machine epsilon 2\.2e-16\); blasnet computes in float32 \(epsilon 1\.2e-7\)/);
+    expect(out).toMatch(/A wrong\s+backward pass gives relative errors near 1/);
+  });
+
+  test('--lang ja: the same in Japanese', () => {
+    const out = gradcheckBin(['--lang', 'ja', '--threshold', '0.05']);
+    expect(out).toMatch(/^相対誤差 \|\|誤差逆伝播法 − 数値微分\|\|/);
+    expect(out).toContain('本書の gradient_check.py: TwoLayerNet(784, 50, 10)');
+    expect(out).toContain('float32 の列が本書の値（およそ 1e-10 以下）より大きい理由:');
+    expect(out).toMatch(/最大の相対誤差: \S+（.+）。しきい値 0\.05: OK/);
+  });
+});
+
+describe('--lang ja', () => {
+  test('help, option notes and usage errors in Japanese; BLASNET_LANG too', async () => {
+    const help = await run(['experiment', '--help', '--lang', 'ja']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/^使い方: blasnet experiment \[options\] <name>/);
+    expect(help.out).toContain('本書の演習を 1 つ（またはすべて）実行し、グラフとレポートを書く');
+    expect(help.out).toMatch(/--seed <n> +各設定の前に設定する乱数のシード（既定値: 1）/);
+    expect(help.out).toContain('"activations"');
+    const bad = await run(['--lang=ja', 'train', '--data', 'no-such-dir']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^エラー: --data no-such-dir: フォルダがありません\n使い方: blasnet train \[options\]\n詳しくは 'blasnet train --help' を実行してください。/);
+    const { langFromArgv } = await import('../lib/cli/common');
+    expect(langFromArgv(['train'], { BLASNET_LANG: 'ja' })).toBe('ja');
+    expect(langFromArgv(['train', '--lang', 'en'], { BLASNET_LANG: 'ja' })).toBe('en');
+    expect(langFromArgv(['train', '--lang', 'fr'], {})).toBe('en');
+    const fr = await run(['train', '--lang', 'fr']);
+    expect(fr.code).toBe(2);
+    expect(fr.err).toMatch(/'fr' is invalid.*en, ja/);
   });
 });
 

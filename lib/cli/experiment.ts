@@ -3,8 +3,9 @@
 // charts, results.json, report.md and report.html into its own folder.
 import * as path from 'path';
 import { Argument, Command } from 'commander';
+import { checkFeature } from '../core/optional';
 import { EXPERIMENT_NAMES, ExperimentName, runExperiment, StopFlag } from '../experiments/all';
-import { checkDataDir, EXIT, intArg, Io, onInterrupt, positiveArg, runDir, UsageError } from './common';
+import { checkDataDir, EXIT, intArg, Io, msg, onInterrupt, positiveArg, runDir, UsageError } from './common';
 
 export interface ExperimentCliOptions {
   iterations?: number;
@@ -19,25 +20,30 @@ export interface ExperimentCliOptions {
 }
 
 export function experimentCommand(io: Io, done: (code: number) => void): Command {
+  const m = msg(io).cli.experiment;
   return new Command('experiment')
-    .description('run one of the course\'s exercises (or all four) and write its charts and report')
-    .addArgument(new Argument('<name>', 'exercise').choices(EXPERIMENT_NAMES))
-    .option('--iterations <n>', 'training steps per configuration (vanishing-gradient 2000, optimizers 1000, overfitting 1000, convnet 500)', intArg(1))
-    .option('--batch-size <n>', 'samples per training step (100)', intArg(1))
-    .option('--lr <rate>', 'learning rate of the exercise\'s base optimizer (not with all)', positiveArg())
-    .option('--eval-every <n>', 'measure accuracy every n iterations (10; convnet 50)', intArg(1))
-    .option('--eval-samples <n>', 'samples of each set per measurement (2000; convnet 1000)', intArg(1))
-    .option('--seed <n>', 'seed set before each configuration', intArg(0), 1)
-    .option('--data <dir>', 'folder with the four IDX files; default: the built-in digits')
-    .option('--out <dir>', 'run folder (default ./runs/<name>-<timestamp>)')
-    .option('--no-sweep', 'vanishing-gradient: skip the sweep of hidden sizes and learning rates')
+    .description(m.description)
+    .addArgument(new Argument('<name>', m.name).choices(EXPERIMENT_NAMES))
+    .option('--iterations <n>', m.iterations, intArg(1))
+    .option('--batch-size <n>', m.batchSize, intArg(1))
+    .option('--lr <rate>', m.lr, positiveArg())
+    .option('--eval-every <n>', m.evalEvery, intArg(1))
+    .option('--eval-samples <n>', m.evalSamples, intArg(1))
+    .option('--seed <n>', m.seed, intArg(0), 1)
+    .option('--data <dir>', m.data)
+    .option('--out <dir>', m.out)
+    .option('--no-sweep', m.noSweep)
     .action(async (name: ExperimentName, opts: ExperimentCliOptions) => done(await experiment(io, name, opts)));
 }
 
 /** Runs `blasnet experiment <name>`; returns the exit code. */
 export async function experiment(io: Io, name: ExperimentName, o: ExperimentCliOptions): Promise<number> {
-  if (name === 'all' && o.lr !== undefined) throw new UsageError('--lr means a different optimizer in each exercise; give it with one exercise, not with all');
+  const m = msg(io);
+  if (name === 'all' && o.lr !== undefined) throw new UsageError(m.cli.experiment.lrWithAll);
   const dataDir = checkDataDir(io, o.data);
+  // Optional packages, checked before any training: the report's charts and the built-in digits.
+  checkFeature('charts');
+  if (dataDir === undefined) checkFeature('digits');
   const dir = runDir(io, name, o.out);
   const stop: StopFlag = { stopped: false };
   const removeHandler = onInterrupt(io, stop);
@@ -45,11 +51,11 @@ export async function experiment(io: Io, name: ExperimentName, o: ExperimentCliO
   try {
     const outcomes = await runExperiment(name, {
       out: dir, iterations: o.iterations, batchSize: o.batchSize, lr: o.lr, evalEvery: o.evalEvery,
-      evalSamples: o.evalSamples, seed: o.seed, dataDir, stop, sweep: o.sweep,
+      evalSamples: o.evalSamples, seed: o.seed, dataDir, stop, sweep: o.sweep, lang: m.lang,
       log: (line: string) => { io.stdout.write(`${line}\n`); },
     });
-    for (const oc of outcomes) io.stdout.write(`${oc.name}: report ${path.join(oc.dir, 'report.html')}\n`);
-    io.stdout.write(`${stop.stopped ? 'stopped' : 'done'} in ${((Date.now() - t0) / 1000).toFixed(1)} s; run folder ${dir}\n`);
+    for (const oc of outcomes) io.stdout.write(`${m.report.ranIn(oc.name, path.join(oc.dir, 'report.html'))}\n`);
+    io.stdout.write(`${m.report.doneIn(stop.stopped, (Date.now() - t0) / 1000, dir)}\n`);
   } finally {
     removeHandler();
   }

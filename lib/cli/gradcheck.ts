@@ -8,10 +8,11 @@ import { Affine } from '../nn/layers/dense';
 import { Layer } from '../nn/layers/layer';
 import { BatchNormalization, Dropout } from '../nn/layers/regularization';
 import { Sequential } from '../nn/network';
-import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet } from '../nn/presets';
-import { fillRandn, random, setSeed } from '../core/random';
+import { DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet } from '../nn/presets';
+import { loadMnist } from '../data';
+import { fillRandn, randn, random, setSeed } from '../core/random';
 import { Tensor } from '../core/tensor';
-import { EXIT, intArg, Io, positiveArg } from './common';
+import { EXIT, intArg, Io, msg, positiveArg } from './common';
 
 export interface GradcheckResult {
   name: string;
@@ -19,12 +20,6 @@ export interface GradcheckResult {
   worst: number;
   worstParam: string;
   perParam: Record<string, number>;
-}
-
-function randn(shape: number[], scale: number): Tensor {
-  const t = Tensor.zeros(shape);
-  fillRandn(t.data, scale);
-  return t;
 }
 
 /**
@@ -78,6 +73,7 @@ export function gradcheckCases(): Case[] {
     { name: 'Convolution (pad 2)', input: [2, 2, 3, 3], net: () => new Sequential([conv(2, 2, 3, 1, 2), affine(50, 3)]) },
     { name: 'Pooling', input: [2, 2, 4, 4], net: () => new Sequential([new Pooling(2, 2, 2), affine(8, 3)]) },
     { name: 'AvgPooling', input: [2, 2, 4, 4], net: () => new Sequential([new AvgPooling(2, 2, 2), affine(8, 3)]) },
+    { name: 'TwoLayerNet', input: [4, 6], net: () => new TwoLayerNet({ inputSize: 6, hiddenSize: 5, outputSize: 3, weightInitStd: 'he' }) },
     { name: 'MultiLayerNet (ReLU, L2)', input: [4, 6], net: () => new MultiLayerNet({ inputSize: 6, hiddenSizeList: [5, 4], outputSize: 3, weightDecayLambda: 0.1 }) },
     { name: 'MultiLayerNet (sigmoid, L1)', input: [4, 6], net: () => new MultiLayerNet({ inputSize: 6, hiddenSizeList: [5, 4], outputSize: 3, activation: 'sigmoid', weightInitStd: 'xavier', l1Lambda: 0.01 }) },
     { name: 'MultiLayerNetExtend (batch norm, dropout)', input: [4, 6], net: () => withFixedDropout(new MultiLayerNetExtend({ inputSize: 6, hiddenSizeList: [5, 4], outputSize: 3, useBatchnorm: true, useDropout: true, dropoutRatio: 0.2 })) },
@@ -162,36 +158,171 @@ function gradcheckDraw(c: Case, seed: number): GradcheckResult & { atKink: boole
   return { name: c.name, worst, worstParam, perParam, atKink };
 }
 
+/** float32's machine epsilon (2^-23) and float64's (2^-52). */
+const EPS32 = 2 ** -23, EPS64 = 2 ** -52;
+
+/**
+ * The loss of a network of Affine, Relu, Sigmoid and Tanh layers recomputed in float64 from
+ * its float32 parameters, with one parameter element replaced by `value` (the course's
+ * SoftmaxWithLoss: softmax, then -log(y + 1e-7) averaged over the batch, plus weight decay).
+ */
+function float64Loss(net: Sequential, x: Tensor, t: Int32Array, param: Tensor | null, index: number, value: number): number {
+  const N = x.shape[0];
+  let h = Float64Array.from(x.data);
+  let width = x.data.length / N;
+  const val = (p: Tensor, i: number): number => (p === param && i === index ? value : p.data[i]);
+  for (const layer of net.layers) {
+    if (layer instanceof Affine) {
+      const { W, b } = layer.params;
+      const [I, O] = W.shape;
+      const y = new Float64Array(N * O);
+      for (let n = 0; n < N; n++) {
+        for (let o = 0; o < O; o++) {
+          let s = val(b, o);
+          for (let i = 0; i < I; i++) s += h[n * I + i] * val(W, i * O + o);
+          y[n * O + o] = s;
+        }
+      }
+      h = y;
+      width = O;
+    } else if (layer instanceof Relu) h = h.map((v) => (v > 0 ? v : 0));
+    else if (layer instanceof Sigmoid) h = h.map((v) => 1 / (1 + Math.exp(-v)));
+    else if (layer instanceof Tanh) h = h.map((v) => Math.tanh(v));
+    else throw new TypeError(`float64Loss: ${layer.name} is not recomputed in float64`);
+  }
+  let loss = 0;
+  for (let n = 0; n < N; n++) {
+    const row = h.subarray(n * width, (n + 1) * width);
+    const mx = Math.max(...row);
+    let sum = 0;
+    for (const v of row) sum += Math.exp(v - mx);
+    loss -= Math.log(Math.exp(row[t[n]] - mx) / sum + 1e-7);
+  }
+  loss /= N;
+  let sq = 0, abs = 0;
+  for (const [name, p] of Object.entries(net.params)) {
+    if (!/^W\d+$/.test(name)) continue;
+    for (let i = 0; i < p.data.length; i++) { const v = val(p, i); sq += v * v; abs += Math.abs(v); }
+  }
+  return loss + 0.5 * net.weightDecayLambda * sq + net.l1Lambda * abs;
+}
+
+export interface CourseCheckRow {
+  name: string;
+  /** Mean |backprop - numerical| with the numerical gradient in float32 (h = 1e-3), over all elements: the book's figure. */
+  float32: number;
+  /** The same with the numerical gradient recomputed in float64 (h = 1e-4, the course's), over `sampled` elements. */
+  float64: number;
+  sampled: number;
+  total: number;
+  /** Mean |gradient| of the parameter, for scale. */
+  meanAbs: number;
+}
+
+export interface CourseCheck {
+  /** 'mnist': the first 3 built-in training digits, as the course's x_train[:3]; 'random' when the data cannot be loaded. */
+  data: 'mnist' | 'random';
+  loss: number;
+  rows: CourseCheckRow[];
+  /** Rounding noise expected of a float32 central difference: epsilon(float32) x loss / h. */
+  expected32: number;
+  /** The same for float64 with the course's h = 1e-4. */
+  expected64: number;
+}
+
+/**
+ * The course's gradient_check.py: TwoLayerNet(784, 50, 10) on 3 training samples, mean
+ * |backprop - numerical| for W1, b1, W2, b2. The numerical gradient is taken twice: by
+ * blasnet's float32 numericalGradient (h = 1e-3), and in float64 (h = 1e-4, as the book) on
+ * up to `samples` elements of each parameter, which shows how much of the difference is the
+ * float32 central difference's own noise.
+ */
+export function courseGradientCheck(seed = 1, samples = 300): CourseCheck {
+  setSeed(seed);
+  let x: Tensor, t: Int32Array, data: 'mnist' | 'random' = 'mnist';
+  try {
+    const d = loadMnist({ flatten: true, oneHotLabel: false });
+    x = d.xTrain.rows(0, 3);
+    t = d.tTrain.slice(0, 3);
+  } catch {
+    data = 'random';
+    x = Tensor.zeros([3, 784]);
+    for (let i = 0; i < x.data.length; i++) x.data[i] = random() < 0.2 ? random() : 0;
+    t = new Int32Array([5, 0, 4]);
+  }
+  const net = new TwoLayerNet({ inputSize: 784, hiddenSize: 50, outputSize: 10 });
+  const loss = net.loss(x, t);
+  const back = Object.fromEntries(Object.entries(net.gradient(x, t)).map(([k, g]) => [k, g.data.slice()]));
+  const num32 = net.numericalGradient(x, t, 1e-3);
+  const h64 = 1e-4;
+  const rows: CourseCheckRow[] = Object.entries(net.params).map(([name, p]) => {
+    const g = back[name];
+    let d32 = 0, mean = 0;
+    for (let i = 0; i < g.length; i++) { d32 += Math.abs(g[i] - num32[name].data[i]); mean += Math.abs(g[i]); }
+    const picks = p.data.length <= samples ? Array.from({ length: p.data.length }, (_, i) => i)
+      : Array.from({ length: samples }, () => Math.floor(random() * p.data.length));
+    let d64 = 0;
+    for (const i of picks) {
+      const w = p.data[i];
+      const n64 = (float64Loss(net, x, t, p, i, w + h64) - float64Loss(net, x, t, p, i, w - h64)) / (2 * h64);
+      d64 += Math.abs(g[i] - n64);
+    }
+    return { name, float32: d32 / g.length, float64: d64 / picks.length, sampled: picks.length, total: g.length, meanAbs: mean / g.length };
+  });
+  return { data, loss, rows, expected32: (EPS32 * loss) / 1e-3, expected64: (EPS64 * loss) / h64 };
+}
+
 export interface GradcheckOptions {
   threshold: number;
   seed: number;
   attempts: number;
+  /** Also run the course's gradient_check.py with the float32/float64 explanation (true). */
+  course?: boolean;
 }
 
 export function gradcheckCommand(io: Io, done: (code: number) => void): Command {
+  const m = msg(io).cli.gradcheck;
   return new Command('gradcheck')
-    .description('compare backpropagation with numerical gradients for every layer kind and network; exit code 1 above the threshold')
-    .option('--threshold <x>', 'largest relative error accepted', positiveArg(), 1e-2)
-    .option('--seed <n>', 'seed of the random weights and inputs', intArg(0), 1)
-    .option('--attempts <n>', 'random draws per check when a draw lands near a ReLU or max-pool kink', intArg(1), 8)
+    .description(m.description)
+    .option('--threshold <x>', m.threshold, positiveArg(), 1e-2)
+    .option('--seed <n>', m.seed, intArg(0), 1)
+    .option('--attempts <n>', m.attempts, intArg(1), 8)
+    .option('--no-course', m.noCourse)
     .action(async (opts: GradcheckOptions) => done(await gradcheck(io, opts)));
 }
 
 /** Runs `blasnet gradcheck`; returns the exit code. */
 export async function gradcheck(io: Io, o: GradcheckOptions): Promise<number> {
+  const m = msg(io).cli.gradcheck;
+  const out = (line: string): void => { io.stdout.write(`${line}\n`); };
   const results = gradcheckCases().map((c) => gradcheckOne(c, o.seed, o.attempts ?? 8, o.threshold));
   const width = Math.max(...results.map((r) => r.name.length));
-  io.stdout.write('relative error ||backprop - numerical|| / (||backprop|| + ||numerical||), worst parameter of each network:\n');
+  out(m.header);
   for (const r of results) {
-    const note = r.inconclusive ? '  inconclusive: every draw was near a kink'
-      : r.worst > o.threshold ? '  ABOVE THRESHOLD' : '';
-    io.stdout.write(`  ${r.name.padEnd(width)}  ${r.worst.toExponential(2)}  (${r.worstParam}, seed ${r.seed}`
-      + `${r.kinks ? `, after ${r.kinks} draw${r.kinks > 1 ? 's' : ''} near a kink` : ''})${note}\n`);
+    const note = r.inconclusive ? m.inconclusive : r.worst > o.threshold ? m.above : '';
+    out(`  ${r.name.padEnd(width)}  ${r.worst.toExponential(2)}  (${r.worstParam}, seed ${r.seed}${r.kinks ? m.afterKinks(r.kinks) : ''})${note}`);
   }
   const counted = results.filter((r) => !r.inconclusive);
   const worst = counted.length ? counted.reduce((a, b) => (b.worst > a.worst ? b : a)) : null;
   const ok = worst !== null && worst.worst <= o.threshold;
-  io.stdout.write(worst === null ? 'no conclusive check\n'
-    : `worst relative error: ${worst.worst.toExponential(2)} (${worst.name}, ${worst.worstParam}); threshold ${o.threshold}: ${ok ? 'ok' : 'FAILED'}\n`);
+  out(worst === null ? m.noConclusive : m.worst(worst.worst.toExponential(2), worst.name, worst.worstParam, o.threshold, ok));
+  if (o.course ?? true) {
+    const c = courseGradientCheck(o.seed);
+    out('');
+    out(m.courseHeader(m.courseData[c.data], c.loss));
+    const cols = m.courseColumns;
+    const rows = c.rows.map((r) => [r.name, r.float32.toExponential(2), `${r.float64.toExponential(2)} (${m.sampled(r.sampled, r.total)})`, r.meanAbs.toExponential(2)]);
+    const widths = cols.map((h, j) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[j]))));
+    for (const row of [cols, ...rows]) out(`  ${row.map((v, j) => v + ' '.repeat(widths[j] - displayWidth(v))).join('  ')}`.trimEnd());
+    out('');
+    for (const line of m.why(EPS32.toExponential(1), EPS64.toExponential(1), c.loss)) out(line);
+  }
   return ok ? EXIT.ok : EXIT.failed;
+}
+
+/** Columns a text takes in a terminal: CJK characters take two. */
+function displayWidth(s: string): number {
+  let w = 0;
+  for (const ch of s) w += /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(ch) ? 2 : 1;
+  return w;
 }

@@ -110,7 +110,7 @@ const COURSE_NAMES: Record<string, string> = {
   dropout_ration: 'dropoutRatio', dropout_ratio: 'dropoutRatio', use_batchnorm: 'useBatchnorm', useBatchNorm: 'useBatchnorm',
   input_dim: 'inputDim', conv_param: 'convParam', filter_num: 'filterNum', filter_size: 'filterSize',
   mini_batch_size: 'miniBatchSize', optimizer_param: 'optimizerParam', evaluate_sample_num_per_epoch: 'evaluateSampleNumPerEpoch',
-  epoch: 'epochs', decay_rate: 'decayRate', learning_rate: 'lr', max_iter: 'maxIterations', activation_function: 'activation',
+  one_hot_label: 'oneHotLabel', epoch: 'epochs', decay_rate: 'decayRate', learning_rate: 'lr', max_iter: 'maxIterations', activation_function: 'activation',
 };
 
 function editDistance(a: string, b: string): number {

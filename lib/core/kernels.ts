@@ -8,6 +8,8 @@
 // (learning rates, momentum ranges, layer shapes that fit) the layers and optimizers check.
 import { outExtent } from './errors';
 import { MAX_THREADS } from './contract';
+import { CoreReason, cpuIsa, narrowCoreWarning, readCpuInfo } from './cpu';
+import { coreDecision } from './native';
 import { getNumThreads, openblasConfig } from './native-api';
 
 export * from './native-api';
@@ -29,8 +31,17 @@ export interface BlasInfo {
   version: string;
   /** OpenBLAS's own configuration string */
   config: string;
-  /** the CPU kernel OpenBLAS picked at load time, e.g. 'Zen' or 'Haswell' */
+  /** the CPU kernels OpenBLAS runs, e.g. 'Zen', 'Haswell' or 'SkylakeX' */
   corename: string;
+  /**
+   * why those: 'detected' (OpenBLAS's own choice), 'chosen by blasnet from the CPU flags'
+   * (OpenBLAS would have fallen back to generic kernels on this CPU) or 'set by OPENBLAS_CORETYPE'
+   */
+  coreReason: CoreReason;
+  /** one line on the decision, e.g. why blasnet chose the core */
+  coreNote: string;
+  /** the CPU model name, and the widest instruction set its flags allow */
+  cpu: { model: string; isa: 'avx512' | 'avx2' | 'generic' };
   /** threads blasnet uses for calls from this thread: large gemms and the batch loops are split over them */
   numThreads: number;
   /** the most threads setNumThreads accepts */
@@ -49,14 +60,25 @@ export interface BlasInfo {
 export function blasInfo(): BlasInfo {
   const raw = openblasConfig();
   const m = /OpenBLAS\s+([0-9][0-9.]*\S*)/.exec(raw.config);
+  const cpu = readCpuInfo();
   return {
     library: 'OpenBLAS',
     version: m ? m[1] : 'unknown',
     config: raw.config,
     corename: raw.corename,
+    coreReason: coreDecision.reason,
+    coreNote: coreDecision.note,
+    cpu: { model: cpu?.modelName ?? 'unknown', isa: cpuIsa(cpu) },
     numThreads: getNumThreads(),
     maxThreads: MAX_THREADS,
     openblasThreads: raw.openblasThreads,
     threading: ['sequential', 'pthreads', 'openmp'][raw.parallel] ?? `unknown (${raw.parallel})`,
   };
+}
+
+// Said once per process when OpenBLAS runs kernels narrower than the CPU allows and nobody
+// chose them (a CPU whose model this check does not predict): the fix is one variable.
+if (process.env.BLASNET_OPENBLAS_CORE !== 'off') {
+  const warning = narrowCoreWarning(coreDecision, openblasConfig().corename);
+  if (warning !== null) process.emitWarning(warning, { code: 'BLASNET_OPENBLAS_CORE' });
 }

@@ -4,6 +4,8 @@
 // memory safety (hyper-parameter ranges, layer shapes that fit) the layers and optimizers check.
 import * as fs from 'fs';
 import * as path from 'path';
+import { isMainThread } from 'worker_threads';
+import { CoreDecision, decideCore, readCpuInfo } from './cpu';
 import type { NativeAddon } from './native-api';
 import { packageRoot } from './paths';
 
@@ -40,6 +42,33 @@ function load(): NativeAddon {
       '(node-gyp). Set BLASNET_ADDON to load a blasnet.node from elsewhere.',
   );
 }
+
+/**
+ * Picks OpenBLAS's kernels before it loads (see cpu.ts). OpenBLAS reads OPENBLAS_CORETYPE once,
+ * when the library is loaded; on the main thread process.env writes through to the process's
+ * environment, so setting it here reaches it. A choice of blasnet's is marked in
+ * BLASNET_OPENBLAS_CORE_CHOSEN, so that worker threads and child processes, which inherit both
+ * variables, still report it as blasnet's and not the user's.
+ */
+function chooseCore(): CoreDecision & { applied: boolean } {
+  const env = process.env;
+  if (env.OPENBLAS_CORETYPE && env.BLASNET_OPENBLAS_CORE_CHOSEN === env.OPENBLAS_CORETYPE) {
+    const d = decideCore(readCpuInfo(), { ...env, OPENBLAS_CORETYPE: undefined });
+    return { ...d, set: null, applied: true };
+  }
+  const d = decideCore(readCpuInfo(), env);
+  if (d.set === null) return { ...d, applied: true };
+  if (!isMainThread) {
+    // A worker's process.env is its own copy, not the process's environment.
+    return { ...d, applied: false, note: `${d.note}; not applied: blasnet was first loaded in a worker thread (load it in the main thread first, or set OPENBLAS_CORETYPE=${d.set})` };
+  }
+  env.OPENBLAS_CORETYPE = d.set;
+  env.BLASNET_OPENBLAS_CORE_CHOSEN = d.set;
+  return { ...d, applied: true };
+}
+
+/** The OpenBLAS core decision taken when the addon was loaded. */
+export const coreDecision = chooseCore();
 
 /** The loaded addon (loaded once, when blasnet is first required). */
 export const addon: NativeAddon = load();

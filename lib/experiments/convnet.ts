@@ -7,9 +7,10 @@ import { MultiLayerNet, SimpleConvNet } from '../nn/presets';
 import { setSeed, fillRandn } from '../core/random';
 import { filterGridSvg, ReportSection, Table, writeReport } from '../report';
 import { Tensor } from '../core/tensor';
+import { messages, Messages } from '../i18n';
 import {
-  accuracyChart, comparisonChart, standardSections, experimentData, ExperimentOptions, ExperimentOutcome,
-  last, observe, prepareOutDir, RunRecord, runResult, trainCurve,
+  accuracyChart, compareFinal, comparisonChart, Curve, standardSections, experimentData, ExperimentOptions, ExperimentOutcome,
+  last, observe, prepareOutDir, RunRecord, runLengthFinding, runResult, runVerdict, trainCurve, unsettled,
 } from './common';
 
 export interface ConvnetOptions extends ExperimentOptions {
@@ -35,7 +36,7 @@ const WALK: [number[], number, number, number][] = [
  * im2col on random inputs of several shapes and col2im back. col2im adds overlapping windows,
  * so col2im(im2col(x)) is x times how many windows cover each pixel: that is checked too.
  */
-export function im2colWalkthrough(): { table: Table; lines: string[]; maxError: number } {
+export function im2colWalkthrough(m: Messages = messages('en')): { table: Table; lines: string[]; maxError: number } {
   const rows: (string | number)[][] = [];
   const lines: string[] = [];
   let maxError = 0;
@@ -56,18 +57,21 @@ export function im2colWalkthrough(): { table: Table; lines: string[]; maxError: 
     const OH = Math.floor((shape[2] + 2 * pad - f) / stride) + 1, OW = Math.floor((shape[3] + 2 * pad - f) / stride) + 1;
     const s = (a: number[]): string => `(${a.join(', ')})`;
     rows.push([s(shape), `${f}x${f}`, stride, pad, `${OH}x${OW}`, s(col.shape), s(back.shape), maxCount, err]);
-    lines.push(`x ${s(shape)}, filter ${f}x${f}, stride ${stride}, pad ${pad}: output ${OH}x${OW}, `
-      + `im2col -> ${s(col.shape)} (N*OH*OW rows, C*FH*FW columns), col2im -> ${s(back.shape)}; `
-      + `each pixel is covered by up to ${maxCount} windows, col2im(im2col(x)) = x * cover count within ${err.toExponential(1)}`);
+    lines.push(m.convnet.walkLine(s(shape), f, stride, pad, OH, OW, s(col.shape), s(back.shape), maxCount, err.toExponential(1)));
   }
   return {
-    table: { columns: ['input (N, C, H, W)', 'filter', 'stride', 'pad', 'output', 'im2col', 'col2im', 'max windows per pixel', 'col2im(im2col(x)) - x*count'], rows },
+    table: { columns: [...m.convnet.walkColumns], rows },
     lines, maxError,
   };
 }
 
+/** The course's train_convnet.py trains 20 epochs (12,000 iterations on MNIST's 60,000 samples). */
+export const CONVNET_COURSE_EPOCHS = 20;
+
 export async function convnetExperiment(o: ConvnetOptions): Promise<ExperimentOutcome> {
   const dir = prepareOutDir(o.out);
+  const m = messages(o.lang);
+  const mc = m.convnet;
   const iterations = o.iterations ?? 500;
   const lr = o.lr ?? 0.001;
   const seed = o.seed ?? 1;
@@ -77,8 +81,8 @@ export async function convnetExperiment(o: ConvnetOptions): Promise<ExperimentOu
   const evalSamples = o.evalSamples ?? 1000;
 
   setSeed(seed);
-  const walk = im2colWalkthrough();
-  log('im2col walk-through:');
+  const walk = im2colWalkthrough(m);
+  log(`${mc.walkHeading}:`);
   for (const l of walk.lines) log(`  ${l}`);
 
   const flat = experimentData(o);
@@ -88,64 +92,75 @@ export async function convnetExperiment(o: ConvnetOptions): Promise<ExperimentOu
     xTrain: new Tensor(flat.xTrain.data, [N, 1, side, side]), tTrain: flat.tTrain,
     xTest: new Tensor(flat.xTest.data, [M, 1, side, side]), tTest: flat.tTest,
   };
+  // The course's length in this data set's epochs.
+  const course = CONVNET_COURSE_EPOCHS * Math.max(1, Math.ceil(N / batchSize));
+  const evalN = Math.min(evalSamples, M);
 
   setSeed(seed);
   const cnn = new SimpleConvNet({ inputDim: [1, side, side] });
   const W1 = cnn.params.W1;
   const before = W1.data.slice();
-  log(`SimpleConvNet, Adam lr ${lr}, ${iterations} iterations`);
+  log(mc.start(mc.cnn, lr, iterations));
   const cnnCurve = await trainCurve(cnn, images, {
     optimizer: 'adam', optimizerParam: { lr }, iterations, batchSize, evalEvery, evalSamples, stop: o.stop,
-    onEval: (it, tr, te) => log(`  SimpleConvNet iteration ${it}: train ${tr.toFixed(3)}, test ${te.toFixed(3)}`),
+    onEval: (it, tr, te) => log(mc.evalLog(mc.cnn, it, tr, te)),
   });
-  const runs: RunRecord[] = [{
-    id: 'simple-convnet', label: 'SimpleConvNet', settings: { optimizer: 'adam', lr, weightInitStd: 0.01 }, curve: cnnCurve, observation: observe(cnnCurve),
-  }];
+  const record = (id: string, label: string, settings: Record<string, unknown>, curve: Curve): RunRecord => {
+    const verdict = runVerdict(curve, course, evalN);
+    return { id, label, settings, curve, verdict, observation: observe(curve, { verdict, m }) };
+  };
+  const runs: RunRecord[] = [record('simple-convnet', mc.cnn, { optimizer: 'adam', lr, weightInitStd: 0.01 }, cnnCurve)];
   if (!o.stop?.stopped) {
     setSeed(seed);
     const mlp = new MultiLayerNet({ inputSize: side * side, hiddenSizeList: [100, 100], outputSize: 10 });
-    log(`MultiLayerNet [100, 100], Adam lr ${lr}, ${iterations} iterations`);
+    log(mc.start(mc.mlp, lr, iterations));
     const mlpCurve = await trainCurve(mlp, flat, {
       optimizer: 'adam', optimizerParam: { lr }, iterations, batchSize, evalEvery, evalSamples, stop: o.stop,
     });
-    runs.push({ id: 'multi-layer-net', label: 'MultiLayerNet [100, 100]', settings: { optimizer: 'adam', lr, hiddenSizeList: [100, 100] }, curve: mlpCurve, observation: observe(mlpCurve) });
+    runs.push(record('multi-layer-net', mc.mlp, { optimizer: 'adam', lr, hiddenSizeList: [100, 100] }, mlpCurve));
   }
   const stopped = !!o.stop?.stopped;
   const timing = runs.map((r) => ({
     label: r.label, iterations: r.curve.iterationsDone,
     msPerIteration: r.curve.iterationsDone ? (1000 * r.curve.trainSeconds) / r.curve.iterationsDone : NaN,
   }));
-  for (const t of timing) log(`${t.label}: ${t.msPerIteration.toFixed(2)} ms per iteration (batch ${batchSize})`);
+  for (const t of timing) log(mc.timeLog(t.label, t.msPerIteration, batchSize));
   const shape = W1.shape as [number, number, number, number];
+  const afterTitle = mc.filtersAfter(cnnCurve.iterationsDone);
   const pictures = [
-    { id: 'filters-before', title: 'conv1 filters before training', svg: filterGridSvg(before, shape, { title: 'conv1 filters before training' }) },
-    { id: 'filters-after', title: `conv1 filters after ${cnnCurve.iterationsDone} iterations`, svg: filterGridSvg(W1.data.slice(), shape, { title: `conv1 filters after ${cnnCurve.iterationsDone} iterations` }) },
+    { id: 'filters-before', title: mc.filtersBefore, svg: filterGridSvg(before, shape, { title: mc.filtersBefore }) },
+    { id: 'filters-after', title: afterTitle, svg: filterGridSvg(W1.data.slice(), shape, { title: afterTitle }) },
   ];
-  const findings = runs.map((r) => `${r.label}: test accuracy ${last(r.curve.testAcc).toFixed(3)} after ${r.curve.iterationsDone} iterations, `
-    + `${timing.find((t) => t.label === r.label)!.msPerIteration.toFixed(2)} ms per iteration`);
-  if (timing.length === 2) findings.push(`SimpleConvNet takes ${(timing[0].msPerIteration / timing[1].msPerIteration).toFixed(1)}x the time per iteration of MultiLayerNet`);
+  const findings = [runLengthFinding(runs, iterations, course, m),
+    ...runs.map((r) => mc.finding(r.label, last(r.curve.testAcc), r.curve.iterationsDone, timing.find((t) => t.label === r.label)!.msPerIteration))];
+  if (runs.length === 2) {
+    const [c, p] = runs;
+    const cmp = compareFinal(c, p);
+    if (cmp.verdict === 'higher') findings.push(mc.cnnWins(cmp.diff));
+    else if (cmp.verdict === 'lower') findings.push(c.verdict?.tooShort ? mc.cnnLosesShort(-cmp.diff, course) : mc.cnnLoses(-cmp.diff));
+    else findings.push((unsettled(c, p) ? m.runLength.caution : '') + m.runLength.sameWithinNoise(c.label, p.label, cmp.diff, cmp.noise));
+    findings.push(mc.timeRatio(timing[0].msPerIteration / timing[1].msPerIteration));
+  }
 
-  const charts = [...runs.map(accuracyChart), comparisonChart('compare-test', 'SimpleConvNet vs MultiLayerNet: test accuracy', runs)];
+  const charts = [...runs.map((r) => accuracyChart(r, m)), comparisonChart('compare-test', mc.compareTest, runs, 'test', m)];
   const sections: ReportSection[] = [
-    { heading: 'im2col walk-through', text: 'im2col turns every filter window into a row, so a convolution becomes one matrix product; col2im folds rows back, adding overlapping windows.', table: walk.table, observations: walk.lines },
+    { heading: mc.walkHeading, text: mc.walkText, table: walk.table, observations: walk.lines },
     ...standardSections(findings, runs, charts, [
-      { heading: 'Time per iteration', table: { columns: ['network', 'iterations', 'ms per iteration'], rows: timing.map((t) => [t.label, t.iterations, Math.round(t.msPerIteration * 100) / 100]) } },
-    ]),
-    { heading: 'First-layer filters', text: 'Each square is one 5x5 filter, scaled to its own range (largest weight black).', pictures },
+      { heading: mc.timeHeading, table: { columns: [...mc.timeColumns], rows: timing.map((t) => [t.label, t.iterations, Math.round(t.msPerIteration * 100) / 100]) } },
+    ], m),
+    { heading: mc.filtersHeading, text: mc.filtersText, pictures },
   ];
   const results = {
-    experiment: 'convnet', stopped, seed,
+    experiment: 'convnet', stopped, seed, lang: m.lang, courseIterations: course,
     settings: { iterations, batchSize, lr, evalEvery, evalSamples },
     im2col: { rows: walk.table.rows, maxError: walk.maxError },
     timing, findings, runs: runs.map(runResult),
     filters: { shape, before: Array.from(before), after: Array.from(W1.data) },
   };
   const { files } = await writeReport(dir, {
-    title: 'Convolutional network',
-    intro: `SimpleConvNet (conv 30x5x5, ReLU, pool 2x2, Affine 100, ReLU, Affine 10) and MultiLayerNet [100, 100], both with Adam lr ${lr}, `
-      + `batch ${batchSize}, ${iterations} iterations; accuracy every ${evalEvery} iterations on at most ${evalSamples} samples of each set.`
-      + (stopped ? ' Stopped early: the runs below are what was done.' : ''),
+    title: mc.title,
+    intro: mc.intro(lr, batchSize, iterations, evalEvery, evalSamples) + (stopped ? m.common.stoppedIntro : ''),
     charts, sections, results,
-  });
+  }, { lang: m.lang });
   return { name: 'convnet', dir, files, stopped, results };
 }

@@ -4,9 +4,10 @@
 import { MultiLayerNetExtend } from '../nn/presets';
 import { setSeed } from '../core/random';
 import { writeReport } from '../report';
+import { messages } from '../i18n';
 import {
   accuracyChart, comparisonChart, ConfigSpec, experimentData, ExperimentOptions, ExperimentOutcome, standardSections,
-  iterationsTo, last, prepareOutDir, RunRecord, runConfigs, runResult,
+  iterationsTo, last, lossChart, prepareOutDir, RunRecord, runConfigs, runLengthFinding, runResult, unsettled,
 } from './common';
 
 export interface OptimizersOptions extends ExperimentOptions {
@@ -29,32 +30,41 @@ export interface OptimizersOptions extends ExperimentOptions {
 
 interface OptConfig { key: string; label: string; name: string; param: Record<string, number> }
 
+/** The course's optimizer_compare_mnist.py runs 2000 iterations. */
+export const OPTIMIZERS_COURSE_ITERATIONS = 2000;
+
 export async function optimizersExperiment(o: OptimizersOptions): Promise<ExperimentOutcome> {
   const dir = prepareOutDir(o.out);
+  const m = messages(o.lang);
+  const mo = m.optimizers;
   const iterations = o.iterations ?? 1000;
   const hidden = o.hiddenSizeList ?? [40, 20];
   const lr = o.lr ?? 0.1;
   const seed = o.seed ?? 1;
   const data = experimentData(o);
   const log = o.log ?? (() => {});
-  const runOpts = { iterations, batchSize: o.batchSize ?? 100, evalEvery: o.evalEvery ?? 10, evalSamples: o.evalSamples ?? 2000, seed, log, stop: o.stop };
+  const course = OPTIMIZERS_COURSE_ITERATIONS;
+  const runOpts = {
+    iterations, batchSize: o.batchSize ?? 100, evalEvery: o.evalEvery ?? 10, evalSamples: o.evalSamples ?? 2000, seed, log, stop: o.stop,
+    courseIterations: course, m,
+  };
 
-  const opts: OptConfig[] = [{ key: 'sgd', label: `SGD lr ${lr}`, name: 'sgd', param: { lr } }];
-  for (const m of o.momentums ?? [0, 0.8, 0.9]) opts.push({ key: `momentum${m}`, label: `Momentum ${m}, lr ${lr}`, name: 'momentum', param: { lr, momentum: m } });
-  opts.push({ key: 'adagrad', label: `AdaGrad lr ${lr}`, name: 'adagrad', param: { lr } });
+  const opts: OptConfig[] = [{ key: 'sgd', label: mo.sgd(lr), name: 'sgd', param: { lr } }];
+  for (const mm of o.momentums ?? [0, 0.8, 0.9]) opts.push({ key: `momentum${mm}`, label: mo.momentum(mm, lr), name: 'momentum', param: { lr, momentum: mm } });
+  opts.push({ key: 'adagrad', label: mo.adagrad(lr), name: 'adagrad', param: { lr } });
   for (const rl of o.rmspropLrs ?? [0.001, 0.01, 0.1]) {
     for (const d of o.rmspropDecays ?? [0.9, 0.99]) {
-      opts.push({ key: `rmsprop-lr${rl}-decay${d}`, label: `RMSprop lr ${rl}, decay ${d}`, name: 'rmsprop', param: { lr: rl, decayRate: d } });
+      opts.push({ key: `rmsprop-lr${rl}-decay${d}`, label: mo.rmsprop(rl, d), name: 'rmsprop', param: { lr: rl, decayRate: d } });
     }
   }
   const adamLr = o.adamLr ?? 0.001;
-  opts.push({ key: 'adam', label: `Adam lr ${adamLr}`, name: 'adam', param: { lr: adamLr } });
+  opts.push({ key: 'adam', label: mo.adam(adamLr), name: 'adam', param: { lr: adamLr } });
 
   const specs: ConfigSpec[] = [];
   for (const bn of [false, true]) {
     for (const c of opts) {
       specs.push({
-        id: `${c.key}${bn ? '-bn' : ''}`, label: `${c.label}${bn ? ', batch norm' : ''}`,
+        id: `${c.key}${bn ? '-bn' : ''}`, label: bn ? mo.withBn(c.label) : c.label,
         settings: { optimizer: c.name, ...c.param, batchNorm: bn },
         build: () => new MultiLayerNetExtend({
           inputSize: 784, hiddenSizeList: hidden, outputSize: 10, activation: 'sigmoid', weightInitStd: 0.01, useBatchnorm: bn,
@@ -63,55 +73,62 @@ export async function optimizersExperiment(o: OptimizersOptions): Promise<Experi
       });
     }
   }
-  log(`optimizers: ${specs.length} configurations, ${iterations} iterations each`);
+  log(m.report.configurations('optimizers', specs.length, iterations));
   const runs = await runConfigs(specs, data, runOpts, setSeed);
   const stopped = !!o.stop?.stopped;
   const byId = (id: string): RunRecord | undefined => runs.find((r) => r.id === id);
-  const speed = (r: RunRecord): string => {
-    const at = iterationsTo(r.curve, 0.5);
-    return at === null ? 'never reached test accuracy 0.50' : `reached test accuracy 0.50 at iteration ${at}`;
-  };
+  const caution = (rs: Array<RunRecord | undefined>, line: string): string => (unsettled(...rs) ? m.runLength.caution + line : line);
 
-  const findings: string[] = [];
-  const moms = (o.momentums ?? [0, 0.8, 0.9]).map((m) => byId(`momentum${m}`)).filter((r): r is RunRecord => !!r);
-  if (moms.length) findings.push(`Momentum: ${moms.map((r) => `${r.settings.momentum} ${speed(r)} and ended at ${last(r.curve.testAcc).toFixed(2)}`).join('; ')}`);
+  const findings: string[] = [runLengthFinding(runs, iterations, course, m)];
+  const moms = (o.momentums ?? [0, 0.8, 0.9]).map((mm) => byId(`momentum${mm}`)).filter((r): r is RunRecord => !!r);
+  if (moms.length) {
+    findings.push(caution(moms, mo.momentumLine(moms.map((r) => mo.momentumPart(r.settings.momentum as number, mo.reached(iterationsTo(r.curve, 0.5)), last(r.curve.testAcc))))));
+  }
   const rms = runs.filter((r) => r.settings.optimizer === 'rmsprop' && !r.settings.batchNorm);
   if (rms.length) {
     const finals = rms.map((r) => last(r.curve.testAcc));
     const best = rms[finals.indexOf(Math.max(...finals))], worst = rms[finals.indexOf(Math.min(...finals))];
-    findings.push(`RMSprop: final test accuracy ranges from ${Math.min(...finals).toFixed(2)} (${worst.label}) to ${Math.max(...finals).toFixed(2)} (${best.label})`);
+    findings.push(caution([best, worst], mo.rmspropLine(Math.min(...finals), worst.label, Math.max(...finals), best.label)));
+  }
+  const plainRuns = runs.filter((r) => !r.settings.batchNorm);
+  if (plainRuns.length > 1) {
+    const ranked = [...plainRuns].sort((a, b) => last(b.curve.testAcc) - last(a.curve.testAcc));
+    findings.push(caution(ranked, mo.ranking(ranked.map((r) => `${r.label} ${last(r.curve.testAcc).toFixed(2)}`))));
   }
   const withBn = runs.filter((r) => r.settings.batchNorm);
   let faster = 0, compared = 0;
+  const pairs: RunRecord[] = [];
   for (const r of withBn) {
     const plain = byId(r.id.replace(/-bn$/, ''));
     if (!plain) continue;
     compared++;
+    pairs.push(r, plain);
     const a = iterationsTo(r.curve, 0.5) ?? Infinity, b = iterationsTo(plain.curve, 0.5) ?? Infinity;
     if (a < b || (a === b && last(r.curve.testAcc) > last(plain.curve.testAcc))) faster++;
   }
-  if (compared) findings.push(`Batch normalisation reached test accuracy 0.50 sooner (or ended higher) for ${faster} of ${compared} optimizers`);
+  if (compared) findings.push(caution(pairs, mo.bnLine(faster, compared)));
 
-  const plainRuns = runs.filter((r) => !r.settings.batchNorm);
+  const shownPlain = plainRuns.filter((r) => r.settings.optimizer !== 'rmsprop' || r.id === 'rmsprop-lr0.01-decay0.99');
+  const shownBn = withBn.filter((r) => r.settings.optimizer !== 'rmsprop' || r.id === 'rmsprop-lr0.01-decay0.99-bn');
   const charts = [
-    ...runs.map(accuracyChart),
-    comparisonChart('compare-optimizers', 'test accuracy by optimizer (no batch norm)', plainRuns.filter((r) => r.settings.optimizer !== 'rmsprop' || r.id === 'rmsprop-lr0.01-decay0.99')),
-    comparisonChart('compare-momentum', 'Momentum 0, 0.8, 0.9', moms),
-    comparisonChart('compare-rmsprop', 'RMSprop: learning rates and decay rates', rms),
-    comparisonChart('compare-batchnorm', 'with batch norm: test accuracy by optimizer', withBn.filter((r) => r.settings.optimizer !== 'rmsprop' || r.id === 'rmsprop-lr0.01-decay0.99-bn')),
+    ...runs.map((r) => accuracyChart(r, m)),
+    comparisonChart('compare-optimizers', mo.compareOptimizers, shownPlain, 'test', m),
+    lossChart('compare-loss-optimizers', mo.lossOptimizers, shownPlain, m),
+    comparisonChart('compare-momentum', mo.compareMomentum, moms, 'test', m),
+    comparisonChart('compare-rmsprop', mo.compareRmsprop, rms, 'test', m),
+    comparisonChart('compare-batchnorm', mo.compareBn, shownBn, 'test', m),
+    lossChart('compare-loss-batchnorm', mo.lossBn, shownBn, m),
   ].filter((c) => c.series.length > 0);
-  const sections = standardSections(findings, runs, charts);
+  const sections = standardSections(findings, runs, charts, [], m);
   const results = {
-    experiment: 'optimizers', stopped, seed,
+    experiment: 'optimizers', stopped, seed, lang: m.lang, courseIterations: course,
     settings: { iterations, batchSize: runOpts.batchSize, hiddenSizeList: hidden, activation: 'sigmoid', weightInitStd: 0.01, evalEvery: runOpts.evalEvery, evalSamples: runOpts.evalSamples },
     findings, runs: runs.map(runResult),
   };
   const { files } = await writeReport(dir, {
-    title: 'Optimizers, with and without batch normalisation',
-    intro: `MultiLayerNetExtend with hidden layers [${hidden.join(', ')}], sigmoid, Gaussian weights of std 0.01, batch ${runOpts.batchSize}, `
-      + `${iterations} iterations per configuration; accuracy every ${runOpts.evalEvery} iterations.`
-      + (stopped ? ' Stopped early: the runs below are what was done.' : ''),
+    title: mo.title,
+    intro: mo.intro(hidden.join(', '), runOpts.batchSize, iterations, runOpts.evalEvery) + (stopped ? m.common.stoppedIntro : ''),
     charts, sections, results,
-  });
+  }, { lang: m.lang });
   return { name: 'optimizers', dir, files, stopped, results };
 }

@@ -2,16 +2,14 @@
 // The course's networks as presets of Sequential, with its parameter names,
 // weight initialisation and defaults (options in camelCase).
 import { describe, expectInt, expectNumber, readOptions } from '../core/errors';
-import { Relu, Sigmoid, Tanh } from './layers/activations';
-import { Convolution, Pooling } from './layers/conv';
-import { Affine } from './layers/dense';
 import { Layer } from './layers/layer';
+import { BN_EPS } from './layers/regularization';
 import { SoftmaxWithLoss } from './layers/loss';
-import { BatchNormalization, Dropout } from './layers/regularization';
 import { Sequential } from './network';
-import { fillRandn } from '../core/random';
-import { readSafetensors } from '../io/safetensors';
+import { randn } from '../core/random';
+import { loadNetworkFile } from '../io/network-file';
 import { Tensor } from '../core/tensor';
+import { buildLayer, LayerSpec, specOutputShape } from './spec';
 
 /** A standard deviation, or 'he'/'relu' (sqrt(2/fanIn)), or 'xavier'/'sigmoid' (sqrt(1/fanIn)). */
 export type WeightInit = number | 'he' | 'relu' | 'xavier' | 'sigmoid';
@@ -26,19 +24,30 @@ export function initScale(fn: string, init: WeightInit, fanIn: number): number {
   throw new RangeError(`${fn}: weightInitStd must be a number, 'he'/'relu' or 'xavier'/'sigmoid', got ${describe(init)}`);
 }
 
-function randnTensor(shape: number[], scale: number): Tensor {
-  const t = Tensor.zeros(shape);
-  fillRandn(t.data, scale);
-  return t;
-}
-
-function activationLayer(fn: string, a: unknown): Layer {
+function activationSpec(fn: string, a: unknown): LayerSpec {
   switch (typeof a === 'string' ? a.toLowerCase() : a) {
-    case 'relu': return new Relu();
-    case 'sigmoid': return new Sigmoid();
-    case 'tanh': return new Tanh();
+    case 'relu': return { type: 'Relu' };
+    case 'sigmoid': return { type: 'Sigmoid' };
+    case 'tanh': return { type: 'Tanh' };
     default: throw new RangeError(`${fn}: activation must be 'relu', 'sigmoid' or 'tanh', got ${describe(a)}`);
   }
+}
+
+/**
+ * What a preset's options give, computed without allocating a single weight: its layers in
+ * order with their hyper-parameters, the shape of one input sample and the weight
+ * initialisation. The constructors build from it; loadNetwork checks a file against it.
+ */
+export interface PresetPlan {
+  layers: LayerSpec[];
+  inputShape: number[];
+  init: WeightInit;
+}
+
+/** The layers of the plan, weights drawn in layer order with the plan's initialisation. */
+function buildPlan(fn: string, plan: PresetPlan): Layer[] {
+  const init = (shape: number[], fanIn: number): Tensor => randn(shape, initScale(fn, plan.init, fanIn));
+  return plan.layers.map((spec) => buildLayer(spec, init));
 }
 
 const MLP_OPTIONS = ['inputSize', 'hiddenSizeList', 'outputSize', 'activation', 'weightInitStd', 'weightDecayLambda', 'l1Lambda'];
@@ -71,34 +80,27 @@ export interface MultiLayerNetExtendOptions extends MultiLayerNetOptions {
   useBatchnorm?: boolean;
 }
 
-function buildMlp(fn: string, o: MultiLayerNetExtendOptions, extend: boolean): Layer[] {
+function planMlp(fn: string, o: MultiLayerNetExtendOptions, extend: boolean): PresetPlan {
   if (o === undefined) throw new TypeError(`${fn}: options { inputSize, hiddenSizeList, outputSize } are required`);
   readOptions(fn, o, extend ? MLP_EXTEND_OPTIONS : MLP_OPTIONS);
   const inputSize = expectInt(fn, 'inputSize', o.inputSize);
   const outputSize = expectInt(fn, 'outputSize', o.outputSize);
   if (!Array.isArray(o.hiddenSizeList)) throw new TypeError(`${fn}: hiddenSizeList must be an array of positive integers, got ${describe(o.hiddenSizeList)}`);
   const hidden = o.hiddenSizeList.map((h, i) => expectInt(fn, `hiddenSizeList[${i}]`, h));
-  const init = o.weightInitStd ?? 'relu';
-  const activation = o.activation ?? 'relu';
+  const activation = activationSpec(fn, o.activation ?? 'relu');
   const useDropout = extend && (o.useDropout ?? false);
   const useBatchnorm = extend && (o.useBatchnorm ?? false);
   const ratio = o.dropoutRatio ?? 0.5;
   const sizes = [inputSize, ...hidden, outputSize];
-  const layers: Layer[] = [];
+  const layers: LayerSpec[] = [];
   for (let i = 1; i < sizes.length; i++) {
-    const W = randnTensor([sizes[i - 1], sizes[i]], initScale(fn, init, sizes[i - 1]));
-    layers.push(new Affine(W, Tensor.zeros([sizes[i]])));
+    layers.push({ type: 'Affine', in: sizes[i - 1], out: sizes[i] });
     if (i === sizes.length - 1) break;
-    if (useBatchnorm) {
-      const gamma = Tensor.zeros([sizes[i]]);
-      gamma.data.fill(1);
-      layers.push(new BatchNormalization(gamma, Tensor.zeros([sizes[i]])));
-    }
-    layers.push(activationLayer(fn, activation));
-    if (useDropout) layers.push(new Dropout(ratio));
+    if (useBatchnorm) layers.push({ type: 'BatchNormalization', features: sizes[i], momentum: 0.9, eps: BN_EPS });
+    layers.push(activation);
+    if (useDropout) layers.push({ type: 'Dropout', ratio, inverted: false });
   }
-  layers.push(new SoftmaxWithLoss() as unknown as Layer);
-  return layers;
+  return { layers, inputShape: [inputSize], init: o.weightInitStd ?? 'relu' };
 }
 
 function cleanConfig(kind: string, o: object): Record<string, unknown> {
@@ -113,8 +115,9 @@ function cleanConfig(kind: string, o: object): Record<string, unknown> {
  */
 export class MultiLayerNet extends Sequential {
   constructor(options: MultiLayerNetOptions) {
-    super(buildMlp('MultiLayerNet', options, false), {
-      weightDecayLambda: options?.weightDecayLambda, l1Lambda: options?.l1Lambda,
+    const plan = planMlp('MultiLayerNet', options, false);
+    super([...buildPlan('MultiLayerNet', plan), new SoftmaxWithLoss()], {
+      weightDecayLambda: options?.weightDecayLambda, l1Lambda: options?.l1Lambda, inputShape: plan.inputShape,
       config: cleanConfig('MultiLayerNet', options ?? {}),
     });
   }
@@ -128,10 +131,56 @@ export class MultiLayerNet extends Sequential {
  */
 export class MultiLayerNetExtend extends Sequential {
   constructor(options: MultiLayerNetExtendOptions) {
-    super(buildMlp('MultiLayerNetExtend', options, true), {
-      weightDecayLambda: options?.weightDecayLambda, l1Lambda: options?.l1Lambda,
+    const plan = planMlp('MultiLayerNetExtend', options, true);
+    super([...buildPlan('MultiLayerNetExtend', plan), new SoftmaxWithLoss()], {
+      weightDecayLambda: options?.weightDecayLambda, l1Lambda: options?.l1Lambda, inputShape: plan.inputShape,
       config: cleanConfig('MultiLayerNetExtend', options ?? {}),
     });
+  }
+}
+
+export interface TwoLayerNetOptions {
+  /** Features per input sample (784 for MNIST). */
+  inputSize: number;
+  /** Units of the hidden layer (the course uses 50 in ch04-05, 100 in its exercises). */
+  hiddenSize: number;
+  /** Number of classes. */
+  outputSize: number;
+  /** Standard deviation of the Gaussian weights: 0.01, as the course; or 'he' / 'xavier'. */
+  weightInitStd?: WeightInit;
+  /** 'relu' (chapter 5's network, default) or 'sigmoid' (chapter 4's). */
+  activation?: Activation;
+}
+
+function planTwoLayerNet(options: TwoLayerNetOptions): PresetPlan {
+  const fn = 'TwoLayerNet';
+  if (options === undefined) throw new TypeError(`${fn}: options { inputSize, hiddenSize, outputSize } are required`);
+  readOptions(fn, options, ['inputSize', 'hiddenSize', 'outputSize', 'weightInitStd', 'activation']);
+  const inputSize = expectInt(fn, 'inputSize', options.inputSize);
+  const hiddenSize = expectInt(fn, 'hiddenSize', options.hiddenSize);
+  const outputSize = expectInt(fn, 'outputSize', options.outputSize);
+  const act = activationSpec(fn, options.activation ?? 'relu');
+  return {
+    layers: [{ type: 'Affine', in: inputSize, out: hiddenSize }, act, { type: 'Affine', in: hiddenSize, out: outputSize }],
+    inputShape: [inputSize],
+    init: options.weightInitStd ?? 0.01,
+  };
+}
+
+/**
+ * The course's TwoLayerNet (chapters 4 and 5): Affine1, Relu1, Affine2, SoftmaxWithLoss, with
+ * params W1 (inputSize x hiddenSize), b1, W2 (hiddenSize x outputSize), b2 drawn as
+ * `weightInitStd * randn` (0.01) and zero biases, and the course's methods `predict`, `loss`,
+ * `accuracy`, `numericalGradient` and `gradient`.
+ * @example
+ *   setSeed(0);
+ *   const net = new TwoLayerNet({ inputSize: 784, hiddenSize: 50, outputSize: 10 });
+ *   const grad = net.gradient(xTrain.rows(0, 3), tTrain.subarray(0, 3));   // grad.W1, grad.b1, ...
+ */
+export class TwoLayerNet extends Sequential {
+  constructor(options: TwoLayerNetOptions) {
+    const plan = planTwoLayerNet(options);
+    super([...buildPlan('TwoLayerNet', plan), new SoftmaxWithLoss()], { inputShape: plan.inputShape, config: cleanConfig('TwoLayerNet', options) });
   }
 }
 
@@ -168,32 +217,34 @@ function checkInputDim(fn: string, d: unknown): [number, number, number] {
  */
 export class SimpleConvNet extends Sequential {
   constructor(options: SimpleConvNetOptions = {}) {
-    const fn = 'SimpleConvNet';
-    readOptions(fn, options, ['inputDim', 'convParam', 'hiddenSize', 'outputSize', 'weightInitStd', 'weightDecayLambda', 'l1Lambda']);
-    const [C, H, W] = checkInputDim(fn, options.inputDim ?? [1, 28, 28]);
-    const cp = { filterNum: 30, filterSize: 5, pad: 0, stride: 1, ...readOptions(`${fn}: convParam`, options.convParam, CONV_PARAM_KEYS) };
-    const FN = expectInt(fn, 'convParam.filterNum', cp.filterNum);
-    const FS = expectInt(fn, 'convParam.filterSize', cp.filterSize);
-    const pad = expectInt(fn, 'convParam.pad', cp.pad, 0);
-    const stride = expectInt(fn, 'convParam.stride', cp.stride);
-    const hidden = expectInt(fn, 'hiddenSize', options.hiddenSize ?? 100);
-    const out = expectInt(fn, 'outputSize', options.outputSize ?? 10);
-    const init = options.weightInitStd ?? 0.01;
-    const conv = new Convolution(randnTensor([FN, C, FS, FS], initScale(fn, init, C * FS * FS)), Tensor.zeros([FN]),
-      stride, pad);
-    const pool = new Pooling(2, 2, 2);
-    const poolShape = pool.outputShape(conv.outputShape([C, H, W]));
-    const flat = poolShape[0] * poolShape[1] * poolShape[2];
-    super([
-      conv, new Relu(), pool,
-      new Affine(randnTensor([flat, hidden], initScale(fn, init, flat)), Tensor.zeros([hidden])), new Relu(),
-      new Affine(randnTensor([hidden, out], initScale(fn, init, hidden)), Tensor.zeros([out])),
-      new SoftmaxWithLoss(),
-    ], {
-      weightDecayLambda: options.weightDecayLambda, l1Lambda: options.l1Lambda, inputShape: [C, H, W],
+    const plan = planSimpleConvNet(options);
+    super([...buildPlan('SimpleConvNet', plan), new SoftmaxWithLoss()], {
+      weightDecayLambda: options.weightDecayLambda, l1Lambda: options.l1Lambda, inputShape: plan.inputShape,
       config: cleanConfig('SimpleConvNet', options),
     });
   }
+}
+
+function planSimpleConvNet(options: SimpleConvNetOptions): PresetPlan {
+  const fn = 'SimpleConvNet';
+  readOptions(fn, options, ['inputDim', 'convParam', 'hiddenSize', 'outputSize', 'weightInitStd', 'weightDecayLambda', 'l1Lambda']);
+  const [C, H, W] = checkInputDim(fn, options.inputDim ?? [1, 28, 28]);
+  const cp = { filterNum: 30, filterSize: 5, pad: 0, stride: 1, ...readOptions(`${fn}: convParam`, options.convParam, CONV_PARAM_KEYS) };
+  const FN = expectInt(fn, 'convParam.filterNum', cp.filterNum);
+  const FS = expectInt(fn, 'convParam.filterSize', cp.filterSize);
+  const pad = expectInt(fn, 'convParam.pad', cp.pad, 0);
+  const stride = expectInt(fn, 'convParam.stride', cp.stride);
+  const hidden = expectInt(fn, 'hiddenSize', options.hiddenSize ?? 100);
+  const out = expectInt(fn, 'outputSize', options.outputSize ?? 10);
+  const conv: LayerSpec = { type: 'Convolution', filters: FN, channels: C, kernel: [FS, FS], stride, pad };
+  const pool: LayerSpec = { type: 'Pooling', window: [2, 2], stride: 2, pad: 0 };
+  const poolShape = specOutputShape(fn, pool, specOutputShape(fn, conv, [C, H, W]));
+  const flat = poolShape[0] * poolShape[1] * poolShape[2];
+  return {
+    layers: [conv, { type: 'Relu' }, pool, { type: 'Affine', in: flat, out: hidden }, { type: 'Relu' }, { type: 'Affine', in: hidden, out }],
+    inputShape: [C, H, W],
+    init: options.weightInitStd ?? 0.01,
+  };
 }
 
 export interface DeepConvNetOptions {
@@ -225,38 +276,57 @@ const DEEP_CONV_PARAMS: ConvParam[] = [
  */
 export class DeepConvNet extends Sequential {
   constructor(options: DeepConvNetOptions = {}) {
-    const fn = 'DeepConvNet';
-    readOptions(fn, options, ['inputDim', 'convParams', 'hiddenSize', 'outputSize', 'dropoutRatio', 'weightInitStd']);
-    const [C, H, W] = checkInputDim(fn, options.inputDim ?? [1, 28, 28]);
-    const params = options.convParams ?? DEEP_CONV_PARAMS;
-    if (!Array.isArray(params) || params.length !== 6) throw new TypeError(`${fn}: convParams must be an array of 6 conv parameter objects, got ${describe(params)}`);
-    const hidden = expectInt(fn, 'hiddenSize', options.hiddenSize ?? 50);
-    const out = expectInt(fn, 'outputSize', options.outputSize ?? 10);
-    const ratio = options.dropoutRatio ?? 0.5;
-    const init = options.weightInitStd ?? 'he';
-    const layers: Layer[] = [];
-    let shape: number[] = [C, H, W];
-    params.forEach((p, i) => {
-      readOptions(`${fn}: convParams[${i}]`, p, CONV_PARAM_KEYS);
-      const FN = expectInt(fn, `convParams[${i}].filterNum`, p.filterNum);
-      const FS = expectInt(fn, `convParams[${i}].filterSize`, p.filterSize);
-      const fanIn = shape[0] * FS * FS;
-      const conv = new Convolution(randnTensor([FN, shape[0], FS, FS], initScale(fn, init, fanIn)), Tensor.zeros([FN]),
-        expectInt(fn, `convParams[${i}].stride`, p.stride), expectInt(fn, `convParams[${i}].pad`, p.pad, 0));
-      shape = conv.outputShape(shape);
-      layers.push(conv, new Relu());
-      if (i % 2 === 1) {
-        const pool = new Pooling(2, 2, 2);
-        shape = pool.outputShape(shape);
-        layers.push(pool);
-      }
-    });
-    const flat = shape[0] * shape[1] * shape[2];
-    layers.push(
-      new Affine(randnTensor([flat, hidden], initScale(fn, init, flat)), Tensor.zeros([hidden])), new Relu(), new Dropout(ratio),
-      new Affine(randnTensor([hidden, out], initScale(fn, init, hidden)), Tensor.zeros([out])), new Dropout(ratio),
-    );
-    super([...layers, new SoftmaxWithLoss()], { inputShape: [C, H, W], config: cleanConfig('DeepConvNet', options) });
+    const plan = planDeepConvNet(options);
+    super([...buildPlan('DeepConvNet', plan), new SoftmaxWithLoss()], { inputShape: plan.inputShape, config: cleanConfig('DeepConvNet', options) });
+  }
+}
+
+function planDeepConvNet(options: DeepConvNetOptions): PresetPlan {
+  const fn = 'DeepConvNet';
+  readOptions(fn, options, ['inputDim', 'convParams', 'hiddenSize', 'outputSize', 'dropoutRatio', 'weightInitStd']);
+  const [C, H, W] = checkInputDim(fn, options.inputDim ?? [1, 28, 28]);
+  const params = options.convParams ?? DEEP_CONV_PARAMS;
+  if (!Array.isArray(params) || params.length !== 6) throw new TypeError(`${fn}: convParams must be an array of 6 conv parameter objects, got ${describe(params)}`);
+  const hidden = expectInt(fn, 'hiddenSize', options.hiddenSize ?? 50);
+  const out = expectInt(fn, 'outputSize', options.outputSize ?? 10);
+  const ratio = options.dropoutRatio ?? 0.5;
+  const layers: LayerSpec[] = [];
+  let shape: number[] = [C, H, W];
+  params.forEach((p, i) => {
+    readOptions(`${fn}: convParams[${i}]`, p, CONV_PARAM_KEYS);
+    const FN = expectInt(fn, `convParams[${i}].filterNum`, p.filterNum);
+    const FS = expectInt(fn, `convParams[${i}].filterSize`, p.filterSize);
+    const conv: LayerSpec = { type: 'Convolution', filters: FN, channels: shape[0], kernel: [FS, FS],
+      stride: expectInt(fn, `convParams[${i}].stride`, p.stride), pad: expectInt(fn, `convParams[${i}].pad`, p.pad, 0) };
+    shape = specOutputShape(fn, conv, shape);
+    layers.push(conv, { type: 'Relu' });
+    if (i % 2 === 1) {
+      const pool: LayerSpec = { type: 'Pooling', window: [2, 2], stride: 2, pad: 0 };
+      shape = specOutputShape(fn, pool, shape);
+      layers.push(pool);
+    }
+  });
+  const flat = shape[0] * shape[1] * shape[2];
+  const dropout: LayerSpec = { type: 'Dropout', ratio, inverted: false };
+  layers.push({ type: 'Affine', in: flat, out: hidden }, { type: 'Relu' }, dropout, { type: 'Affine', in: hidden, out }, dropout);
+  return { layers, inputShape: [C, H, W], init: options.weightInitStd ?? 'he' };
+}
+
+/**
+ * The plan of a preset from its kind and options (as saved in `config`), or null when `kind`
+ * is not a preset; bad options throw as the constructor would. Nothing is allocated.
+ * @example
+ *   presetPlan('SimpleConvNet', {}).layers[3]; // { type: 'Affine', in: 4320, out: 100 }
+ */
+export function presetPlan(kind: unknown, options: unknown): PresetPlan | null {
+  const o = (options ?? {}) as never;
+  switch (kind) {
+    case 'TwoLayerNet': return planTwoLayerNet(o);
+    case 'MultiLayerNet': return planMlp('MultiLayerNet', o, false);
+    case 'MultiLayerNetExtend': return planMlp('MultiLayerNetExtend', o, true);
+    case 'SimpleConvNet': return planSimpleConvNet(o);
+    case 'DeepConvNet': return planDeepConvNet(o);
+    default: return null;
   }
 }
 
@@ -265,27 +335,29 @@ export function networkFromConfig(config: unknown): Sequential {
   const c = config as { kind?: unknown; options?: unknown };
   const o = (c?.options ?? {}) as never;
   switch (c?.kind) {
+    case 'TwoLayerNet': return new TwoLayerNet(o);
     case 'MultiLayerNet': return new MultiLayerNet(o);
     case 'MultiLayerNetExtend': return new MultiLayerNetExtend(o);
     case 'SimpleConvNet': return new SimpleConvNet(o);
     case 'DeepConvNet': return new DeepConvNet(o);
-    default: throw new Error(`networkFromConfig: unknown network kind ${describe(c?.kind)}; saved presets are MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet`);
+    default: throw new Error(`networkFromConfig: unknown network kind ${describe(c?.kind)}; saved presets are TwoLayerNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet`);
   }
 }
 
-/** Rebuilds a preset network from a file written by saveParams, with its parameters loaded. */
+/**
+ * Rebuilds the network saved in a file by saveParams (any preset or Sequential of blasnet's
+ * layers), with its parameters loaded. The file describes every layer with its
+ * hyper-parameters; before anything is built, the names and shapes of its tensors (read from
+ * the header alone) are checked against that description, and a preset's options against
+ * its layers. Files of blasnet 0.1 (metadata version 1) load too.
+ * @example
+ *   const net = loadNetwork('runs/train-2026-12-01T10-00-00/model.safetensors');
+ *   net.predict(x);
+ */
 export function loadNetwork(file: string): Sequential {
-  const { metadata } = readSafetensors(file);
-  if (metadata.format !== 'blasnet' || typeof metadata.config !== 'string') {
-    throw new Error(`${file}: has no blasnet network configuration in its metadata; use net.loadParams(file) on a network built by hand`);
-  }
-  let config: unknown;
-  try {
-    config = JSON.parse(metadata.config);
-  } catch {
-    throw new Error(`${file}: its network configuration is not valid JSON`);
-  }
-  const net = networkFromConfig(config);
-  net.loadParams(file);
-  return net;
+  return loadNetworkFile(file, {
+    plan: presetPlan,
+    preset: networkFromConfig,
+    sequential: (layers, opts) => new Sequential([...layers, new SoftmaxWithLoss()], opts),
+  });
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // LineChart -> Vega-Lite spec -> Vega view (renderer 'none', no DOM) -> SVG.
 import { describe } from '../core/errors';
-import { FONT_FAMILY, svgToPng } from './png';
+import { fontFor } from './fonts';
 import type { LineChart } from './types';
 import { loadVega, offlineLoader } from './vega';
 
@@ -105,8 +105,7 @@ const PALETTE_10 = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eec
  * @example
  *   const spec = lineChartSpec({ id: 'a', title: 'A', xLabel: 'it', yLabel: 'acc', series: [{ name: 's', x: [0, 1], y: [0.1, 0.9] }] });
  */
-export function lineChartSpec(chart: LineChart): Record<string, unknown> {
-  const fn = 'lineChartSpec';
+export function lineChartSpec(chart: LineChart, fn = 'lineChartSpec'): Record<string, unknown> {
   if (chart === null || typeof chart !== 'object') throw new TypeError(`${fn}: chart must be an object, got ${describe(chart)}`);
   checkId(fn, 'chart.id', chart.id);
   const { rows, names, maxPoints } = chartRows(fn, chart);
@@ -134,7 +133,7 @@ export function lineChartSpec(chart: LineChart): Record<string, unknown> {
     background: 'white',
     padding: 10,
     config: {
-      font: FONT_FAMILY,
+      font: fontFor(title, xLabel, yLabel, ...names),
       axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#e6e6e6' },
       legend: { labelFontSize: 11, labelLimit: 320, symbolStrokeWidth: 3 },
       view: { stroke: '#bbbbbb' },
@@ -164,15 +163,20 @@ export function lineChartSpec(chart: LineChart): Record<string, unknown> {
  *     yDomain: [0, 1], series: [{ name: 'train', x: [0, 10], y: [0.1, 0.5] }] });
  */
 export async function renderChart(chart: LineChart): Promise<{ svg: string; png: Buffer }> {
-  const spec = lineChartSpec(chart);
+  const svg = await vegaLiteSvg(lineChartSpec(chart));
+  // resvg is loaded only when a PNG is made: an SVG alone does not need it.
+  const { svgToPng } = require('./png') as typeof import('./png');
+  return { svg, png: svgToPng(svg, { scale: 2 }) };
+}
+
+/** A Vega-Lite spec (data inline) drawn headless to SVG: no DOM, no canvas, nothing loaded. */
+export async function vegaLiteSvg(spec: Record<string, unknown>): Promise<string> {
   const { vega, vl } = await loadVega();
   const compiled = vl.compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none', loader: offlineLoader(vega), logLevel: vega.Warn });
-  let svg: string;
   try {
-    svg = await view.toSVG();
+    return await view.toSVG();
   } finally {
     view.finalize();
   }
-  return { svg, png: svgToPng(svg, { scale: 2 }) };
 }

@@ -3,7 +3,7 @@
 // filter_show (imshow with cmap gray_r): each filter is scaled to its own
 // min..max, the largest weight drawn black and the smallest white.
 import { describe } from '../core/errors';
-import { FONT_FAMILY } from './png';
+import { fontFor } from './fonts';
 
 export interface FilterGridOptions {
   /** Side in pixels of one filter channel's square. Default 48. */
@@ -68,7 +68,7 @@ export function filterGridSvg(weights: Float32Array, shape: [number, number, num
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`);
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   if (title) {
-    parts.push(`<text x="${margin}" y="${margin + 16}" font-family="${escapeXml(FONT_FAMILY)}" font-size="15" fill="#222">${escapeXml(title)}</text>`);
+    parts.push(`<text x="${margin}" y="${margin + 16}" font-family="${escapeXml(fontFor(title))}" font-size="15" fill="#222">${escapeXml(title)}</text>`);
   }
   parts.push('<g shape-rendering="crispEdges" stroke="none">');
   const size = C * FH * FW;

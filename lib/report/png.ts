@@ -2,11 +2,20 @@
 // SVG -> PNG through resvg (a Rust rasteriser shipped as a prebuilt npm binary:
 // no browser, no canvas). resvg draws text only with fonts it can find, so the
 // system fonts are loaded and a family that Debian ships is named first.
-import { Resvg, type ResvgRenderOptions } from '@resvg/resvg-js';
+// @resvg/resvg-js is an optional peer dependency, loaded at the first PNG (core/optional).
+import type { ResvgRenderOptions } from '@resvg/resvg-js';
 import { describe } from '../core/errors';
+import { OPTIONAL_FEATURES, requireOptional } from '../core/optional';
+import { FONT_FAMILY_JA, hasCjk } from './fonts';
 
-/** The font list written into every SVG this module makes; the first ones exist on Debian. */
-export const FONT_FAMILY = "'DejaVu Sans', 'Liberation Sans', Arial, Helvetica, sans-serif";
+type ResvgModule = typeof import('@resvg/resvg-js');
+
+/** The Resvg class, required at first use. */
+function Resvg(): ResvgModule['Resvg'] {
+  return requireOptional<ResvgModule>('@resvg/resvg-js', `PNG ${OPTIONAL_FEATURES.charts.purpose}`).Resvg;
+}
+
+export { FONT_FAMILY } from './fonts';
 
 const RESVG_FONT: NonNullable<ResvgRenderOptions['font']> = {
   loadSystemFonts: true,
@@ -58,6 +67,37 @@ function checkSvg(fn: string, svg: unknown): asserts svg is string {
   }
 }
 
+/** One character drawn alone, as RGBA pixels. */
+function glyphPixels(ch: string, font: ResvgRenderOptions['font']): Buffer {
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><rect width="40" height="40" fill="white"/>'
+    + `<text x="4" y="32" font-family="${FONT_FAMILY_JA.replace(/"/g, '&quot;')}" font-size="30" fill="black">${ch}</text></svg>`;
+  return Buffer.from(new (Resvg())(svg, { font, logLevel: 'off' }).render().pixels);
+}
+
+let cjkChecked: boolean | undefined;
+
+/**
+ * Whether resvg finds a font with Japanese glyphs: two different kanji must come out as two
+ * different pictures, neither of them the box drawn for a character no font has (tofu).
+ * `systemFonts: false` checks with no fonts at all (for tests).
+ */
+export function hasCjkFont(opts: { systemFonts?: boolean } = {}): boolean {
+  const system = opts.systemFonts ?? true;
+  if (system && cjkChecked !== undefined) return cjkChecked;
+  const font = system ? RESVG_FONT : { loadSystemFonts: false };
+  const a = glyphPixels('\u52fe', font), b = glyphPixels('\u914d', font), tofu = glyphPixels('\ue000', font);
+  const ok = !a.equals(b) && !a.equals(tofu) && !b.equals(tofu);
+  if (system) cjkChecked = ok;
+  return ok;
+}
+
+function checkCjk(fn: string, svg: string): void {
+  if (hasCjk(svg) && !hasCjkFont()) {
+    throw new Error(`${fn}: the picture has Japanese text, but no font with Japanese glyphs is installed, so it would be drawn as boxes; `
+      + 'install one (Debian/Ubuntu: apt-get install fonts-ipafont-gothic, or fonts-noto-cjk)');
+  }
+}
+
 /**
  * Rasterises an SVG document to PNG bytes.
  * @example
@@ -68,8 +108,9 @@ export function svgToPng(svg: string, opts: SvgToPngOptions = {}): Buffer {
   const fn = 'svgToPng';
   checkSvg(fn, svg);
   const options = renderOptions(fn, opts);
+  checkCjk(fn, svg);
   try {
-    return new Resvg(svg, options).render().asPng();
+    return new (Resvg())(svg, options).render().asPng();
   } catch (err) {
     throw new RangeError(`${fn}: resvg could not render the SVG: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -84,6 +125,6 @@ export function svgToPng(svg: string, opts: SvgToPngOptions = {}): Buffer {
 export function svgToPixels(svg: string, opts: SvgToPngOptions = {}): { width: number; height: number; pixels: Buffer } {
   const fn = 'svgToPixels';
   checkSvg(fn, svg);
-  const img = new Resvg(svg, renderOptions(fn, opts)).render();
+  const img = new (Resvg())(svg, renderOptions(fn, opts)).render();
   return { width: img.width, height: img.height, pixels: img.pixels };
 }

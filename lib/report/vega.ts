@@ -9,6 +9,7 @@
 // (vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER, Node >= 20.12).
 import * as vm from 'vm';
 import { pathToFileURL } from 'url';
+import { checkFeature } from '../core/optional';
 
 /** The parts of the vega API this module uses (the package's own types are ESM-only). */
 export interface VegaModule {
@@ -68,6 +69,12 @@ let cached: Promise<{ vega: VegaModule; vl: VegaLiteModule }> | undefined;
 /** vega and vega-lite, imported once per process. */
 export function loadVega(): Promise<{ vega: VegaModule; vl: VegaLiteModule }> {
   if (!cached) {
+    // Optional peer dependencies: a missing one is named with its npm install command.
+    try {
+      checkFeature('charts');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     cached = Promise.all([importEsm('vega'), importEsm('vega-lite')]).then(([vega, vl]) => ({
       vega: vega as VegaModule,
       vl: vl as VegaLiteModule,

@@ -1,29 +1,19 @@
 // SPDX-License-Identifier: MIT
 // writeReport: charts as SVG + PNG, results.json, report.md and a
 // self-contained report.html. Every file is written to a temporary name and
-// renamed, so an interrupted run (Ctrl-C) leaves whole files or none.
+// renamed (lib/io/atomic), so an interrupted run (Ctrl-C) leaves whole files or none.
 import * as fs from 'fs';
 import * as path from 'path';
 import { describe } from '../core/errors';
 import { checkId, renderChart } from './chart';
+import { FONT_FAMILY_JA } from './fonts';
 import { svgToPng } from './png';
+import { Lang, LANGS, messages } from '../i18n';
 import type { LineChart, Picture, Report, ReportSection, Table } from './types';
+import { writeFileAtomic } from '../io/atomic';
+import { fileError } from '../io/files';
 
-/**
- * Writes data to file via a temporary file in the same directory and a rename.
- * @example
- *   writeFileAtomic('out/results.json', JSON.stringify(results));
- */
-export function writeFileAtomic(file: string, data: string | Buffer): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    try { fs.unlinkSync(tmp); } catch { /* already gone */ }
-    throw err;
-  }
-}
+export { writeFileAtomic };
 
 /** JSON for results: typed arrays become plain arrays (JSON would write them as objects). */
 export function resultsJson(results: unknown): string {
@@ -132,17 +122,17 @@ function checkReport(fn: string, report: Report): { pictures: Picture[] } {
 }
 
 /** Sections as given, plus one for charts that no section shows, so every chart appears. */
-function allSections(report: Report): ReportSection[] {
+function allSections(report: Report, lang: Lang): ReportSection[] {
   const shown = new Set(report.sections.flatMap((s) => s.charts ?? []));
   const rest = report.charts.filter((c) => !shown.has(c.id)).map((c) => c.id);
-  return rest.length ? [...report.sections, { heading: 'Other charts', charts: rest }] : report.sections;
+  return rest.length ? [...report.sections, { heading: messages(lang).common.otherCharts, charts: rest }] : report.sections;
 }
 
-export function reportMarkdown(report: Report): string {
+export function reportMarkdown(report: Report, lang: Lang = 'en'): string {
   const titles = new Map(report.charts.map((c) => [c.id, c.title]));
   const out: string[] = [`# ${report.title}`, ''];
   if (report.intro) out.push(report.intro, '');
-  for (const s of allSections(report)) {
+  for (const s of allSections(report, lang)) {
     out.push(`## ${s.heading}`, '');
     if (s.text) out.push(s.text, '');
     if (s.table) {
@@ -158,7 +148,7 @@ export function reportMarkdown(report: Report): string {
       out.push('');
     }
   }
-  out.push('All numbers behind the charts: [results.json](results.json).', '');
+  out.push(messages(lang).common.allNumbers, '');
   return out.join('\n');
 }
 
@@ -179,7 +169,7 @@ ul.obs li { margin: 0.2em 0; }
  * file opens offline and each chart keeps its own ids (Vega's clip-path ids
  * would clash if several charts were pasted inline into one document).
  */
-export function reportHtml(report: Report, images: Map<string, { svg: string; png: Buffer }>, embed: 'svg' | 'png'): string {
+export function reportHtml(report: Report, images: Map<string, { svg: string; png: Buffer }>, embed: 'svg' | 'png', lang: Lang = 'en'): string {
   const titles = new Map<string, string>(report.charts.map((c) => [c.id, c.title]));
   // Charts carry their title inside the image; pictures get it as a caption.
   const img = (id: string, alt: string, caption: boolean): string => {
@@ -192,13 +182,15 @@ export function reportHtml(report: Report, images: Map<string, { svg: string; pn
     return `<figure id="${escapeHtml(id)}"><img src="${src}" alt="${escapeHtml(alt)}">${cap}</figure>`;
   };
   const out: string[] = [
-    '<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">',
+    '<!DOCTYPE html>', `<html lang="${lang}">`, '<head>', '<meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeHtml(report.title)}</title>`, `<style>${CSS}</style>`, '</head>', '<body>',
+    `<title>${escapeHtml(report.title)}</title>`,
+    // Japanese text in a CJK font (the page's own Latin text too, so both match).
+    `<style>${lang === 'ja' ? CSS.replace(/font-family: [^;]+;/, `font-family: ${FONT_FAMILY_JA};`) : CSS}</style>`, '</head>', '<body>',
     `<h1>${escapeHtml(report.title)}</h1>`,
   ];
   if (report.intro) out.push(`<p>${escapeHtml(report.intro)}</p>`);
-  for (const s of allSections(report)) {
+  for (const s of allSections(report, lang)) {
     out.push('<section>', `<h2>${escapeHtml(s.heading)}</h2>`);
     if (s.text) out.push(`<p>${escapeHtml(s.text)}</p>`);
     if (s.table) {
@@ -222,6 +214,8 @@ export function reportHtml(report: Report, images: Map<string, { svg: string; pn
 export interface WriteReportOptions {
   /** How report.html embeds charts: 'svg' (vector, default) or 'png' (base64 raster). */
   embed?: 'svg' | 'png';
+  /** Language of the report's own words and of report.html ('en'; 'ja' also picks CJK fonts). */
+  lang?: Lang;
 }
 
 /**
@@ -238,6 +232,8 @@ export async function writeReport(dir: string, report: Report, opts: WriteReport
   if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: opts must be an object, got ${describe(opts)}`);
   const embed = opts.embed ?? 'svg';
   if (embed !== 'svg' && embed !== 'png') throw new RangeError(`${fn}: opts.embed must be 'svg' or 'png', got ${describe(embed)}`);
+  const lang = opts.lang ?? 'en';
+  if (!LANGS.includes(lang)) throw new RangeError(`${fn}: opts.lang must be 'en' or 'ja', got ${describe(lang)}`);
   const { pictures } = checkReport(fn, report);
 
   // Render everything before writing anything, so a bad chart does not leave half a report.
@@ -247,7 +243,11 @@ export async function writeReport(dir: string, report: Report, opts: WriteReport
   const json = resultsJson(report.results);
 
   const chartsDir = path.join(dir, 'charts');
-  fs.mkdirSync(chartsDir, { recursive: true });
+  try {
+    fs.mkdirSync(chartsDir, { recursive: true });
+  } catch (err) {
+    throw fileError(err, chartsDir, 'be created');
+  }
   const files: string[] = [];
   const put = (file: string, data: string | Buffer): void => {
     writeFileAtomic(file, data);
@@ -258,7 +258,7 @@ export async function writeReport(dir: string, report: Report, opts: WriteReport
     put(path.join(chartsDir, `${id}.png`), im.png);
   }
   put(path.join(dir, 'results.json'), json);
-  put(path.join(dir, 'report.md'), reportMarkdown(report));
-  put(path.join(dir, 'report.html'), reportHtml(report, images, embed));
+  put(path.join(dir, 'report.md'), reportMarkdown(report, lang));
+  put(path.join(dir, 'report.html'), reportHtml(report, images, embed, lang));
   return { files };
 }

@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: MIT
 // The course's optimizers (Deep Learning from Scratch, section 6.1 and common/optimizer.py) with
-// its exact formulas and epsilons, plus the weight-decay helpers networks use for L2 and L1.
+// its exact formulas and epsilons.
 //
-// Parameters and state live in Float32Arrays; each element is read into a JS double, updated
-// there and stored once, so one update rounds to float32 once per array instead of once per
-// numpy operation. Parameters are updated in place: layers hold the same arrays.
-import { describe, expectNumber, readOptions, ShapeError } from '../core/errors';
+// Parameters and state live in Float32Arrays; one native loop per parameter array reads each
+// element, applies the formula in double precision and stores the result once, so an update
+// rounds to float32 once per array instead of once per numpy operation. Parameters are updated
+// in place: layers hold the same arrays. The learning rate can be changed between updates
+// (`opt.lr = x`, or a schedule through the Trainer) without losing any state.
+import { describe, expectInt, expectNumber, readOptions, ShapeError } from '../core/errors';
 import { adaGradStep, adamStep, momentumStep, nesterovStep, rmspropStep, sgdStep } from '../core/kernels';
 import { expectTensor, Tensor } from '../core/tensor';
+import { sameShape, shapeStr } from '../nn/layers/layer';
+
+// Weight decay is implemented once, next to the network that applies it; these helpers stay
+// importable from here, where they were first published.
+export { addWeightDecayGrad, l1Penalty, l2Penalty } from '../nn/weight-decay';
+export type { WeightDecayOptions } from '../nn/weight-decay';
 
 /** What every optimizer offers; a caller may supply its own object of this shape. */
 export interface Optimizer {
@@ -15,13 +23,22 @@ export interface Optimizer {
   update(params: Record<string, Tensor>, grads: Record<string, Tensor>): void;
   /** Lower-case name, as accepted by optimizerFromName. */
   readonly name: string;
+  /** Learning rate; a learning-rate schedule (Trainer's lrSchedule) sets it before each update. */
+  lr?: number;
 }
 
-/** The built-in optimizers also expose their state and can forget it. */
+/** The built-in optimizers also expose their state, can restore it and can forget it. */
 export interface StatefulOptimizer extends Optimizer {
   readonly name: OptimizerName;
+  /** Learning rate, > 0; may be changed between updates, the state is kept. */
+  lr: number;
   /** A copy of the internal state (changing it does not affect the optimizer). */
   state(): OptimizerState;
+  /**
+   * Restores a state from state() (of an optimizer of the same kind), e.g. from a checkpoint:
+   * the following updates are those the saved optimizer would have made.
+   */
+  loadState(state: OptimizerState): void;
   /** Forgets all state, as if newly constructed with the same hyperparameters. */
   reset(): void;
 }
@@ -33,6 +50,8 @@ export interface OptimizerState {
   name: OptimizerName;
   /** update() calls since construction or reset(); Adam's bias correction uses it. */
   iter: number;
+  /** The learning rate at the time of the snapshot (a schedule may have changed it). */
+  lr: number;
   /** Per state slot as named in the course (v, h, m), per parameter name: copies of the arrays. */
   slots: Record<string, Record<string, Tensor>>;
 }
@@ -78,20 +97,8 @@ export type OptimizerOptions = SGDOptions & MomentumOptions & RMSpropOptions & A
 // The course adds this to sqrt(h) (AdaGrad, RMSprop) and sqrt(v) (Adam) to avoid dividing by 0.
 const EPS = 1e-7;
 
-function lrOption(cls: string, v: unknown, dflt: number): number {
-  return expectNumber(cls, 'lr', v === undefined ? dflt : v, { min: 0, minExclusive: true });
-}
-
 function unitOption(cls: string, name: string, v: unknown, dflt: number): number {
   return expectNumber(cls, name, v === undefined ? dflt : v, { min: 0, max: 1, maxExclusive: true });
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
 }
 
 /**
@@ -116,7 +123,7 @@ function checkParamsAndGrads(fn: string, params: unknown, grads: unknown): strin
     const pt = p[key] as Tensor;
     const gt = g[key] as Tensor;
     if (!sameShape(pt.shape, gt.shape) || pt.data.length !== gt.data.length) {
-      throw new ShapeError(`${fn}: grads.${key} has shape ${shapeText(gt.shape)} (${gt.data.length} elements) but params.${key} has shape ${shapeText(pt.shape)} (${pt.data.length} elements)`);
+      throw new ShapeError(`${fn}: grads.${key} has shape ${shapeStr(gt.shape)} (${gt.data.length} elements) but params.${key} has shape ${shapeStr(pt.shape)} (${pt.data.length} elements)`);
     }
   }
   for (const key of Object.keys(g)) {
@@ -134,12 +141,23 @@ interface Slot {
 
 abstract class OptimizerBase implements StatefulOptimizer {
   abstract readonly name: OptimizerName;
-  /** Class name as in the course, for error messages. */
-  protected abstract readonly cls: string;
   /** Names of the per-parameter state arrays, as in the course (v, h, m). */
   protected abstract readonly slotNames: readonly string[];
   protected iter = 0;
   private slots = new Map<string, Slot>();
+  private lrValue = 0;
+
+  /** `cls`: the class name as in the course, for error messages. */
+  constructor(protected readonly cls: string) {}
+
+  /** Learning rate, > 0; may be set between updates (state, moments and step count are kept). */
+  get lr(): number {
+    return this.lrValue;
+  }
+
+  set lr(v: number) {
+    this.lrValue = expectNumber(this.cls, 'lr', v, { min: 0, minExclusive: true });
+  }
 
   update(params: Record<string, Tensor>, grads: Record<string, Tensor>): void {
     const fn = `${this.cls}.update`;
@@ -161,7 +179,42 @@ abstract class OptimizerBase implements StatefulOptimizer {
       for (const [key, slot] of this.slots) perKey[key] = new Tensor(slot.arrays[j].slice(), slot.shape);
       slots[slotName] = perKey;
     });
-    return { name: this.name, iter: this.iter, slots };
+    return { name: this.name, iter: this.iter, lr: this.lr, slots };
+  }
+
+  loadState(state: OptimizerState): void {
+    const fn = `${this.cls}.loadState`;
+    if (state === null || typeof state !== 'object') throw new TypeError(`${fn}: state must be an object from state(), got ${describe(state)}`);
+    if (state.name !== this.name) throw new RangeError(`${fn}: the state is of a '${String(state.name)}' optimizer, this is '${this.name}'`);
+    const iter = expectInt(fn, 'state.iter', state.iter, 0);
+    const lr = expectNumber(fn, 'state.lr', state.lr, { min: 0, minExclusive: true });
+    const slots = state.slots as Record<string, Record<string, Tensor>> | undefined;
+    if (slots === null || typeof slots !== 'object') throw new TypeError(`${fn}: state.slots must be an object, got ${describe(slots)}`);
+    const names = Object.keys(slots).sort().join(', ');
+    if (names !== [...this.slotNames].sort().join(', ')) {
+      throw new RangeError(`${fn}: state.slots has ${names || 'no slots'}; ${this.cls} keeps ${this.slotNames.join(', ') || 'none'}`);
+    }
+    const fresh = new Map<string, Slot>();
+    const keys = this.slotNames.length ? Object.keys(slots[this.slotNames[0]]) : [];
+    for (const slotName of this.slotNames) {
+      const got = Object.keys(slots[slotName]).sort().join(', ');
+      if (got !== [...keys].sort().join(', ')) throw new RangeError(`${fn}: slot ${slotName} holds ${got}, slot ${this.slotNames[0]} holds ${keys.join(', ')}`);
+    }
+    for (const key of keys) {
+      const first = slots[this.slotNames[0]][key];
+      const arrays = this.slotNames.map((slotName) => {
+        const t = slots[slotName][key];
+        expectTensor(fn, `state.slots.${slotName}.${key}`, t);
+        if (!sameShape(t.shape, first.shape)) {
+          throw new ShapeError(`${fn}: state.slots.${slotName}.${key} has shape ${shapeStr(t.shape)}, state.slots.${this.slotNames[0]}.${key} ${shapeStr(first.shape)}`);
+        }
+        return t.data.slice();
+      });
+      fresh.set(key, { shape: [...first.shape], arrays });
+    }
+    this.iter = iter;
+    this.lr = lr;
+    this.slots = fresh;
   }
 
   reset(): void {
@@ -179,7 +232,7 @@ abstract class OptimizerBase implements StatefulOptimizer {
     const known = this.slots.get(key);
     if (known) {
       if (known.arrays.length > 0 && known.arrays[0].length !== param.data.length) {
-        throw new ShapeError(`${fn}: params.${key} has shape ${shapeText(param.shape)} but the state kept for '${key}' has shape ${shapeText(known.shape)}; call reset() when switching to other parameters`);
+        throw new ShapeError(`${fn}: params.${key} has shape ${shapeStr(param.shape)} but the state kept for '${key}' has shape ${shapeStr(known.shape)}; call reset() when switching to other parameters`);
       }
       return known.arrays;
     }
@@ -198,18 +251,15 @@ abstract class OptimizerBase implements StatefulOptimizer {
  */
 export class SGD extends OptimizerBase {
   readonly name = 'sgd' as const;
-  protected readonly cls = 'SGD';
   protected readonly slotNames = [] as const;
-  readonly lr: number;
 
   constructor(options?: SGDOptions) {
-    super();
+    super('SGD');
     const o = readOptions('SGD', options, ['lr']);
-    this.lr = lrOption('SGD', o.lr, 0.01);
+    this.lr = o.lr === undefined ? 0.01 : o.lr;
   }
 
   protected step(p: Float32Array, g: Float32Array): void {
-    // Native loop, arithmetic per element in double as the formula above.
     sgdStep(p, g, this.lr);
   }
 }
@@ -219,18 +269,16 @@ abstract class VelocityOptimizer extends OptimizerBase {
   protected readonly slotNames = ['v'] as const;
   /** The native step of the subclass's formula. */
   protected abstract readonly velocityStep: typeof momentumStep;
-  readonly lr: number;
   readonly momentum: number;
 
   constructor(cls: string, options?: MomentumOptions) {
-    super();
+    super(cls);
     const o = readOptions(cls, options, ['lr', 'momentum']);
-    this.lr = lrOption(cls, o.lr, 0.01);
+    this.lr = o.lr === undefined ? 0.01 : o.lr;
     this.momentum = unitOption(cls, 'momentum', o.momentum, 0.9);
   }
 
   protected step(p: Float32Array, g: Float32Array, [v]: Float32Array[]): void {
-    // Native loop, arithmetic per element in double as the formula of each class.
     this.velocityStep(p, g, v, this.lr, this.momentum);
   }
 }
@@ -243,7 +291,6 @@ abstract class VelocityOptimizer extends OptimizerBase {
  */
 export class Momentum extends VelocityOptimizer {
   readonly name = 'momentum' as const;
-  protected readonly cls = 'Momentum';
   protected readonly velocityStep = momentumStep;
 
   constructor(options?: MomentumOptions) {
@@ -265,7 +312,6 @@ export class Momentum extends VelocityOptimizer {
  */
 export class Nesterov extends VelocityOptimizer {
   readonly name = 'nesterov' as const;
-  protected readonly cls = 'Nesterov';
   protected readonly velocityStep = nesterovStep;
 
   constructor(options?: NesterovOptions) {
@@ -281,18 +327,15 @@ export class Nesterov extends VelocityOptimizer {
  */
 export class AdaGrad extends OptimizerBase {
   readonly name = 'adagrad' as const;
-  protected readonly cls = 'AdaGrad';
   protected readonly slotNames = ['h'] as const;
-  readonly lr: number;
 
   constructor(options?: AdaGradOptions) {
-    super();
+    super('AdaGrad');
     const o = readOptions('AdaGrad', options, ['lr']);
-    this.lr = lrOption('AdaGrad', o.lr, 0.01);
+    this.lr = o.lr === undefined ? 0.01 : o.lr;
   }
 
   protected step(p: Float32Array, g: Float32Array, [h]: Float32Array[]): void {
-    // Native loop, arithmetic per element in double as the formula above.
     adaGradStep(p, g, h, this.lr, EPS);
   }
 }
@@ -306,20 +349,17 @@ export class AdaGrad extends OptimizerBase {
  */
 export class RMSprop extends OptimizerBase {
   readonly name = 'rmsprop' as const;
-  protected readonly cls = 'RMSprop';
   protected readonly slotNames = ['h'] as const;
-  readonly lr: number;
   readonly decayRate: number;
 
   constructor(options?: RMSpropOptions) {
-    super();
+    super('RMSprop');
     const o = readOptions('RMSprop', options, ['lr', 'decayRate']);
-    this.lr = lrOption('RMSprop', o.lr, 0.01);
+    this.lr = o.lr === undefined ? 0.01 : o.lr;
     this.decayRate = unitOption('RMSprop', 'decayRate', o.decayRate, 0.99);
   }
 
   protected step(p: Float32Array, g: Float32Array, [h]: Float32Array[]): void {
-    // Native loop, arithmetic per element in double as the formula above.
     rmspropStep(p, g, h, this.lr, this.decayRate, EPS);
   }
 }
@@ -335,17 +375,15 @@ export class RMSprop extends OptimizerBase {
  */
 export class Adam extends OptimizerBase {
   readonly name = 'adam' as const;
-  protected readonly cls = 'Adam';
   protected readonly slotNames = ['m', 'v'] as const;
-  readonly lr: number;
   readonly beta1: number;
   readonly beta2: number;
   private lrT = 0;
 
   constructor(options?: AdamOptions) {
-    super();
+    super('Adam');
     const o = readOptions('Adam', options, ['lr', 'beta1', 'beta2']);
-    this.lr = lrOption('Adam', o.lr, 0.001);
+    this.lr = o.lr === undefined ? 0.001 : o.lr;
     this.beta1 = unitOption('Adam', 'beta1', o.beta1, 0.9);
     this.beta2 = unitOption('Adam', 'beta2', o.beta2, 0.999);
   }
@@ -355,7 +393,6 @@ export class Adam extends OptimizerBase {
   }
 
   protected step(p: Float32Array, g: Float32Array, [m, v]: Float32Array[]): void {
-    // Native loop, arithmetic per element in double as the formula above.
     adamStep(p, g, m, v, this.lrT, this.beta1, this.beta2, EPS);
   }
 }
@@ -387,85 +424,4 @@ export function optimizerFromName(name: string, options?: OptimizerOptions): Sta
     throw new RangeError(`optimizerFromName: name must be one of ${optimizerNames.join(', ')} (any case), got ${describe(name)}`);
   }
   return BY_NAME[key as OptimizerName](options);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Weight decay. The course adds 0.5·λ·ΣW² over every weight matrix to the loss and λ·W to each
-// weight's gradient; L1 is the same with λ·Σ|W| and λ·sign(W). Networks add the penalty to the
-// loss and the gradient term to dW before any optimizer runs, so decay works with all of them.
-
-function checkWeights(fn: string, weights: unknown): Tensor[] {
-  if (!Array.isArray(weights)) throw new TypeError(`${fn}: weights must be an array of Tensors, got ${describe(weights)}`);
-  weights.forEach((w, i) => expectTensor(fn, `weights[${i}]`, w));
-  return weights as Tensor[];
-}
-
-function lambdaArg(fn: string, name: string, v: unknown): number {
-  return expectNumber(fn, name, v, { min: 0 });
-}
-
-/**
- * L2 penalty 0.5·λ·ΣW² summed over all tensors (in double precision).
- * @example
- *   const loss = dataLoss + l2Penalty([net.params.W1, net.params.W2], 0.1);
- */
-export function l2Penalty(weights: Tensor[], lambda: number): number {
-  const ws = checkWeights('l2Penalty', weights);
-  const lam = lambdaArg('l2Penalty', 'lambda', lambda);
-  let sum = 0;
-  for (const w of ws) {
-    const d = w.data;
-    for (let i = 0; i < d.length; i++) sum += d[i] * d[i];
-  }
-  return 0.5 * lam * sum;
-}
-
-/**
- * L1 penalty λ·Σ|W| summed over all tensors (in double precision).
- * @example
- *   const loss = dataLoss + l1Penalty([net.params.W1, net.params.W2], 0.01);
- */
-export function l1Penalty(weights: Tensor[], lambda: number): number {
-  const ws = checkWeights('l1Penalty', weights);
-  const lam = lambdaArg('l1Penalty', 'lambda', lambda);
-  let sum = 0;
-  for (const w of ws) {
-    const d = w.data;
-    for (let i = 0; i < d.length; i++) sum += Math.abs(d[i]);
-  }
-  return lam * sum;
-}
-
-/** Strengths for addWeightDecayGrad; both default to 0. */
-export interface WeightDecayOptions {
-  /** L2 strength λ (gradient term λ·W), >= 0. */
-  l2?: number;
-  /** L1 strength λ (gradient term λ·sign(W), with sign(0) = 0), >= 0. */
-  l1?: number;
-}
-
-/**
- * Adds l2·W + l1·sign(W) to `grad` in place (sign(0) = 0, as numpy's) and returns `grad`.
- * @example
- *   addWeightDecayGrad(grads.W1, params.W1, { l2: 0.1 });
- *   optimizer.update(params, grads);
- */
-export function addWeightDecayGrad(grad: Tensor, W: Tensor, options?: WeightDecayOptions): Tensor {
-  const fn = 'addWeightDecayGrad';
-  expectTensor(fn, 'grad', grad);
-  expectTensor(fn, 'W', W);
-  const o = readOptions(fn, options, ['l2', 'l1']);
-  const l2 = lambdaArg(fn, 'l2', o.l2 === undefined ? 0 : o.l2);
-  const l1 = lambdaArg(fn, 'l1', o.l1 === undefined ? 0 : o.l1);
-  if (!sameShape(grad.shape, W.shape) || grad.data.length !== W.data.length) {
-    throw new ShapeError(`${fn}: grad has shape ${shapeText(grad.shape)} but W has shape ${shapeText(W.shape)}`);
-  }
-  if (l2 === 0 && l1 === 0) return grad;
-  const g = grad.data;
-  const w = W.data;
-  for (let i = 0; i < g.length; i++) {
-    const wi = w[i];
-    g[i] = g[i] + l2 * wi + l1 * (wi > 0 ? 1 : wi < 0 ? -1 : 0);
-  }
-  return grad;
 }

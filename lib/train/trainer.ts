@@ -1,13 +1,22 @@
 // SPDX-License-Identifier: MIT
-// The course's Trainer: epochs of shuffled mini-batches, an optimizer, and
-// accuracy on train and test data per epoch (and every evalEvery iterations
-// when asked), with hooks for progress display.
-import { describe, expectInt, readOptions, ShapeError } from '../core/errors';
-import { checkLabels, Labels } from '../nn/layers/loss';
-import { Sequential } from '../nn/network';
-import { Optimizer, optimizerFromName } from './optimizers';
-import { permutation } from '../core/random';
+// The course's Trainer, and the one training loop of blasnet (the exercises and `blasnet train`
+// use it too): epochs of shuffled mini-batches, an optimizer with an optional learning-rate
+// schedule, accuracy on train and test data per epoch (at its end, or at its start as the
+// course records it) and every evalEvery iterations, checkpoints that a run resumes from bit
+// for bit, a guard against NaN and infinity, and an async run() that keeps Node responsive and
+// can be cancelled with an AbortSignal. train() is the synchronous, course-style call.
+import * as path from 'path';
+import { performance } from 'perf_hooks';
+import { describe, expectBoolean, expectInt, readOptions, ShapeError } from '../core/errors';
+import { getRandomState, permutation, setRandomState } from '../core/random';
 import { Tensor, expectTensor } from '../core/tensor';
+import { argmaxRows, checkLabels, Labels } from '../nn/layers/loss';
+import { countNonFinite, Sequential } from '../nn/network';
+import {
+  checkpointSize, ensureFreeSpace, readCheckpoint, TrainerCheckpointState, writeCheckpoint,
+} from './checkpoint';
+import { Optimizer, optimizerFromName, OptimizerState, StatefulOptimizer } from './optimizers';
+import { LrSchedule } from './schedule';
 
 export interface IterationInfo {
   /** 0-based iteration index. */
@@ -17,14 +26,21 @@ export interface IterationInfo {
   maxIterations: number;
   /** Loss of this training step (softmax cross-entropy plus weight decay). */
   loss: number;
+  /** Learning rate of this step's update (undefined for an optimizer without `lr`). */
+  lr: number | undefined;
 }
 
 export interface EvalInfo {
+  /** Training steps done when the accuracy was measured (0: before the first). */
   iteration: number;
+  /** Epoch of the last step done (1-based; 0 before the first step). */
   epoch: number;
   trainAcc: number;
   testAcc: number;
 }
+
+/** When the per-epoch (and evalEvery) evaluations happen. */
+export type EvaluateAt = 'end' | 'start';
 
 export interface TrainerOptions {
   /** Number of passes over the training data (20). */
@@ -35,37 +51,149 @@ export interface TrainerOptions {
   optimizer?: Optimizer | string;
   /** Options for a named optimizer, e.g. { lr: 0.01 }. */
   optimizerParam?: Record<string, number>;
-  /** Evaluate accuracy on only the first n samples of each set per epoch (all by default). */
+  /** Evaluate accuracy on only the first n samples of each set (all by default). */
   evaluateSampleNumPerEpoch?: number;
-  /** Also evaluate every n iterations (0: only at epoch ends). */
+  /** Also evaluate every n iterations (0: only once per epoch). */
   evalEvery?: number;
+  /**
+   * 'end' (default): evaluate after the last step of every epoch (and of every evalEvery steps).
+   * 'start': the course's timing, after the first step of every epoch (and of every evalEvery
+   * steps): its Trainer tests `current_iter % iter_per_epoch == 0` right after the update, so
+   * the first record follows iteration 0 (EvalInfo.iteration 1). Either way `evaluations` also
+   * gets one after the run's last step.
+   */
+  evaluateAt?: EvaluateAt;
+  /** Evaluate once per epoch and record it in trainAccList/testAccList (true). */
+  evaluatePerEpoch?: boolean;
+  /** Also evaluate before the first step (EvalInfo.iteration 0), e.g. to start a curve at chance. */
+  evaluateFirst?: boolean;
   /** Stop after this many iterations in all (epochs × iterations per epoch by default). */
   maxIterations?: number;
-  /** Print a line per epoch (console.log or `log`). */
+  /**
+   * Learning rate per iteration (stepDecay, exponentialDecay or your own function of the
+   * iteration and the optimizer's initial rate); set on the optimizer before each update.
+   */
+  lrSchedule?: LrSchedule;
+  /**
+   * 'loss' (default): a NaN or infinite loss stops training, before its update, with a
+   * NonFiniteError naming the iteration (and a bad input sample or parameter). 'layers': also
+   * check every gradient before each update and every parameter after it, and on failure find
+   * the first layer whose output or gradient went non-finite by replaying the step layer by
+   * layer (costs two passes over the parameters per step).
+   */
+  checkFinite?: 'loss' | 'layers';
+  /**
+   * Write a checkpoint to this file (atomically) every checkpointEvery iterations, before the
+   * first step, when the run ends or is stopped or aborted; loadCheckpoint(file) resumes it.
+   */
+  checkpointFile?: string;
+  /** Iterations between checkpoints (one epoch by default). */
+  checkpointEvery?: number;
+  /** Your own string metadata stored in every checkpoint (read back with readCheckpoint). */
+  checkpointMetadata?: Record<string, string>;
+  /** Print a line per epoch and the final test accuracy (console.log or `log`). */
   verbose?: boolean;
   log?: (line: string) => void;
   /** Called after each training step. */
   onIteration?: (info: IterationInfo) => void;
-  /** Called after each evaluation (epoch ends and evalEvery). */
+  /** Called after each evaluation. */
   onEvaluate?: (info: EvalInfo) => void;
+  /** Called after each checkpoint written, with its file and iteration. */
+  onCheckpoint?: (file: string, iteration: number) => void;
 }
 
 export interface TrainHistory {
   /** Loss of every training step. */
   trainLossList: number[];
-  /** Accuracy on the training data at each epoch end. */
+  /** Accuracy on the training data at each epoch's evaluation. */
   trainAccList: number[];
-  /** Accuracy on the test data at each epoch end. */
+  /** Accuracy on the test data at each epoch's evaluation. */
   testAccList: number[];
-  /** Every evaluation (epoch ends and evalEvery), with its iteration. */
+  /** Every evaluation (per epoch, evalEvery, first), with its iteration. */
   evaluations: EvalInfo[];
+  /** Accuracy on the whole test set after the last iteration (the course prints it), or null. */
+  finalTestAcc: number | null;
+  /** Seconds spent in training steps (without evaluations and checkpoints), over all runs. */
+  trainSeconds: number;
+}
+
+export interface RunOptions {
+  /** Cancels the run: it ends after the current step (writing a checkpoint when configured) and rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Longest stretch of work, in milliseconds, between two turns of the event loop (10): run()
+   * pauses before a step or evaluation chunk that would go past it, judging by the last one.
+   * A single training step is never split: a step longer than this is one stretch.
+   */
+  yieldEvery?: number;
+}
+
+/** Where a non-finite value first showed. */
+export interface NonFiniteSource {
+  /** 'input' (a training sample), 'parameter', 'output' or 'gradient' (of a layer), or 'loss'. */
+  kind: 'input' | 'parameter' | 'output' | 'gradient' | 'loss';
+  /** Layer index in net.layers (output, gradient), -1 for the loss layer. */
+  layer?: number;
+  layerName?: string;
+  /** Parameter name (parameter) or training-sample index (input). */
+  name?: string;
+  sample?: number;
+}
+
+/** Training hit a NaN or an infinity; the parameters are those before the failing update when checkFinite is 'layers'. */
+export class NonFiniteError extends Error {
+  /** 0-based index of the failing iteration. */
+  readonly iteration: number;
+  readonly epoch: number;
+  /** The loss of the failing step (may be finite when a gradient was not). */
+  readonly loss: number;
+  /** Where the first non-finite value was found, when it could be located. */
+  readonly source: NonFiniteSource | null;
+
+  constructor(message: string, iteration: number, epoch: number, loss: number, source: NonFiniteSource | null) {
+    super(message);
+    this.name = 'NonFiniteError';
+    this.iteration = iteration;
+    this.epoch = epoch;
+    this.loss = loss;
+    this.source = source;
+  }
+}
+
+const OPTION_NAMES = ['epochs', 'miniBatchSize', 'optimizer', 'optimizerParam', 'evaluateSampleNumPerEpoch', 'evalEvery',
+  'evaluateAt', 'evaluatePerEpoch', 'evaluateFirst', 'maxIterations', 'lrSchedule', 'checkFinite', 'checkpointFile',
+  'checkpointEvery', 'checkpointMetadata', 'verbose', 'log', 'onIteration', 'onEvaluate', 'onCheckpoint'];
+
+function isStateful(o: Optimizer): o is StatefulOptimizer {
+  const s = o as Partial<StatefulOptimizer>;
+  return typeof s.state === 'function' && typeof s.loadState === 'function';
+}
+
+/** A 32-bit FNV-1a hash of some words, as 8 hex digits. */
+function fnv(words: Uint32Array | Int32Array, stride: number, h = 0x811c9dc5): number {
+  for (let i = 0; i < words.length; i += stride) {
+    const w = words[i];
+    for (let b = 0; b < 32; b += 8) {
+      h ^= (w >>> b) & 0xff;
+      h = Math.imul(h, 0x01000193);
+    }
+  }
+  return h >>> 0;
+}
+
+function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return i;
+  return -1;
 }
 
 /**
  * Trains a network as the course's Trainer does.
  * @example
  *   const trainer = new Trainer(net, xTrain, tTrain, xTest, tTest, { epochs: 5, optimizer: 'adam', optimizerParam: { lr: 0.001 } });
- *   const history = trainer.train();
+ *   const history = trainer.train();           // synchronous, as the course
+ *   // or, without blocking Node, cancellable, with a checkpoint per epoch:
+ *   const t2 = new Trainer(net, xTrain, tTrain, xTest, tTest, { epochs: 5, checkpointFile: 'run.ckpt' });
+ *   await t2.run({ signal: AbortSignal.timeout(60_000) });
  */
 export class Trainer {
   readonly network: Sequential;
@@ -74,25 +202,36 @@ export class Trainer {
   readonly batchSize: number;
   readonly iterPerEpoch: number;
   readonly maxIterations: number;
-  readonly history: TrainHistory = { trainLossList: [], trainAccList: [], testAccList: [], evaluations: [] };
+  readonly evaluateAt: EvaluateAt;
+  readonly checkpointFile: string | null;
+  readonly checkpointEvery: number;
+  readonly history: TrainHistory = {
+    trainLossList: [], trainAccList: [], testAccList: [], evaluations: [], finalTestAcc: null, trainSeconds: 0,
+  };
   private readonly xTrain: Tensor;
   private readonly tTrain: Int32Array | Tensor;
   private readonly xTest: Tensor;
   private readonly tTest: Int32Array | Tensor;
+  /** Labels as class indices, for accuracy. */
+  private readonly trainIdx: Int32Array;
+  private readonly testIdx: Int32Array;
   private readonly opts: TrainerOptions;
   private readonly xBatch: Tensor;
   private readonly tBatch: Int32Array | Tensor;
-  private readonly order: Int32Array;
+  private order: Int32Array;
   private iteration = 0;
-  private stopped = false;
+  private stopRequested = false;
+  private running = false;
+  private baseLr: number | null;
+  private lastCheckpoint = -1;
+  private dataHashCache: string | null = null;
 
   constructor(network: Sequential, xTrain: Tensor, tTrain: Labels, xTest: Tensor, tTest: Labels, opts?: TrainerOptions) {
     const fn = 'Trainer';
     if (!(network instanceof Sequential)) throw new TypeError(`${fn}: network must be a Sequential network, got ${describe(network)}`);
     expectTensor(fn, 'xTrain', xTrain);
     expectTensor(fn, 'xTest', xTest);
-    const options: TrainerOptions = readOptions(fn, opts, ['epochs', 'miniBatchSize', 'optimizer', 'optimizerParam',
-      'evaluateSampleNumPerEpoch', 'evalEvery', 'maxIterations', 'verbose', 'log', 'onIteration', 'onEvaluate']);
+    const options: TrainerOptions = readOptions(fn, opts, OPTION_NAMES);
     const outShape = network.checkShapes(xTrain.shape.slice(1));
     if (outShape.length !== 1) throw new ShapeError(`${fn}: the network's output per sample is ${JSON.stringify(outShape)}, not a vector of class scores`);
     const classes = outShape[0];
@@ -104,21 +243,64 @@ export class Trainer {
     if (xTrain.shape.slice(1).join() !== xTest.shape.slice(1).join()) {
       throw new ShapeError(`${fn}: xTrain samples ${JSON.stringify(xTrain.shape.slice(1))} and xTest samples ${JSON.stringify(xTest.shape.slice(1))} differ`);
     }
+    for (const [name, x] of [['xTrain', xTrain], ['xTest', xTest]] as const) {
+      const at = firstNonFinite(x.data);
+      if (at >= 0) {
+        const per = x.data.length / x.shape[0];
+        throw new RangeError(`${fn}: ${name} holds a non-finite value (${x.data[at]}) in sample ${Math.floor(at / per)}, element ${at % per}; training on it would make every parameter NaN`);
+      }
+    }
+    const toIdx = (t: Int32Array | Tensor, n: number): Int32Array =>
+      (t instanceof Int32Array ? t : argmaxRows(t.data, n, classes, new Int32Array(n)));
+    this.trainIdx = toIdx(this.tTrain, xTrain.shape[0]);
+    this.testIdx = toIdx(this.tTest, xTest.shape[0]);
     this.opts = options;
     this.epochs = expectInt(fn, 'epochs', options.epochs ?? 20);
     const N = xTrain.shape[0];
+    if (N === 0) throw new RangeError(`${fn}: xTrain has no samples`);
     this.batchSize = Math.min(expectInt(fn, 'miniBatchSize', options.miniBatchSize ?? 100), N);
     this.iterPerEpoch = Math.max(Math.floor(N / this.batchSize), 1);
     this.maxIterations = options.maxIterations !== undefined
       ? expectInt(fn, 'maxIterations', options.maxIterations) : this.epochs * this.iterPerEpoch;
     if (options.evalEvery !== undefined) expectInt(fn, 'evalEvery', options.evalEvery, 0);
     if (options.evaluateSampleNumPerEpoch !== undefined) expectInt(fn, 'evaluateSampleNumPerEpoch', options.evaluateSampleNumPerEpoch);
+    const at = options.evaluateAt ?? 'end';
+    if (at !== 'end' && at !== 'start') throw new RangeError(`${fn}: evaluateAt must be 'end' or 'start' (the course's timing), got ${describe(at)}`);
+    this.evaluateAt = at;
+    for (const k of ['evaluatePerEpoch', 'evaluateFirst', 'verbose'] as const) {
+      if (options[k] !== undefined) expectBoolean(fn, k, options[k]);
+    }
+    const check = options.checkFinite ?? 'loss';
+    if (check !== 'loss' && check !== 'layers') throw new RangeError(`${fn}: checkFinite must be 'loss' or 'layers', got ${describe(check)}`);
+    for (const k of ['log', 'onIteration', 'onEvaluate', 'onCheckpoint', 'lrSchedule'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'function') throw new TypeError(`${fn}: ${k} must be a function, got ${describe(options[k])}`);
+    }
     const opt = options.optimizer ?? 'sgd';
     this.optimizer = typeof opt === 'string'
       ? optimizerFromName(opt, options.optimizerParam ?? { lr: 0.01 })
       : opt;
     if (!this.optimizer || typeof this.optimizer.update !== 'function') {
       throw new TypeError(`${fn}: optimizer must be a name or an object with update(params, grads), got ${describe(opt)}`);
+    }
+    this.baseLr = typeof this.optimizer.lr === 'number' ? this.optimizer.lr : null;
+    if (options.lrSchedule && this.baseLr === null) {
+      throw new TypeError(`${fn}: lrSchedule needs an optimizer with a numeric, settable lr; ${describe(this.optimizer)} has none`);
+    }
+    if (options.checkpointFile !== undefined) {
+      if (typeof options.checkpointFile !== 'string' || options.checkpointFile === '') {
+        throw new TypeError(`${fn}: checkpointFile must be a file path, got ${describe(options.checkpointFile)}`);
+      }
+      if (!isStateful(this.optimizer)) {
+        throw new TypeError(`${fn}: checkpoints need an optimizer whose state can be saved (state() and loadState(), as the built-in ones); this one has none`);
+      }
+    }
+    this.checkpointFile = options.checkpointFile ?? null;
+    this.checkpointEvery = options.checkpointEvery !== undefined ? expectInt(fn, 'checkpointEvery', options.checkpointEvery) : this.iterPerEpoch;
+    if (options.checkpointMetadata !== undefined) {
+      const m = options.checkpointMetadata;
+      if (m === null || typeof m !== 'object' || Object.values(m).some((v) => typeof v !== 'string')) {
+        throw new TypeError(`${fn}: checkpointMetadata must map names to strings, got ${describe(m)}`);
+      }
     }
     const per = xTrain.data.length / N;
     this.xBatch = new Tensor(new Float32Array(this.batchSize * per), [this.batchSize, ...xTrain.shape.slice(1)]);
@@ -128,13 +310,19 @@ export class Trainer {
     this.order = new Int32Array(N);
   }
 
-  /** Asks a running train() to stop after the current step. */
-  stop(): void {
-    this.stopped = true;
+  /** Training steps done so far. */
+  get iterationsDone(): number {
+    return this.iteration;
   }
 
-  /** One training step on the next mini-batch; returns its loss. */
+  /** Asks a running train() or run() to stop after the current step (a stop before the run makes it do nothing). */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  /** One training step on the next mini-batch; returns its loss. Throws a NonFiniteError on a NaN or infinite loss. */
   trainStep(): number {
+    const t0 = process.hrtime.bigint();
     const N = this.xTrain.shape[0];
     const pos = (this.iteration % this.iterPerEpoch) * this.batchSize;
     if (pos === 0) permutation(N, this.order);
@@ -151,56 +339,339 @@ export class Trainer {
       const C = this.tTrain.shape[1], ts = this.tTrain.data, tb = (this.tBatch as Tensor).data;
       for (let i = 0; i < this.batchSize; i++) tb.set(ts.subarray(this.order[pos + i] * C, (this.order[pos + i] + 1) * C), i * C);
     }
+    const schedule = this.opts.lrSchedule;
+    if (schedule && this.baseLr !== null) this.optimizer.lr = schedule(this.iteration, this.baseLr);
     const grads = this.network.gradient(this.xBatch, this.tBatch);
     const loss = this.network.lastLoss + this.network.penalty();
+    const layers = this.opts.checkFinite === 'layers';
+    if (!Number.isFinite(loss)) throw this.nonFinite(loss, pos, layers);
+    if (layers) {
+      for (const g of Object.values(grads)) {
+        if (firstNonFinite(g.data) >= 0) throw this.nonFinite(loss, pos, true);
+      }
+    }
     this.optimizer.update(this.network.params, grads);
+    if (layers) {
+      for (const [name, p] of Object.entries(this.network.params)) {
+        if (firstNonFinite(p.data) >= 0) {
+          const it = this.iteration, epoch = Math.floor(it / this.iterPerEpoch) + 1;
+          throw new NonFiniteError(`Trainer: the update of iteration ${it} (0-based, epoch ${epoch}) made parameter ${name} non-finite from finite gradients `
+            + '(a learning rate too large?); the parameters are no longer the last good ones, a checkpoint is', it, epoch, loss, { kind: 'parameter', name });
+        }
+      }
+    }
     this.history.trainLossList.push(loss);
     const info: IterationInfo = {
       iteration: this.iteration, epoch: Math.floor(this.iteration / this.iterPerEpoch) + 1,
-      maxIterations: this.maxIterations, loss,
+      maxIterations: this.maxIterations, loss, lr: typeof this.optimizer.lr === 'number' ? this.optimizer.lr : undefined,
     };
     this.iteration++;
+    this.history.trainSeconds += Number(process.hrtime.bigint() - t0) / 1e9;
     this.opts.onIteration?.(info);
     return loss;
   }
 
   /** Accuracy on train and test data now (limited to evaluateSampleNumPerEpoch samples when set). */
   evaluate(): { trainAcc: number; testAcc: number } {
-    const n = this.opts.evaluateSampleNumPerEpoch;
-    const head = (x: Tensor, t: Int32Array | Tensor): [Tensor, Int32Array | Tensor] => {
-      if (n === undefined || n >= x.shape[0]) return [x, t];
-      const per = x.data.length / x.shape[0];
-      const xs = new Tensor(x.data.subarray(0, n * per), [n, ...x.shape.slice(1)]);
-      const ts = t instanceof Int32Array ? t.subarray(0, n) : new Tensor(t.data.subarray(0, n * t.shape[1]), [n, t.shape[1]]);
-      return [xs, ts];
+    const out = { trainAcc: NaN, testAcc: NaN };
+    for (const _ of this.evaluation(out)) { /* synchronous: no pauses */ }
+    return out;
+  }
+
+  /** Runs the whole training synchronously, as the course's train(); returns the history (also kept in `history`). */
+  train(): TrainHistory {
+    for (const _ of this.loop()) { /* synchronous: no pauses */ }
+    return this.history;
+  }
+
+  /**
+   * Runs the whole training without blocking the event loop: it pauses for a turn of the loop
+   * at least every `yieldEvery` ms (between steps and between chunks of an evaluation), so
+   * timers, I/O and signal handlers keep running. An aborted `signal` ends it after the
+   * current step (with a checkpoint when configured) and rejects with the signal's reason.
+   * @example
+   *   const controller = new AbortController();
+   *   process.once('SIGINT', () => controller.abort());
+   *   await trainer.run({ signal: controller.signal });
+   */
+  async run(options?: RunOptions): Promise<TrainHistory> {
+    const fn = 'Trainer.run';
+    const o = readOptions(fn, options, ['signal', 'yieldEvery']);
+    const signal = o.signal;
+    if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) {
+      throw new TypeError(`${fn}: signal must be an AbortSignal, got ${describe(signal)}`);
+    }
+    const budget = o.yieldEvery === undefined ? 10 : expectInt(fn, 'yieldEvery', o.yieldEvery, 0);
+    signal?.throwIfAborted();
+    const steps = this.loop(signal);
+    const now = (): number => performance.now();
+    // Pause before a piece of work would end the stretch past the budget, judging the next
+    // piece by the last one (a step or an evaluation chunk).
+    let since = now(), piece = 0;
+    for (;;) {
+      const t0 = now();
+      const r = steps.next();
+      if (r.done) break;
+      const t1 = now();
+      piece = t1 - t0;
+      if (t1 - since + piece > budget) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        since = now();
+      }
+    }
+    signal?.throwIfAborted();
+    return this.history;
+  }
+
+  /**
+   * Writes a checkpoint of the run as it is now (network, optimizer, random stream, iteration,
+   * shuffled order, history) to `file` (the checkpointFile option by default), atomically.
+   * Refuses parameters that are not finite, so a diverged run never replaces a good checkpoint.
+   */
+  saveCheckpoint(file?: string): string {
+    const fn = 'Trainer.saveCheckpoint';
+    const target = file ?? this.checkpointFile;
+    if (typeof target !== 'string' || target === '') throw new TypeError(`${fn}: file must be a path (or set the checkpointFile option), got ${describe(target)}`);
+    if (!isStateful(this.optimizer)) throw new TypeError(`${fn}: the optimizer's state cannot be saved (it has no state() and loadState())`);
+    const state = this.network.stateTensors();
+    for (const [name, t] of Object.entries(state)) {
+      const bad = countNonFinite(t.data);
+      if (bad > 0) {
+        const it = this.iteration;
+        throw new NonFiniteError(`${fn}: parameter ${name} holds ${bad} non-finite values after iteration ${it - 1}; the checkpoint ${target} is left as it was`,
+          it - 1, Math.floor(Math.max(it - 1, 0) / this.iterPerEpoch) + 1, NaN, { kind: 'parameter', name });
+      }
+    }
+    const opt = this.optimizer.state();
+    const trainer: TrainerCheckpointState = {
+      iteration: this.iteration,
+      baseLr: this.baseLr,
+      optimizer: { name: opt.name, iter: opt.iter, lr: opt.lr, slotNames: Object.keys(opt.slots) },
+      random: getRandomState(),
+      history: this.history,
+      run: this.runIdentity(),
     };
+    writeCheckpoint(target, {
+      networkConfig: this.network.config, network: state, optimizer: opt, trainer, order: this.order,
+      metadata: this.opts.checkpointMetadata ?? {},
+    });
+    if (path.resolve(target) === (this.checkpointFile && path.resolve(this.checkpointFile))) this.lastCheckpoint = this.iteration;
+    this.opts.onCheckpoint?.(target, this.iteration);
+    return target;
+  }
+
+  /**
+   * Restores a checkpoint written by saveCheckpoint into this trainer (built with the same
+   * network, data and batch size): parameters, optimizer state, the library's random stream,
+   * iteration, shuffled order and history. run() or train() then continue exactly as the
+   * checkpointed run would have, up to this trainer's maxIterations.
+   * @example
+   *   const trainer = new Trainer(net, xTrain, tTrain, xTest, tTest, { epochs: 10, checkpointFile: 'run.ckpt' });
+   *   if (fs.existsSync('run.ckpt')) trainer.loadCheckpoint('run.ckpt');
+   *   await trainer.run();
+   */
+  loadCheckpoint(file: string): void {
+    const fn = 'Trainer.loadCheckpoint';
+    const c = readCheckpoint(file);
+    const run = c.trainer.run, mine = this.runIdentity();
+    const differs = (what: string, theirs: unknown, ours: unknown): Error =>
+      new RangeError(`${fn}: ${file} was written for ${what} ${JSON.stringify(theirs)}, this trainer has ${JSON.stringify(ours)}`);
+    if (run.batchSize !== mine.batchSize) throw differs('miniBatchSize', run.batchSize, mine.batchSize);
+    if (run.trainSamples !== mine.trainSamples) throw differs('a training set of', run.trainSamples, mine.trainSamples);
+    if (run.sampleShape.join() !== mine.sampleShape.join()) throw differs('samples of shape', run.sampleShape, mine.sampleShape);
+    if (run.dataHash !== mine.dataHash) throw new RangeError(`${fn}: ${file} was written while training on other data (the training set's fingerprint differs)`);
+    if (c.order.length !== this.order.length) throw differs('a shuffled order of', c.order.length, this.order.length);
+    if (c.optimizer) {
+      if (!isStateful(this.optimizer)) throw new TypeError(`${fn}: ${file} holds optimizer state, but this trainer's optimizer cannot load it`);
+      if (c.optimizer.name !== this.optimizer.name) throw differs('the optimizer', c.optimizer.name, this.optimizer.name);
+    }
+    // Everything is checked before anything is changed.
+    this.network.loadStateTensors(c.network, file);
+    if (c.optimizer) (this.optimizer as StatefulOptimizer).loadState(c.optimizer as OptimizerState);
+    setRandomState(c.trainer.random);
+    this.order = c.order;
+    this.iteration = c.trainer.iteration;
+    this.baseLr = c.trainer.baseLr;
+    const h = c.trainer.history as TrainHistory;
+    this.history.trainLossList = h.trainLossList;
+    this.history.trainAccList = h.trainAccList;
+    this.history.testAccList = h.testAccList;
+    this.history.evaluations = h.evaluations;
+    this.history.finalTestAcc = h.finalTestAcc;
+    this.history.trainSeconds = h.trainSeconds;
+    this.lastCheckpoint = this.checkpointFile && path.resolve(file) === path.resolve(this.checkpointFile) ? this.iteration : -1;
+  }
+
+  /** Sizes and fingerprints a checkpoint must agree with to be resumed here. */
+  private runIdentity(): TrainerCheckpointState['run'] {
+    if (this.dataHashCache === null) {
+      const x = this.xTrain.data;
+      const words = new Uint32Array(x.buffer, x.byteOffset, x.length);
+      // Labels in full, images at about 65,536 evenly spread values.
+      const h = fnv(words, Math.max(1, Math.floor(words.length / 65536)), fnv(this.trainIdx, 1));
+      this.dataHashCache = h.toString(16).padStart(8, '0');
+    }
     return {
-      trainAcc: this.network.accuracy(...head(this.xTrain, this.tTrain)),
-      testAcc: this.network.accuracy(...head(this.xTest, this.tTest)),
+      batchSize: this.batchSize, iterPerEpoch: this.iterPerEpoch, maxIterations: this.maxIterations,
+      trainSamples: this.xTrain.shape[0], sampleShape: this.xTrain.shape.slice(1), dataHash: this.dataHashCache,
     };
   }
 
-  /** Runs the whole training; returns the history (also kept in `history`). */
-  train(): TrainHistory {
-    const log = this.opts.log ?? ((s: string) => console.log(s));
+  /** Whether an evaluation is due after `it` steps, and whether it is the epoch's. */
+  private due(it: number): { any: boolean; epoch: boolean } {
+    if (it === 0) return { any: this.opts.evaluateFirst === true, epoch: false };
     const every = this.opts.evalEvery ?? 0;
-    this.stopped = false;
-    while (this.iteration < this.maxIterations && !this.stopped) {
-      this.trainStep();
-      const it = this.iteration;
-      const epochEnd = it % this.iterPerEpoch === 0;
-      if (epochEnd || (every > 0 && it % every === 0) || it === this.maxIterations) {
-        const { trainAcc, testAcc } = this.evaluate();
-        const info: EvalInfo = { iteration: it, epoch: Math.ceil(it / this.iterPerEpoch), trainAcc, testAcc };
-        this.history.evaluations.push(info);
-        if (epochEnd) {
-          this.history.trainAccList.push(trainAcc);
-          this.history.testAccList.push(testAcc);
-          if (this.opts.verbose) log(`=== epoch ${info.epoch}, train acc ${trainAcc.toFixed(4)}, test acc ${testAcc.toFixed(4)} ===`);
+    const perEpoch = this.opts.evaluatePerEpoch ?? true;
+    // 'start' counts the step just done (it - 1), as the course's check after its update.
+    const k = this.evaluateAt === 'start' ? it - 1 : it;
+    const epoch = perEpoch && k % this.iterPerEpoch === 0;
+    const periodic = every > 0 && k % every === 0;
+    const last = it === this.maxIterations;
+    return { any: epoch || periodic || last, epoch };
+  }
+
+  /** The training loop as a generator: it pauses (yields) after every step and every evaluation chunk. */
+  private *loop(signal?: AbortSignal): Generator<void, void, void> {
+    if (this.running) throw new Error('Trainer: train() or run() is already running on this trainer');
+    const log = this.opts.log ?? ((s: string) => console.log(s));
+    if (this.checkpointFile) {
+      const dir = path.dirname(path.resolve(this.checkpointFile));
+      const slots = isStateful(this.optimizer) ? Object.keys(this.optimizer.state().slots).length : 0;
+      const bytes = checkpointSize(this.network.stateTensors(), Math.max(slots, 2), this.order.length, this.maxIterations);
+      // Room for the new checkpoint next to the previous one (it replaces it by a rename).
+      ensureFreeSpace(dir, 2 * bytes, `a checkpoint of this run (${this.checkpointFile})`);
+    }
+    this.running = true;
+    try {
+      // An evaluation that was due at the checkpointed iteration but not recorded (the run was
+      // cut off during it) is made now: evaluations change no state, so the history comes out
+      // the same as an uninterrupted run's.
+      const lastEval = this.history.evaluations.length ? this.history.evaluations[this.history.evaluations.length - 1].iteration : -1;
+      if (lastEval < this.iteration && this.due(this.iteration).any) yield* this.record(this.iteration, this.due(this.iteration).epoch, log);
+      if (this.checkpointFile && this.lastCheckpoint !== this.iteration) this.saveCheckpoint();
+      while (this.iteration < this.maxIterations && !this.stopRequested && !signal?.aborted) {
+        this.trainStep();
+        yield;
+        const it = this.iteration;
+        const d = this.due(it);
+        if (d.any) yield* this.record(it, d.epoch, log);
+        if (this.checkpointFile && it % this.checkpointEvery === 0) this.saveCheckpoint();
+      }
+      if (this.checkpointFile && this.lastCheckpoint !== this.iteration) this.saveCheckpoint();
+      if (this.iteration >= this.maxIterations && !this.stopRequested && !signal?.aborted) {
+        // The course's Trainer ends with the accuracy on the whole test set.
+        const acc = { correct: 0 };
+        yield* this.countCorrect(this.xTest, this.testIdx, this.xTest.shape[0], acc);
+        this.history.finalTestAcc = this.xTest.shape[0] ? acc.correct / this.xTest.shape[0] : 0;
+        if (this.opts.verbose) {
+          log('=============== Final Test Accuracy ===============');
+          log(`test acc:${this.history.finalTestAcc}`);
         }
-        this.opts.onEvaluate?.(info);
+      }
+    } finally {
+      this.stopRequested = false;
+      this.running = false;
+    }
+  }
+
+  /** Evaluates, records in the history, reports. */
+  private *record(it: number, epochEval: boolean, log: (s: string) => void): Generator<void, void, void> {
+    const acc = { trainAcc: NaN, testAcc: NaN };
+    yield* this.evaluation(acc);
+    const info: EvalInfo = { iteration: it, epoch: it === 0 ? 0 : Math.floor((it - 1) / this.iterPerEpoch) + 1, ...acc };
+    this.history.evaluations.push(info);
+    if (epochEval) {
+      this.history.trainAccList.push(acc.trainAcc);
+      this.history.testAccList.push(acc.testAcc);
+      if (this.opts.verbose) log(`=== epoch ${info.epoch}, train acc ${acc.trainAcc.toFixed(4)}, test acc ${acc.testAcc.toFixed(4)} ===`);
+    }
+    this.opts.onEvaluate?.(info);
+  }
+
+  private *evaluation(out: { trainAcc: number; testAcc: number }): Generator<void, void, void> {
+    const n = this.opts.evaluateSampleNumPerEpoch;
+    const nTrain = Math.min(n ?? Infinity, this.xTrain.shape[0]), nTest = Math.min(n ?? Infinity, this.xTest.shape[0]);
+    const a = { correct: 0 }, b = { correct: 0 };
+    yield* this.countCorrect(this.xTrain, this.trainIdx, nTrain, a);
+    yield* this.countCorrect(this.xTest, this.testIdx, nTest, b);
+    out.trainAcc = nTrain ? a.correct / nTrain : 0;
+    out.testAcc = nTest ? b.correct / nTest : 0;
+  }
+
+  /** Correct predictions among the first n samples, in chunks of the mini-batch size (a pause after each). */
+  private *countCorrect(x: Tensor, labels: Int32Array, n: number, acc: { correct: number }): Generator<void, void, void> {
+    const per = x.shape[0] ? x.data.length / x.shape[0] : 0;
+    const chunk = this.batchSize;
+    const pred = new Int32Array(chunk);
+    for (let start = 0; start < n; start += chunk) {
+      const m = Math.min(chunk, n - start);
+      const y = this.network.predict(new Tensor(x.data.subarray(start * per, (start + m) * per), [m, ...x.shape.slice(1)]), false);
+      const C = y.shape[1];
+      argmaxRows(y.data, m, C, pred);
+      for (let i = 0; i < m; i++) if (pred[i] === labels[start + i]) acc.correct++;
+      yield;
+    }
+  }
+
+  /** The error for a non-finite loss or gradient at the current iteration, with where it came from. */
+  private nonFinite(loss: number, pos: number, layers: boolean): NonFiniteError {
+    const it = this.iteration, epoch = Math.floor(it / this.iterPerEpoch) + 1;
+    const what = Number.isFinite(loss) ? `a gradient is not finite (loss ${loss})` : `the loss is ${loss}`;
+    let source: NonFiniteSource | null = null;
+    let detail = '';
+    // The batch's samples, then the parameters as they entered this step.
+    const per = this.xBatch.data.length / this.batchSize;
+    const xb = this.xBatch.data;
+    const at = firstNonFinite(xb);
+    if (at >= 0) {
+      const sample = this.order[pos + Math.floor(at / per)];
+      source = { kind: 'input', sample };
+      detail = `training sample ${sample} holds a non-finite value (${xb[at]})`;
+    }
+    if (!source) {
+      for (const [name, p] of Object.entries(this.network.params)) {
+        if (firstNonFinite(p.data) >= 0) {
+          source = { kind: 'parameter', name };
+          detail = `parameter ${name} was already non-finite before this step (the previous update made it so: a learning rate too large?)`;
+          break;
+        }
       }
     }
-    return this.history;
+    if (!source && layers) source = this.locateLayer();
+    if (source && !detail) {
+      const layer = source.layer === -1 ? 'the loss layer (SoftmaxWithLoss)' : `layer ${source.layer} (${source.layerName})`;
+      detail = source.kind === 'output' ? `the first non-finite output came from ${layer}` : `the first non-finite gradient came from ${layer}${source.name ? `, parameter ${source.name}` : ''}`;
+    }
+    if (!detail) {
+      detail = layers ? 'no single layer could be blamed on a replay of the step' : "set checkFinite: 'layers' to find the first layer that went non-finite";
+    }
+    const msg = `Trainer: ${what} at iteration ${it} (0-based, epoch ${epoch}); training stopped before updating the parameters with it: ${detail}`;
+    return new NonFiniteError(msg, it, epoch, loss, source);
+  }
+
+  /** Replays the current batch layer by layer (unfused) and finds the first non-finite output, then gradient. */
+  private locateLayer(): NonFiniteSource | null {
+    const layers = this.network.layers;
+    let y: Tensor = this.xBatch;
+    for (let i = 0; i < layers.length; i++) {
+      y = layers[i].forward(y, true);
+      if (firstNonFinite(y.data) >= 0) return { kind: 'output', layer: i, layerName: layers[i].name };
+    }
+    const loss = this.network.lastLayer.forward(y, this.tBatch);
+    if (!Number.isFinite(loss)) return { kind: 'output', layer: -1, layerName: 'SoftmaxWithLoss' };
+    let d = this.network.lastLayer.backward(1);
+    if (firstNonFinite(d.data) >= 0) return { kind: 'gradient', layer: -1, layerName: 'SoftmaxWithLoss' };
+    const names = Object.entries(this.network.params);
+    for (let i = layers.length - 1; i >= 0; i--) {
+      d = layers[i].backward(d);
+      for (const [key, g] of Object.entries(layers[i].grads)) {
+        if (firstNonFinite(g.data) >= 0) {
+          const name = names.find(([, p]) => p === (layers[i].params as Record<string, Tensor>)[key])?.[0];
+          return { kind: 'gradient', layer: i, layerName: layers[i].name, name };
+        }
+      }
+      if (i > 0 && firstNonFinite(d.data) >= 0) return { kind: 'gradient', layer: i, layerName: layers[i].name };
+    }
+    return null;
   }
 }

@@ -17,10 +17,15 @@ function newestSource(dir: string): number {
   return t;
 }
 
-/** Compiles lib/ and bench/ to dist/ (tsc) unless `file` in dist/ is at least as new as every source. */
+/**
+ * Compiles lib/ and bench/ to dist/ (tsc) and writes the package's entry points, as
+ * `npm run build` does, unless `file` in dist/ is at least as new as every source.
+ */
 export function ensureBuilt(file: string): void {
-  const newest = Math.max(newestSource(path.join(ROOT, 'lib')), newestSource(path.join(ROOT, 'bench')));
+  const newest = Math.max(newestSource(path.join(ROOT, 'lib')), newestSource(path.join(ROOT, 'bench')),
+    fs.statSync(path.join(ROOT, 'scripts', 'write-esm-entry.js')).mtimeMs);
   if (!fs.existsSync(file) || fs.statSync(file).mtimeMs < newest) {
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'write-esm-entry.js')], { cwd: ROOT, stdio: 'pipe' });
   }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A seeded PRNG so that every failing test can be replayed with the same data.
 // The generator is mulberry32 (32-bit state, public domain algorithm).
+import { Tensor } from '../../lib/core/tensor';
 
 export class Rng {
   private state: number;
@@ -42,4 +43,20 @@ export class Rng {
     for (let i = 0; i < n; i++) a[i] = this.uniform(lo, hi);
     return a;
   }
+}
+
+/**
+ * A small separable toy set of n samples: features uniform in [-1, 1), and the class is the
+ * index of the largest of the first `classes` features.
+ */
+export function toyData(seed: number, n: number, features: number, classes: number): { x: Tensor; t: Int32Array } {
+  const rng = new Rng(seed);
+  const x = new Tensor(rng.floats(n * features), [n, features]);
+  const t = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (x.data[i * features + c] > x.data[i * features + best]) best = c;
+    t[i] = best;
+  }
+  return { x, t };
 }

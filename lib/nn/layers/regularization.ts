@@ -80,7 +80,7 @@ export class Dropout implements Layer {
 }
 
 // The course writes 10e-7 (that is 1e-6) under BatchNormalization's square root.
-const BN_EPS = 10e-7;
+export const BN_EPS = 10e-7;
 
 export interface BatchNormalizationOptions {
   /** Initial running mean (D); zeros by default. */
