@@ -4,19 +4,22 @@
       "target_name": "blasnet",
       "sources": [
         "native/addon.cc",
+        "native/activations.cc",
         "native/args.cc",
         "native/batchnorm.cc",
         "native/conv.cc",
-        "native/elementwise.cc",
+        "native/conv_fused.cc",
+        "native/dropout.cc",
         "native/gemm.cc",
         "native/im2col.cc",
+        "native/optim.cc",
         "native/pooling.cc",
+        "native/scratch.cc",
         "native/threads.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
-      "defines": ["NAPI_VERSION=8"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math"],
       "include_dirs": [
         "<!@(pkg-config --cflags-only-I openblas 2>/dev/null | sed 's/-I//g')"

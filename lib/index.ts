@@ -2,7 +2,7 @@
 // blasnet: the course's deep-learning building blocks over OpenBLAS.
 export * as kernels from './core/kernels';
 export { setNumThreads, getNumThreads, blasInfo } from './core/kernels';
-export type { BlasInfo, WindowGeometry } from './core/kernels';
+export type { BlasInfo, WindowGeometry, ConvGeometry, ConvPoolGeometry } from './core/kernels';
 export { ShapeError } from './core/errors';
 export { Tensor, tensor, take, argmax } from './core/tensor';
 export { setSeed, randn, rand, permutation, choice, getRandomState, setRandomState } from './core/random';

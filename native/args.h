@@ -1,61 +1,81 @@
 // SPDX-License-Identifier: MIT
-// Reading and checking N-API arguments. The TypeScript layer validates first;
-// these checks are the second line, so that even a direct call with bad
-// arguments throws a JS error and never touches memory out of bounds.
+// Reading and checking N-API arguments, for the readers that scripts/gen-native.js writes into
+// native/generated/readers.h from the contract (lib/core/contract.ts). Every refusal is a
+// TypeError (wrong kind of value) or RangeError (wrong size, range or overlap) whose message
+// starts with the function's name and names the argument.
 #pragma once
 
-#include <napi.h>
+#include "napi_version.h"
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+
+#include "buffers.h"
 
 namespace blasnet {
 
-struct F32 {
-  float* data = nullptr;
-  size_t length = 0;
-  // Set for any Float32Array, even an empty one (whose data may be null).
-  bool given = false;
-  bool present() const { return given; }
+// A named integer in a message: a geometry field (shown as "g.FH") or a derived extent ("OH").
+struct Named {
+  const char* name;
+  int64_t value;
+  bool field;
 };
 
-struct I32 {
-  int32_t* data = nullptr;
-  size_t length = 0;
+// A dim of a buffer's length: its name and value.
+struct Dim {
+  const char* name;
+  int64_t value;
 };
 
-class Args {
+class Reader {
  public:
-  Args(const Napi::CallbackInfo& info, const char* fn, size_t count);
-  // Between min_count and max_count arguments: the last ones are optional.
-  Args(const Napi::CallbackInfo& info, const char* fn, size_t min_count, size_t max_count);
-  size_t Length() const { return info_.Length(); }
+  Reader(const Napi::CallbackInfo& info, const char* fn) : info_(info), fn_(fn) {}
 
-  // A Float32Array argument (its own view: byteOffset included, no copy).
-  F32 Floats(size_t i, const char* name) const;
-  // Float32Array or null/undefined (returns an empty F32).
-  F32 OptionalFloats(size_t i, const char* name) const;
-  I32 Ints(size_t i, const char* name) const;
-  // An integer in [min, 2^31 - 1].
-  int64_t Int(size_t i, const char* name, int64_t min) const;
-  float Float(size_t i, const char* name) const;
-  // A finite number, kept in double precision.
-  double Double(size_t i, const char* name) const;
+  // Exactly `count` arguments, named `names` in the message.
+  void Count(size_t count, const char* names) const;
+
   bool Bool(size_t i, const char* name) const;
+  // An integer number in [min, max].
+  int64_t Int(size_t i, const char* name, int64_t min, int64_t max) const;
+  // Any number, as a double.
+  double Number(size_t i, const char* name) const;
+  // A Float32Array / Int32Array (its own view: byteOffset included, nothing copied); with
+  // nullable, null or undefined give an absent buffer.
+  F32 Floats(size_t i, const char* name, bool nullable) const;
+  I32 Ints(size_t i, const char* name, bool nullable) const;
 
-  // Throws a RangeError unless `length` equals the product of dims (checked for overflow).
-  void ExpectLength(const char* name, size_t length, std::initializer_list<int64_t> dims) const;
-  // Throws a RangeError when the two buffers share memory.
-  void ExpectDisjoint(const char* a, const void* pa, size_t na, const char* b, const void* pb,
-                      size_t nb) const;
+  // A plain object (a geometry), described as `fields` in the message.
+  Napi::Object Object(size_t i, const char* name, const char* fields) const;
+  // An integer field of it in [min, max].
+  int64_t Field(const Napi::Object& o, const char* arg, const char* field, int64_t min, int64_t max) const;
+  // (size + 2 pad - k) / stride + 1, or a RangeError when the window does not fit.
+  int64_t Window(const char* arg, const char* extent, Named size, Named k, Named stride, Named pad) const;
+  // A RangeError unless the product of the values is below 2^31.
+  void Int32Product(const char* arg, std::initializer_list<Named> dims) const;
+
+  // A RangeError unless the buffer holds exactly the product of dims (overflow-checked).
+  void Length(const char* name, const F32& buf, std::initializer_list<Dim> dims) const;
+  void Length(const char* name, const I32& buf, std::initializer_list<Dim> dims) const;
+  // A RangeError when the two buffers share memory.
+  template <class A, class B>
+  void Disjoint(const char* a_name, const A& a, const char* b_name, const B& b) const {
+    CheckDisjoint(a_name, a.data, a.length * sizeof(*a.data), b_name, b.data, b.length * sizeof(*b.data));
+  }
+  // A RangeError when they share memory without being exactly the same view.
+  void SameOrDisjoint(const char* a_name, const F32& a, const char* b_name, const F32& b) const;
+
   [[noreturn]] void Range(const std::string& msg) const;
   [[noreturn]] void Type(const std::string& msg) const;
 
-  Napi::Env env() const { return info_.Env(); }
-
  private:
+  void CheckDisjoint(const char* a_name, const void* a, size_t a_bytes, const char* b_name, const void* b,
+                     size_t b_bytes) const;
+  void CheckLength(const char* name, size_t length, std::initializer_list<Dim> dims) const;
   std::string Where(size_t i, const char* name) const;
+  std::string Show(const char* arg, const Named& n) const;
+
   const Napi::CallbackInfo& info_;
   const char* fn_;
 };

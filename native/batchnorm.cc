@@ -2,25 +2,19 @@
 #include "batchnorm.h"
 
 #include <cmath>
-#include <vector>
+
+#include "generated/contract.h"
+#include "scratch.h"
 
 namespace blasnet {
-namespace {
-
-double* Scratch(std::vector<double>& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n) v.resize(n);
-  return v.data();
-}
-
-}  // namespace
 
 void BatchNormForward(const float* x, const float* gamma, const float* beta, float* run_mean,
                       float* run_var, float* xc, float* xn, float* std, float* out, int64_t N,
                       int64_t D, double momentum, double eps, bool train) {
-  thread_local std::vector<double> mean_buf, var_buf;
-  double* mean = Scratch(mean_buf, D);
+  thread_local Scratch<double> mean_buf, var_buf;
+  double* mean = mean_buf.Get(D);
   if (train) {
-    double* var = Scratch(var_buf, D);
+    double* var = var_buf.Get(D);
     for (int64_t j = 0; j < D; ++j) mean[j] = 0.0;
     for (int64_t r = 0; r < N; ++r) {
       const float* xr = x + r * D;
@@ -68,10 +62,10 @@ void BatchNormForward(const float* x, const float* gamma, const float* beta, flo
 void BatchNormBackward(const float* dout, const float* gamma, const float* xc, const float* xn,
                        const float* std, float* dgamma, float* dbeta, float* dx, int64_t N,
                        int64_t D, bool train) {
-  thread_local std::vector<double> sum_d_buf, sum_dxc_buf, sum_dg_buf, dvar_buf, dmu_buf;
-  double* sum_d = Scratch(sum_d_buf, D);
-  double* sum_dxc = Scratch(sum_dxc_buf, D);
-  double* sum_dg = Scratch(sum_dg_buf, D);
+  thread_local Scratch<double> sum_d_buf, sum_dxc_buf, sum_dg_buf, dvar_buf, dmu_buf;
+  double* sum_d = sum_d_buf.Get(D);
+  double* sum_dxc = sum_dxc_buf.Get(D);
+  double* sum_dg = sum_dg_buf.Get(D);
   for (int64_t j = 0; j < D; ++j) sum_d[j] = sum_dxc[j] = sum_dg[j] = 0.0;
   for (int64_t r = 0; r < N; ++r) {
     const float* dr = dout + r * D;
@@ -97,8 +91,8 @@ void BatchNormBackward(const float* dout, const float* gamma, const float* xc, c
   }
   // dxc = gamma*dout/std + (2/N) xc dvar with dvar = -0.5 gamma sum(dout*xc) / std^3;
   // dx = dxc - mean over the batch of dxc.
-  double* dvar = Scratch(dvar_buf, D);
-  double* dmu = Scratch(dmu_buf, D);
+  double* dvar = dvar_buf.Get(D);
+  double* dmu = dmu_buf.Get(D);
   for (int64_t j = 0; j < D; ++j) {
     const double s = std[j];
     dvar[j] = (2.0 / static_cast<double>(N)) * (-0.5 * gamma[j] * sum_dxc[j] / (s * s * s));
@@ -121,29 +115,16 @@ void BatchNormBackward(const float* dout, const float* gamma, const float* xc, c
   }
 }
 
-void DropoutForward(const float* x, float* out, float* mask, int64_t n, double ratio, float keep,
-                    uint64_t seed) {
-  // splitmix64: fast, and each call's stream is fixed by the seed drawn from the library's
-  // seeded generator, so setSeed() makes masks repeat.
-  uint64_t state = seed;
-  for (int64_t i = 0; i < n; ++i) {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    const double u = static_cast<double>(z >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
-    const float m = u > ratio ? keep : 0.0f;
-    mask[i] = m;
-    out[i] = x[i] * m;
-  }
+// ---- Bindings: batchNormForward, batchNormBackward (lib/core/contract.ts) ----
+
+void Run(const BatchNormForwardArgs& a) {
+  BatchNormForward(a.x.data, a.gamma.data, a.beta.data, a.runMean.data, a.runVar.data, a.xc.data, a.xn.data,
+                   a.std_.data, a.out.data, a.N, a.D, a.momentum, a.eps, a.train);
 }
 
-void Multiply(const float* a, const float* b, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
-}
-
-void Scale(const float* x, float* out, int64_t n, float s) {
-  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * s;
+void Run(const BatchNormBackwardArgs& a) {
+  BatchNormBackward(a.dout.data, a.gamma.data, a.xc.data, a.xn.data, a.std_.data, a.dgamma.data, a.dbeta.data,
+                    a.dx.data, a.N, a.D, a.train);
 }
 
 }  // namespace blasnet

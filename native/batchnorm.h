@@ -19,14 +19,4 @@ void BatchNormBackward(const float* dout, const float* gamma, const float* xc, c
                        const float* std, float* dgamma, float* dbeta, float* dx, int64_t N,
                        int64_t D, bool train);
 
-// out = x * mask where mask[i] = keep if a uniform draw > ratio else 0 (mask kept for
-// backward). The draws come from a generator seeded with `seed`.
-void DropoutForward(const float* x, float* out, float* mask, int64_t n, double ratio, float keep,
-                    uint64_t seed);
-
-// out = a * b element-wise.
-void Multiply(const float* a, const float* b, float* out, int64_t n);
-// out = x * s.
-void Scale(const float* x, float* out, int64_t n, float s);
-
 }  // namespace blasnet

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-// Shared helpers for the kernels: overflow-safe size arithmetic and the
-// small thread pool used to split loop kernels over the batch.
+// Small helpers every kernel uses: overflow-safe size arithmetic, the sliding-window extent,
+// and the exception a kernel throws to refuse a call.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
+#include <stdexcept>
+#include <string>
 
 namespace blasnet {
 
@@ -22,13 +23,11 @@ inline int64_t OutExtent(int64_t in, int64_t k, int64_t stride, int64_t pad) {
   return span / stride + 1;
 }
 
-// Number of loop threads (our own, not OpenBLAS's); 1 means run inline.
-int LoopThreads();
-void SetLoopThreads(int n);
-
-// Runs fn(begin, end) over [0, n) split into contiguous chunks, one per loop
-// thread, when `work` (a rough count of inner operations) makes it worth it.
-// The caller's thread takes the first chunk. Blocks until all chunks finish.
-void ParallelFor(int64_t n, int64_t work, const std::function<void(int64_t, int64_t)>& fn);
+// A call a kernel refuses (a scratch above the cap, say): the binding turns it into a JavaScript
+// RangeError whose message is the call's name, ": " and what().
+class Refusal : public std::runtime_error {
+ public:
+  explicit Refusal(const std::string& what) : std::runtime_error(what) {}
+};
 
 }  // namespace blasnet

@@ -1,43 +1,68 @@
 // SPDX-License-Identifier: MIT
-// Convolution through im2col + sgemm, output NCHW.
+// Convolution over NCHW, per sample: the transposed im2col of the sample (colT, C·FH·FW x
+// OH·OW) in a per-thread scratch that stays in cache, then out_n (FN x OH·OW) = W · colT + b.
+// Backward recomputes colT from x rather than keeping the whole batch's columns.
 #pragma once
 
 #include <cstdint>
 
 #include "im2col.h"
-#include "pooling.h"
 
 namespace blasnet {
 
-// A max pooling fused after the convolution (and its Relu): each sample's output is pooled
-// while it is in cache and never written out whole. plane is the pooling geometry over one
-// (OH, OW) output plane (its N and C are not used).
-struct PoolFuse {
-  PoolGeom plane;
-  float* pooled = nullptr;          // forward: (N, FN, plane.OH, plane.OW)
-  int32_t* argmax = nullptr;        // forward: written; backward: read
-  const float* relu_pooled = nullptr;  // backward: the pooled output when the Relu was fused
-  int64_t size() const { return plane.OH * plane.OW; }
+// Where each sample's convolution output goes in forward: the caller's array, or a per-thread
+// scratch when a fused layer after it reduces it first (native/conv_fused.cc).
+class ConvOutput {
+ public:
+  virtual ~ConvOutput() = default;
+  // Sample n's (FN x OH·OW) output buffer, or nullptr for a per-thread scratch.
+  virtual float* Sample(int64_t n) const = 0;
+  // Called once sample n's output y (bias included) is complete.
+  virtual void Done(int64_t n, float* y) const = 0;
 };
 
-// x (N,C,H,W), W (FN, C*FH*FW), b (FN) -> out (N, FN, OH, OW); per sample
-// out_n (FN, OH*OW) = W col_n^T + b. col (N*OH*OW, C*FH*FW) receives im2col(x) when not
-// null; with col null each sample's columns live in a per-thread scratch only.
-// relu = true applies max(0, .) to out while it is still in cache (a fused Relu).
-// With pool the output is pool->pooled and pool->argmax (out is not used).
-void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const float* b,
-                 float* col, float* out, bool relu = false, const PoolFuse* pool = nullptr);
+// Where each sample's gradient of the convolution output comes from in backward: dout as
+// given, or routed back through fused layers into a per-thread scratch.
+class ConvOutputGrad {
+ public:
+  virtual ~ConvOutputGrad() = default;
+  // Sample n's (FN x OH·OW) gradient; `scratch` (FN·OH·OW floats) is there to write it into.
+  virtual const float* Sample(int64_t n, float* scratch) const = 0;
+  virtual bool uses_scratch() const = 0;
+};
 
-// dout (N, FN, OH, OW) and either the forward pass's col or its input x (col null: the
-// columns are recomputed per sample) -> dW (FN, C*FH*FW), db (FN) and, when dx is not
-// null, dx (N,C,H,W) through dcol_n = dout_n^T W and col2im (dcol keeps them when not null).
-// relu_out, when not null, is the output of a forward pass with relu = true: dout is then
-// taken as zero where relu_out <= 0 (the fused Relu's backward).
-// With pool (relu_out is then not used), dout is the gradient of the pooled
-// output (N, FN, plane.OH, plane.OW), routed back through pool->argmax and, when
-// pool->relu_pooled is given, the fused Relu.
-void ConvBackward(const ConvGeom& g, int64_t FN, const float* dout, const float* x,
-                  const float* col, const float* W, float* dW, float* db, float* dcol, float* dx,
-                  const float* relu_out = nullptr, const PoolFuse* pool = nullptr);
+// The plain convolution: out (N, FN, OH, OW) is the output, dout its gradient.
+class PlainOutput : public ConvOutput {
+ public:
+  PlainOutput(float* out, int64_t per_sample) : out_(out), per_(per_sample) {}
+  float* Sample(int64_t n) const override { return out_ + n * per_; }
+  void Done(int64_t, float*) const override {}
+
+ private:
+  float* out_;
+  int64_t per_;
+};
+
+class PlainGrad : public ConvOutputGrad {
+ public:
+  PlainGrad(const float* dout, int64_t per_sample) : dout_(dout), per_(per_sample) {}
+  const float* Sample(int64_t n, float*) const override { return dout_ + n * per_; }
+  bool uses_scratch() const override { return false; }
+
+ private:
+  const float* dout_;
+  int64_t per_;
+};
+
+// x (N, C, H, W), W (FN, C·FH·FW), b (FN): each sample's convolution into `out`.
+void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const float* b,
+                 const ConvOutput& out);
+
+// dW (FN, C·FH·FW), db (FN) and, unless dx is null, dx (N, C, H, W) from the gradient of the
+// convolution output. dW and db are sums over the batch: each of a fixed number of sample
+// blocks (ReductionBlocks) sums its samples, and the block sums are added in block order, so
+// the result is the same at any thread count.
+void ConvBackward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const ConvOutputGrad& dout,
+                  float* dW, float* db, float* dx);
 
 }  // namespace blasnet

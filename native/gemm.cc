@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
-#include "common.h"
+#include "generated/contract.h"
+#include "threads.h"
 
 namespace blasnet {
 
@@ -24,16 +26,12 @@ double MultiThreadGemmWork() {
   return work;
 }
 
-// OpenBLAS itself is held at one thread: its workers spin after each threaded call and
-// would compete with blasnet's loop threads for the cores. Large gemms are split here
-// instead, over the same loop threads that run im2col and pooling: one thread pool only.
-void HoldOpenBlasAtOneThread() {
-  static const bool done = [] {
-    openblas_set_num_threads(1);
-    return true;
-  }();
-  (void)done;
-}
+// Slices are at least this many rows or columns of C, and at most kMaxGemmSlices of them. Each
+// slice packs the whole other operand again: with kMinSliceExtent rows per slice that costs
+// under 1/kMinSliceExtent of the gemm (a batch of 100 rows is cut in two, as one slice per
+// core on two cores; thousands of rows in up to eight).
+constexpr int kMinSliceExtent = 32;
+constexpr int kMaxGemmSlices = 8;
 
 // One slice of C: rows [r0, r1) and columns [c0, c1) of C = alpha op(A) op(B) + beta C.
 void GemmSlice(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
@@ -52,18 +50,45 @@ void GemmSlice(bool transA, bool transB, int M, int N, int K, float alpha, const
 
 }  // namespace
 
+void SetUpBlas() {
+  openblas_set_num_threads(1);
+  WarmUpBlas();
+}
+
+void WarmUpBlas() {
+  thread_local bool done = false;
+  if (done) return;
+  done = true;
+  // 128^3 multiply-adds: above the size OpenBLAS's small-matrix kernels take (they need no buffer).
+  constexpr int n = 128;
+  std::vector<float> a(n * n, 0.0f), c(n * n);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, a.data(), n, 0.0f, c.data(), n);
+}
+
+int GemmSlices(int M, int N, int K) {
+  const double work = static_cast<double>(M) * N * K;
+  if (work < MultiThreadGemmWork()) return 1;
+  const int extent = std::max(M, N);
+  // Double the slices while each keeps at least half the threshold's work and kMinSliceExtent rows.
+  int slices = 1;
+  while (slices < kMaxGemmSlices && work / (2.0 * slices) >= MultiThreadGemmWork() / 2 &&
+         extent / (2 * slices) >= kMinSliceExtent) {
+    slices *= 2;
+  }
+  return slices;
+}
+
 void Sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
            const float* B, float beta, float* C, bool may_thread) {
-  HoldOpenBlasAtOneThread();
-  const double work = static_cast<double>(M) * N * K;
-  const int parts = may_thread && work >= MultiThreadGemmWork() ? LoopThreads() : 1;
+  const int parts = may_thread ? GemmSlices(M, N, K) : 1;
   if (parts <= 1) {
     GemmSlice(transA, transB, M, N, K, alpha, A, B, beta, C, 0, M, 0, N);
     return;
   }
-  // Split the longer side of C into one slice per thread.
+  // Cut the longer side of C into `parts` slices; the threads of the call share them.
   const bool by_rows = M >= N;
   const int64_t extent = by_rows ? M : N;
+  const double work = static_cast<double>(M) * N * K;
   ParallelFor(parts, static_cast<int64_t>(work), [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const int lo = static_cast<int>(extent * p / parts), hi = static_cast<int>(extent * (p + 1) / parts);
@@ -104,6 +129,32 @@ void AffineBackward(const float* dout, const float* x, const float* W, float* dx
   Sgemm(true, false, I, O, N, 1.0f, x, dout, 0.0f, dW);
   ColumnSums(dout, N, O, db, false);
   if (dx != nullptr) Sgemm(false, true, N, I, O, 1.0f, dout, W, 0.0f, dx);
+}
+
+// ---- Bindings: the dense kernels and OpenBLAS's configuration (lib/core/contract.ts) ----
+
+void Run(const SgemmArgs& a) {
+  Sgemm(a.transA, a.transB, static_cast<int>(a.M), static_cast<int>(a.N), static_cast<int>(a.K),
+        static_cast<float>(a.alpha), a.A.data, a.B.data, static_cast<float>(a.beta), a.C.data);
+}
+
+void Run(const AffineForwardArgs& a) {
+  AffineForward(a.x.data, a.W.data, a.b.data, a.out.data, static_cast<int>(a.N), static_cast<int>(a.I),
+                static_cast<int>(a.O));
+}
+
+void Run(const AffineBackwardArgs& a) {
+  AffineBackward(a.dout.data, a.x.data, a.W.data, a.dx.data, a.dW.data, a.db.data, static_cast<int>(a.N),
+                 static_cast<int>(a.I), static_cast<int>(a.O));
+}
+
+void Run(const AddRowVectorArgs& a) { AddRowVector(a.Y.data, a.b.data, a.rows, a.cols); }
+
+void Run(const ColumnSumsArgs& a) { ColumnSums(a.X.data, a.rows, a.cols, a.out.data, false); }
+
+BlasConfig Run(const OpenblasConfigArgs&) {
+  return BlasConfig{openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(),
+                    openblas_get_parallel()};
 }
 
 }  // namespace blasnet

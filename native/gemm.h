@@ -10,14 +10,32 @@ namespace blasnet {
 // multiply-adds) take W1 from about 455,000 to 600,000 samples/s when split over two threads.
 constexpr double kMultiThreadGemmWork = 2.0 * 1024 * 1024;
 
+// OpenBLAS is held at one thread: its workers spin after each threaded call and would compete
+// with blasnet's loop threads for the cores. Called when the addon is loaded (in each Node
+// environment, on its thread), with WarmUpBlas.
+void SetUpBlas();
+
+// OpenBLAS allocates a work buffer on a thread's first large gemm and, when that allocation
+// fails (memory exhausted), retries forever. Every thread that runs gemms calls this when it
+// starts: one gemm large enough to need the buffer, so that the buffer exists before a large
+// call can exhaust memory. (Where OpenBLAS shares its buffers between threads instead, a
+// buffer for concurrent gemms may still be allocated later.)
+void WarmUpBlas();
+
 // C[M,N] = alpha * op(A) * op(B) + beta * C, row-major and packed:
 // op(A) is M x K (A stored K x M when transA), op(B) is K x N (B stored N x K when transB).
 // From kMultiThreadGemmWork multiply-adds up (BLASNET_GEMM_THREAD_WORK overrides it) the
-// rows or columns of C are split over the loop threads, each slice a single-threaded
-// OpenBLAS call; smaller gemms gain nothing from a second core here. may_thread = false
-// keeps it on the calling thread (callers that split their work over the threads already).
+// longer side of C is cut into slices (GemmSlices), each a single-threaded OpenBLAS call,
+// which the loop threads share; smaller gemms gain nothing from a second core here.
+// may_thread = false makes it one call on the calling thread (callers that split their work
+// over the threads already).
 void Sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A,
            const float* B, float beta, float* C, bool may_thread = true);
+
+// How many slices Sgemm cuts C into: fixed by the shape alone, never by the thread count.
+// OpenBLAS may sum a smaller call's products in another order (its small-matrix kernels), so
+// the same slices at every thread count are what makes the result the same.
+int GemmSlices(int M, int N, int K);
 
 // Y[r, c] += b[c] for a row-major Y of rows x cols.
 void AddRowVector(float* Y, const float* b, int64_t rows, int64_t cols);

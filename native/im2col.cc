@@ -3,9 +3,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
-#include "common.h"
+#include "generated/contract.h"
+#include "scratch.h"
+#include "threads.h"
 
 namespace blasnet {
 
@@ -112,10 +113,10 @@ inline bool PadToFlat(const ConvGeom& g, ConvGeom* padded, int64_t* extra) {
   return padded->OW == padded->W;  // always, by the arithmetic above; checked all the same
 }
 
-float* ThreadScratch(size_t n) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
+// The padded copy of one sample's planes (PadToFlat).
+float* PaddedScratch(size_t n) {
+  thread_local Scratch<float> padded;
+  return padded.Get(n);
 }
 
 inline FlatTap FlatRange(const ConvGeom& g, int64_t fh, int64_t fw) {
@@ -132,26 +133,30 @@ inline FlatTap FlatRange(const ConvGeom& g, int64_t fh, int64_t fw) {
 // inside the image, zero where the tap falls off the left or right edge (the entries between
 // row ends that a flat copy or add would otherwise take from the neighbouring image row).
 // Built once per geometry and thread; FW rows of S words.
+// The masks live in a per-thread scratch; `key` remembers the geometry they were built for,
+// and `built` the allocation they were built in (a released scratch comes back empty).
 const uint32_t* ColumnMasks(const ConvGeom& g) {
-  thread_local std::vector<uint32_t> masks;
+  thread_local Scratch<uint32_t> masks;
+  thread_local size_t built = 0;
   thread_local int64_t key[4] = {-1, -1, -1, -1};
   const int64_t S = g.rows();
-  if (key[0] != g.OW || key[1] != S || key[2] != g.pad || key[3] != g.FW) {
-    masks.assign(static_cast<size_t>(g.FW * S), 0u);
+  uint32_t* m = masks.Get(static_cast<size_t>(g.FW * S));
+  if (masks.allocations() != built || key[0] != g.OW || key[1] != S || key[2] != g.pad || key[3] != g.FW) {
     for (int64_t fw = 0; fw < g.FW; ++fw) {
       int64_t lo, hi;
       ValidRange(g.W, g.OW, 1, g.pad, fw, &lo, &hi);
       for (int64_t s = 0; s < S; ++s) {
         const int64_t ow = s % g.OW;
-        masks[fw * S + s] = (ow >= lo && ow < hi) ? 0xffffffffu : 0u;
+        m[fw * S + s] = (ow >= lo && ow < hi) ? 0xffffffffu : 0u;
       }
     }
+    built = masks.allocations();
     key[0] = g.OW;
     key[1] = S;
     key[2] = g.pad;
     key[3] = g.FW;
   }
-  return masks.data();
+  return m;
 }
 
 // dst[i] = src[i] where mask[i] is set, +0 elsewhere: one streaming pass (bitwise, so a NaN
@@ -188,7 +193,7 @@ void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
   ConvGeom gp;
   int64_t e;
   if (PadToFlat(g, &gp, &e)) {
-    float* xp = ThreadScratch(gp.in_size());
+    float* xp = PaddedScratch(gp.in_size());
     std::memset(xp, 0, sizeof(float) * gp.in_size());
     for (int64_t c = 0; c < g.C; ++c) {
       for (int64_t h = 0; h < g.H; ++h) {
@@ -245,7 +250,7 @@ void Col2imTOne(const ConvGeom& g, const float* colT, float* dx) {
   ConvGeom gp;
   int64_t e;
   if (PadToFlat(g, &gp, &e)) {
-    float* dxp = ThreadScratch(gp.in_size());
+    float* dxp = PaddedScratch(gp.in_size());
     Col2imTOne(gp, colT, dxp);
     for (int64_t c = 0; c < g.C; ++c) {
       for (int64_t h = 0; h < g.H; ++h) {
@@ -302,5 +307,11 @@ void Col2im(const ConvGeom& g, const float* col, float* dx) {
     for (int64_t n = b; n < e; ++n) Col2imOne(g, col + n * per, dx + n * g.in_size());
   });
 }
+
+// ---- Bindings: im2col, col2im (lib/core/contract.ts) ----
+
+void Run(const Im2colArgs& a) { Im2col(WindowOf(a.g), a.x.data, a.col.data); }
+
+void Run(const Col2imArgs& a) { Col2im(WindowOf(a.g), a.col.data, a.dx.data); }
 
 }  // namespace blasnet

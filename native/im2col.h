@@ -17,6 +17,13 @@ struct ConvGeom {
   int64_t in_size() const { return C * H * W; }    // input elements per sample
 };
 
+// The window part of a geometry read from JavaScript (WindowGeometry, ConvGeometry and
+// ConvPoolGeometry of native/generated/contract.h all have these fields).
+template <class G>
+ConvGeom WindowOf(const G& g) {
+  return ConvGeom{g.N, g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad, g.OH, g.OW};
+}
+
 // One sample: x (C,H,W) -> col (OH*OW, C*FH*FW).
 void Im2colOne(const ConvGeom& g, const float* x, float* col);
 // One sample: dx (C,H,W) = sum of col's entries over the windows (overwrites dx).

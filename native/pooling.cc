@@ -4,7 +4,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "common.h"
+#include "generated/contract.h"
+#include "threads.h"
 
 namespace blasnet {
 namespace {
@@ -180,5 +181,12 @@ void AvgPoolBackward(const PoolGeom& g, const float* dout, float* dx) {
     }
   });
 }
+
+// ---- Bindings: max and average pooling (lib/core/contract.ts) ----
+
+void Run(const MaxPoolForwardArgs& a) { MaxPoolForward(WindowOf(a.g), a.x.data, a.out.data, a.argmax.data); }
+void Run(const MaxPoolBackwardArgs& a) { MaxPoolBackward(WindowOf(a.g), a.dout.data, a.argmax.data, a.dx.data); }
+void Run(const AvgPoolForwardArgs& a) { AvgPoolForward(WindowOf(a.g), a.x.data, a.out.data); }
+void Run(const AvgPoolBackwardArgs& a) { AvgPoolBackward(WindowOf(a.g), a.dout.data, a.dx.data); }
 
 }  // namespace blasnet

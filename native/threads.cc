@@ -1,21 +1,41 @@
 // SPDX-License-Identifier: MIT
-// A tiny persistent worker pool: loop kernels (im2col, col2im, pooling) split
-// the batch between the caller's thread and the workers. Spawning threads per
-// call would cost tens of microseconds; waking a parked worker costs a few.
+// A tiny persistent worker pool: loop kernels split their range between the caller's thread
+// and the workers. Spawning threads per call would cost tens of microseconds; waking a parked
+// worker costs a few. The pool is shared by every Node environment of the process; how many
+// of its threads a call uses is the calling environment's own setting.
+#include "threads.h"
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
-#include "common.h"
+#include "gemm.h"
+#include "generated/contract.h"
+#include "scratch.h"
 
 namespace blasnet {
 namespace {
 
+// Reductions cut their items into at most this many blocks, whatever the thread count: 24
+// splits evenly over 1, 2, 3, 4, 6, 8 and 12 threads.
+constexpr int64_t kReductionBlocks = 24;
+
+// Work below this many inner operations runs on the caller's thread alone: waking a
+// parked worker costs several microseconds, more than small element-wise loops take.
+constexpr int64_t kMinParallelWork = 1 << 20;
+
+// The environment whose call runs on this OS thread (set by the binding for each call).
+thread_local EnvThreads* current_env = nullptr;
+
 // True on a thread while it runs a chunk of a parallel loop: a kernel called from inside
-// one (the conv loop's element-wise calls) then runs inline instead of re-entering the pool.
+// one then runs inline instead of re-entering the pool.
 thread_local bool in_parallel_region = false;
 
 struct RegionGuard {
@@ -23,9 +43,13 @@ struct RegionGuard {
   ~RegionGuard() { in_parallel_region = false; }
 };
 
-// Work below this many inner operations runs on the caller's thread alone: waking a
-// parked worker costs several microseconds, more than small element-wise loops take.
-constexpr int64_t kMinParallelWork = 1 << 20;
+// BLASNET_TEST_MAX_WORKERS=k makes creating a worker beyond the k-th fail as the system would
+// under a process limit (std::system_error, EAGAIN): for the test that such a failure only
+// means fewer threads.
+int TestWorkerLimit() {
+  const char* env = std::getenv("BLASNET_TEST_MAX_WORKERS");
+  return env != nullptr ? std::atoi(env) : -1;
+}
 
 class Pool {
  public:
@@ -38,42 +62,38 @@ class Pool {
     for (auto& t : workers_) t.join();
   }
 
-  int threads() const { return threads_.load(); }
-
-  void set_threads(int n) {
-    n = std::max(1, std::min(n, 64));
-    threads_.store(n);
-  }
-
-  void Run(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
-    // Only one parallel region at a time; a concurrent caller (another
-    // worker_thread's environment) runs inline instead of waiting.
+  // Runs fn over [0, n) in up to `parts` chunks with the workers; returns false, having run
+  // nothing, when another caller's call holds the pool or no worker could be created.
+  bool Run(int64_t n, int parts, const std::function<void(int64_t, int64_t)>& fn) {
     std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
-    int parts = static_cast<int>(std::min<int64_t>(threads_.load(), n));
-    if (!busy.owns_lock() || parts <= 1) {
-      fn(0, n);
-      return;
-    }
-    EnsureWorkers(parts - 1);
+    if (!busy.owns_lock()) return false;
+    parts = std::min(parts, EnsureWorkers(parts - 1) + 1);
+    if (parts <= 1) return false;
     {
       std::lock_guard<std::mutex> lk(mu_);
       fn_ = &fn;
       n_ = n;
       parts_ = parts;
+      error_ = nullptr;
+      error_part_ = parts;
       pending_.store(parts - 1);
       generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
-    {
-      RegionGuard region;
-      fn(0, ChunkEnd(0));
-    }
+    RunChunk(0);
     // The other chunks usually finish within microseconds of ours: spin a little before
     // sleeping, since a futex wake-up on a virtual machine can take tens of microseconds.
     for (int i = 0; i < kSpin && pending_.load(std::memory_order_acquire) > 0; ++i) CpuRelax();
-    std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [&] { return pending_.load() == 0; });
-    fn_ = nullptr;
+    std::exception_ptr error;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      done_cv_.wait(lk, [&] { return pending_.load() == 0; });
+      fn_ = nullptr;
+      error = error_;
+      error_ = nullptr;
+    }
+    if (error) std::rethrow_exception(error);
+    return true;
   }
 
  private:
@@ -88,16 +108,49 @@ class Pool {
 #endif
   }
 
-  int64_t ChunkEnd(int part) const { return n_ * (part + 1) / parts_; }
-
-  void EnsureWorkers(int count) {
-    while (static_cast<int>(workers_.size()) < count) {
-      int index = static_cast<int>(workers_.size()) + 1;
-      workers_.emplace_back([this, index] { Loop(index); });
+  // Runs chunk `part`; an exception is kept (the lowest part's, so the message does not
+  // depend on timing) for the caller to rethrow.
+  void RunChunk(int part) {
+    const int64_t begin = n_ * part / parts_, end = n_ * (part + 1) / parts_;
+    try {
+      RegionGuard region;
+      (*fn_)(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(error_mu_);
+      if (part < error_part_) {
+        error_ = std::current_exception();
+        error_part_ = part;
+      }
     }
   }
 
+  // Makes up to `count` workers exist and returns how many do. A thread that cannot be
+  // created (std::system_error under a process limit) is not retried for a second.
+  int EnsureWorkers(int count) {
+    using Clock = std::chrono::steady_clock;
+    if (static_cast<int>(workers_.size()) >= count) return count;
+    if (failed_at_ != Clock::time_point() && Clock::now() - failed_at_ < std::chrono::seconds(1)) {
+      return static_cast<int>(workers_.size());
+    }
+    static const int test_limit = TestWorkerLimit();
+    while (static_cast<int>(workers_.size()) < count) {
+      const int index = static_cast<int>(workers_.size()) + 1;
+      try {
+        if (test_limit >= 0 && static_cast<int>(workers_.size()) >= test_limit) {
+          throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
+                                  "BLASNET_TEST_MAX_WORKERS");
+        }
+        workers_.emplace_back([this, index] { Loop(index); });
+      } catch (...) {
+        failed_at_ = Clock::now();
+        break;
+      }
+    }
+    return static_cast<int>(workers_.size());
+  }
+
   void Loop(int part) {
+    WarmUpBlas();
     uint64_t seen = 0;
     for (;;) {
       // Training runs parallel regions back to back: wait for the next one spinning for a
@@ -112,13 +165,10 @@ class Pool {
       if (stop_.load()) return;
       seen = generation_.load();
       if (part >= parts_) continue;
-      const auto* fn = fn_;
-      int64_t begin = n_ * part / parts_, end = ChunkEnd(part);
       lk.unlock();
-      {
-        RegionGuard region;
-        (*fn)(begin, end);
-      }
+      RunChunk(part);
+      // A huge call's scratch is not kept by the worker for the rest of the process.
+      ReleaseLargeScratch();
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> done(mu_);
         done_cv_.notify_one();
@@ -126,14 +176,17 @@ class Pool {
     }
   }
 
-  std::atomic<int> threads_{static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
   std::mutex run_mu_;
   std::mutex mu_;
+  std::mutex error_mu_;
   std::condition_variable cv_, done_cv_;
   std::vector<std::thread> workers_;
+  std::chrono::steady_clock::time_point failed_at_{};
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0;
   int parts_ = 1;
+  std::exception_ptr error_;
+  int error_part_ = 0;
   std::atomic<int> pending_{0};
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
@@ -148,16 +201,40 @@ Pool& ThePool() {
 
 }  // namespace
 
-int LoopThreads() { return ThePool().threads(); }
-void SetLoopThreads(int n) { ThePool().set_threads(n); }
+int DefaultThreads() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp<int64_t>(cores, 1, kMaxThreads));
+}
+
+CallScope::CallScope(EnvThreads* env) : prev_(current_env) { current_env = env; }
+CallScope::~CallScope() { current_env = prev_; }
+
+int CallThreads() {
+  if (in_parallel_region || current_env == nullptr) return 1;
+  return current_env->threads;
+}
+
+void SetCallThreads(int n) {
+  if (current_env != nullptr) current_env->threads = n;
+}
+
+int64_t ReductionBlocks(int64_t n) { return std::min(n, kReductionBlocks); }
 
 void ParallelFor(int64_t n, int64_t work, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  if (n == 1 || work < kMinParallelWork || LoopThreads() <= 1 || in_parallel_region) {
+  const int threads = CallThreads();
+  if (n == 1 || work < kMinParallelWork || threads <= 1) {
     fn(0, n);
     return;
   }
-  ThePool().Run(n, fn);
+  const int parts = static_cast<int>(std::min<int64_t>(threads, n));
+  if (!ThePool().Run(n, parts, fn)) fn(0, n);
 }
+
+// ---- Bindings: setNumThreads, getNumThreads (lib/core/contract.ts) ----
+
+void Run(const SetNumThreadsArgs& a) { SetCallThreads(static_cast<int>(a.n)); }
+
+int64_t Run(const GetNumThreadsArgs&) { return CallThreads(); }
 
 }  // namespace blasnet

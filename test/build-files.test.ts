@@ -61,3 +61,24 @@ describe('native source lists', () => {
     expect([...cmake].sort()).toEqual(onDisk.sort());
   });
 });
+
+describe('the Node-API version', () => {
+  test('is written once, in native/napi_version.h, and package.json names the same one for cmake-js', () => {
+    const header = read('native/napi_version.h');
+    const defined = [...header.matchAll(/^#define NAPI_VERSION (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(defined).toHaveLength(1);
+    const pkg = JSON.parse(read('package.json')) as { binary: { napi_versions: number[] } };
+    expect(pkg.binary.napi_versions).toEqual(defined);
+    expect(read('CMakeLists.txt')).not.toMatch(/NAPI_VERSION=/);
+    expect(read('binding.gyp')).not.toMatch(/NAPI_VERSION/);
+  });
+
+  test('every native file that uses N-API includes it through that header', () => {
+    const dir = path.join(root, 'native');
+    const files = fs.readdirSync(dir).filter((f) => /\.(cc|h)$/.test(f));
+    for (const f of files) {
+      const text = fs.readFileSync(path.join(dir, f), 'utf8');
+      if (/#include <napi\.h>/.test(text)) expect(f).toBe('napi_version.h');
+    }
+  });
+});

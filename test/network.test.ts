@@ -409,6 +409,52 @@ describe('Convolution followed by Relu runs fused', () => {
   });
 });
 
+describe('the step plan leaves the layers as they are', () => {
+  const filled = (shape: number[], f: (i: number) => number): Tensor => {
+    const t = Tensor.zeros(shape);
+    for (let i = 0; i < t.data.length; i++) t.data[i] = f(i);
+    return t;
+  };
+
+  test('the first layer of a network still returns its dx when called directly (only the network skips it)', () => {
+    const cases: Array<[Sequential, number[]]> = [
+      [new Sequential([new Affine(filled([6, 3], (i) => Math.sin(i)), Tensor.zeros([3])), new SoftmaxWithLoss()]), [2, 6]],
+      [new Sequential([new Convolution(filled([2, 1, 3, 3], (i) => Math.cos(i)), Tensor.zeros([2]), 1, 1), new Relu(),
+        new Affine(filled([2 * 4 * 4, 3], (i) => Math.sin(i * 0.3)), Tensor.zeros([3])), new SoftmaxWithLoss()]), [2, 1, 4, 4]],
+      [new SimpleConvNet({ inputDim: [1, 6, 6], convParam: { filterNum: 2, filterSize: 3 }, hiddenSize: 4, outputSize: 3 }), [2, 1, 6, 6]],
+      [new MultiLayerNet({ inputSize: 6, hiddenSizeList: [4], outputSize: 3 }), [2, 6]],
+    ];
+    for (const [net, input] of cases) {
+      const x = filled(input, (i) => Math.sin(i * 0.7));
+      net.gradient(x, [0, 1]);
+      // The network's own backward returns zeros for its input ...
+      expect(net.backward(1).data.every((v) => v === 0)).toBe(true);
+      // ... while the first layer, called on its own, computes its dx as the course's does.
+      const first = net.layers[0];
+      const y = first.forward(x);
+      const dx = first.backward(filled(y.shape, (i) => ((i % 5) - 2) * 0.25));
+      expect(dx.shape).toEqual(x.shape);
+      expect(dx.data.some((v) => v !== 0)).toBe(true);
+    }
+  });
+
+  test('a layer replaced in net.layers is what the network runs, inside a fused range too', () => {
+    const W = filled([2, 1, 3, 3], (i) => Math.sin(i * 0.9));
+    const build = (): Sequential => new Sequential([new Convolution(W.clone(), tensor([0.1, -0.1]), 1, 1), new Relu(), new Pooling(2, 2, 2),
+      new Affine(filled([2 * 2 * 2, 2], (i) => Math.cos(i)), Tensor.zeros([2])), new SoftmaxWithLoss()]);
+    const x = filled([3, 1, 4, 4], (i) => Math.cos(i * 0.53));
+    const net = build();
+    expect(net.fusedRanges).toEqual([[0, 3]]);
+    // The Pooling replaced by an AvgPooling: no longer fused, and the output is the average pool's.
+    net.layers[2] = new AvgPooling(2, 2, 2);
+    expect(net.fusedRanges).toEqual([[0, 2]]);
+    const want = build();
+    want.layers[2] = new AvgPooling(2, 2, 2);
+    const plain = new Sequential([...want.layers, new SoftmaxWithLoss()], { fuse: false });
+    expect(Array.from(net.predict(x).data)).toEqual(Array.from(plain.predict(x).data));
+  });
+});
+
 function onesLike(shape: number[]): Tensor {
   const t = Tensor.zeros(shape);
   t.data.fill(1);

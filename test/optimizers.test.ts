@@ -113,12 +113,16 @@ describe('against the numpy reference of the course formulas', () => {
 });
 
 // torch.optim only where it computes the same thing as the course (reasons in the fixture
-// script): SGD (same formula), SGD with momentum (torch's buf equals -v/lr for a constant lr,
-// so the iterates coincide), Adagrad and RMSprop with eps = 1e-7. Not Nesterov (torch uses a
-// different parametrisation) nor Adam (torch places eps after the bias correction).
+// script): SGD (same formula), SGD with momentum and with nesterov=True (torch's buf equals
+// -v/lr for a constant lr, so the iterates coincide), Adagrad and RMSprop with eps = 1e-7.
+// Not Adam (torch places eps after the bias correction).
 describe('against torch.optim where the formulas coincide', () => {
+  test('Nesterov is among them (the course\'s current form is torch\'s nesterov=True)', () => {
+    expect(fx.torch.map((c) => c.optimizer)).toContain('nesterov');
+  });
+
   test.each(fx.torch.map((c) => [caseLabel(c), c] as const))('%s', (_label, c) => {
-    expect(['sgd', 'momentum', 'adagrad', 'rmsprop']).toContain(c.optimizer);
+    expect(['sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop']).toContain(c.optimizer);
     const opt = MAKE[c.optimizer](c.options);
     const params = toTensors(fx.params0);
     fx.grads.forEach((g, step) => {

@@ -1,70 +1,17 @@
 // SPDX-License-Identifier: MIT
-// The one file that loads the compiled addon and types each native function.
-// The kernels trust nothing: every call is checked again in C++. Callers in
-// lib/ go through kernels.ts, which checks first and says what was wrong in
-// the caller's terms.
+// The one file that loads the compiled addon. Every argument of every call is checked in C++
+// (types, lengths, overlaps, sizes: the rules of contract.ts); what is policy rather than
+// memory safety (hyper-parameter ranges, layer shapes that fit) the layers and optimizers check.
 import * as fs from 'fs';
 import * as path from 'path';
 import { isMainThread } from 'worker_threads';
 import { CoreDecision, decideCore, readCpuInfo } from './cpu';
+import type { NativeAddon } from './native-api';
 import { packageRoot } from './paths';
 
-type F32 = Float32Array;
-
-/** Raw functions of build/Release/blasnet.node (see native/addon.cc). */
-export interface NativeAddon {
-  sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    A: F32, B: F32, beta: number, C: F32): void;
-  affineForward(x: F32, W: F32, b: F32, out: F32, N: number, I: number, O: number): void;
-  affineBackward(dout: F32, x: F32, W: F32, dx: F32 | null, dW: F32, db: F32,
-    N: number, I: number, O: number): void;
-  addRowVector(Y: F32, b: F32, rows: number, cols: number): void;
-  columnSums(X: F32, rows: number, cols: number, out: F32): void;
-  im2col(x: F32, col: F32, N: number, C: number, H: number, W: number, FH: number, FW: number,
-    stride: number, pad: number): void;
-  col2im(col: F32, dx: F32, N: number, C: number, H: number, W: number, FH: number, FW: number,
-    stride: number, pad: number): void;
-  convForward(x: F32, W: F32, b: F32, col: F32 | null, out: F32, FN: number, N: number, C: number,
-    H: number, Wd: number, FH: number, FW: number, stride: number, pad: number, relu?: boolean): void;
-  convBackward(dout: F32, x: F32 | null, col: F32 | null, W: F32, dW: F32, db: F32, dcol: F32 | null, dx: F32 | null,
-    FN: number, N: number, C: number, H: number, Wd: number, FH: number, FW: number,
-    stride: number, pad: number, reluOut?: F32 | null): void;
-  convPoolForward(x: F32, W: F32, b: F32, pooled: F32, argmax: Int32Array, FN: number, N: number, C: number,
-    H: number, Wd: number, FH: number, FW: number, stride: number, pad: number,
-    PH: number, PW: number, poolStride: number, poolPad: number, relu: boolean): void;
-  convPoolBackward(dpooled: F32, x: F32, W: F32, dW: F32, db: F32, dx: F32 | null, pooled: F32 | null,
-    argmax: Int32Array, FN: number, N: number, C: number, H: number, Wd: number, FH: number, FW: number,
-    stride: number, pad: number, PH: number, PW: number, poolStride: number, poolPad: number): void;
-  maxPoolForward(x: F32, out: F32, argmax: Int32Array, N: number, C: number, H: number,
-    W: number, PH: number, PW: number, stride: number, pad: number): void;
-  maxPoolBackward(dout: F32, argmax: Int32Array, dx: F32, N: number, C: number, H: number,
-    W: number, PH: number, PW: number, stride: number, pad: number): void;
-  avgPoolForward(x: F32, out: F32, N: number, C: number, H: number, W: number, PH: number,
-    PW: number, stride: number, pad: number): void;
-  avgPoolBackward(dout: F32, dx: F32, N: number, C: number, H: number, W: number, PH: number,
-    PW: number, stride: number, pad: number): void;
-  reluForward(x: F32, out: F32): void;
-  reluBackward(x: F32, dout: F32, dx: F32): void;
-  sigmoidForward(x: F32, out: F32): void;
-  sigmoidBackward(out: F32, dout: F32, dx: F32): void;
-  tanhForward(x: F32, out: F32): void;
-  tanhBackward(out: F32, dout: F32, dx: F32): void;
-  optimizerStep(kind: number, p: F32, g: F32, s1: F32 | null, s2: F32 | null,
-    h0: number, h1: number, h2: number, h3: number): void;
-  batchNormForward(x: F32, gamma: F32, beta: F32, runMean: F32, runVar: F32, xc: F32, xn: F32,
-    std: F32, out: F32, N: number, D: number, momentum: number, eps: number, train: boolean): void;
-  batchNormBackward(dout: F32, gamma: F32, xc: F32, xn: F32, std: F32, dgamma: F32, dbeta: F32,
-    dx: F32, N: number, D: number, train: boolean): void;
-  dropoutForward(x: F32, out: F32, mask: F32, ratio: number, keep: number, seedHigh: number, seedLow: number): void;
-  multiply(a: F32, b: F32, out: F32): void;
-  scale(x: F32, out: F32, s: number): void;
-  setNumThreads(n: number): void;
-  getNumThreads(): number;
-  blasInfo(): {
-    library: string; config: string; corename: string; numThreads: number;
-    openblasThreads: number; parallel: number;
-  };
-}
+// The functions and their types are declared once, in contract.ts; native-api.ts (generated
+// from it) exports each of them, typed and documented.
+export type { NativeAddon };
 
 function load(): NativeAddon {
   const root = packageRoot();
@@ -80,8 +27,9 @@ function load(): NativeAddon {
       continue;
     }
     try {
+      // Frozen: `kernels` hands these functions to users, and the library calls the same ones.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      return require(p) as NativeAddon;
+      return Object.freeze(require(p)) as NativeAddon;
     } catch (err) {
       tried.push(`${p}: ${(err as Error).message.split('\n')[0]}`);
     }

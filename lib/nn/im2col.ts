@@ -18,7 +18,7 @@ export function im2col(x: Tensor, filterH: number, filterW: number, stride = 1, 
     stride: expectInt('im2col', 'stride', stride), pad: expectInt('im2col', 'pad', pad, 0) };
   const { OH, OW } = k.windowOutput('im2col', g);
   const col = Tensor.zeros([N * OH * OW, C * g.FH * g.FW]);
-  k.im2colInto(x.data, col.data, g);
+  k.im2col(x.data, col.data, g);
   return col;
 }
 
@@ -42,6 +42,6 @@ export function col2im(col: Tensor, inputShape: readonly number[], filterH: numb
     throw new RangeError(`col2im: col has shape [${col.shape.join(', ')}], inputShape [${inputShape.join(', ')}] with a ${g.FH}x${g.FW} filter needs [${N * OH * OW}, ${C * g.FH * g.FW}]`);
   }
   const dx = Tensor.zeros([N, C, H, W]);
-  k.col2imInto(col.data, dx.data, g);
+  k.col2im(col.data, dx.data, g);
   return dx;
 }

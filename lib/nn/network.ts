@@ -3,9 +3,8 @@
 // network methods (predict, loss, accuracy, gradient, numericalGradient), L2
 // and L1 weight decay, and save/load in the safetensors format.
 import { describe, expectBoolean, expectNumber, readOptions, ShapeError } from '../core/errors';
-import { Relu } from './layers/activations';
-import { Convolution, Pooling } from './layers/conv';
 import { Affine } from './layers/dense';
+import { FusedConvolution } from './layers/fused';
 import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
@@ -33,14 +32,15 @@ export interface SequentialOptions {
   /**
    * Compute the gradient with respect to the network's input in backward() (false by default:
    * nothing in training uses it, so the first Affine or Convolution skips that gemm and
-   * backward() returns zeros). Set true to get dx, e.g. for saliency maps.
+   * backward() returns zeros). Set true to get dx, e.g. for saliency maps. The layers
+   * themselves are not changed: called directly, they still return their dx.
    */
   inputGradient?: boolean;
   /**
-   * Let each Convolution apply the Relu and max Pooling that follow it in the same native
-   * call (true by default; the numbers are the same bit for bit, and the full convolution
-   * output is never written out). Only this network's own forward and backward do so: the
-   * layer objects keep their usual behaviour when called directly.
+   * Run each Convolution and the Relu and/or max Pooling right after it as one fused step, one
+   * native call per pass (true by default; the numbers are the same bit for bit, and a pooled
+   * step never writes the full convolution output out). Only this network's forward and
+   * backward do so: the layer objects keep their own behaviour when called directly.
    */
   fuse?: boolean;
 }
@@ -80,9 +80,15 @@ export class Sequential {
   private readonly layerParamNames: string[][] = [];
   private readonly bnLayers: BatchNormalization[] = [];
   private readonly gradsOut: Record<string, Tensor> = {};
-  private readonly steps: Array<{ start: number; span: number; relu: boolean; pool: Pooling | null }> = [];
-  /** Index ranges [start, end) of `layers` that run as one fused Convolution call (see `fuse`). */
-  readonly fusedRanges: ReadonlyArray<readonly [number, number]>;
+  /**
+   * The step plan forward and backward run: each layer on its own, except that a fused step
+   * (see `fuse`) stands for a Convolution and the Relu and/or Pooling after it. It is made
+   * for the layers in `planned` and made again when `layers` no longer holds those.
+   */
+  private steps: Array<{ layer: Layer; start: number; end: number }> = [];
+  private planned: Layer[] = [];
+  private readonly fuse: boolean;
+  private readonly inputGradient: boolean;
 
   constructor(layers: Array<Layer | SoftmaxWithLoss>, opts?: SequentialOptions) {
     const options = readOptions('Sequential', opts,
@@ -100,27 +106,8 @@ export class Sequential {
       }
     });
     this.layers = body;
-    // The order in which forward runs the layers: one step per layer, except that a
-    // Convolution followed by a Relu and/or a max Pooling runs them in its own native call
-    // (Convolution.forwardFused); the Relu and Pooling objects are not touched, so they
-    // still work on their own outside this network.
-    const fuse = options.fuse ?? true;
-    const fused: Array<readonly [number, number]> = [];
-    for (let i = 0; i < body.length;) {
-      const layer = body[i];
-      let relu = false, pool: Pooling | null = null, span = 1;
-      if (fuse && layer instanceof Convolution) {
-        if (body[i + span] instanceof Relu) { relu = true; span++; }
-        const next = body[i + span];
-        if (next instanceof Pooling) { pool = next; span++; }
-      }
-      this.steps.push({ start: i, span, relu, pool });
-      if (span > 1) fused.push([i, i + span]);
-      i += span;
-    }
-    this.fusedRanges = fused;
-    const first = body[0] as Layer & { skipInputGradient?: boolean };
-    if ('skipInputGradient' in first) first.skipInputGradient = !(options.inputGradient ?? false);
+    this.fuse = options.fuse ?? true;
+    this.inputGradient = options.inputGradient ?? false;
     this.weightDecayLambda = expectNumber('Sequential', 'weightDecayLambda', options.weightDecayLambda ?? 0, { min: 0 });
     this.l1Lambda = expectNumber('Sequential', 'l1Lambda', options.l1Lambda ?? 0, { min: 0 });
     this.config = options.config ?? { kind: 'Sequential', layers: body.map((l) => l.name) };
@@ -216,6 +203,27 @@ export class Sequential {
     return this.summary();
   }
 
+  /** Index ranges [start, end) of `layers` that run as one fused step (see `fuse`). */
+  get fusedRanges(): ReadonlyArray<readonly [number, number]> {
+    return this.plan().filter((s) => s.end - s.start > 1).map((s) => [s.start, s.end] as const);
+  }
+
+  /** The step plan for the layers `layers` holds now. */
+  private plan(): ReadonlyArray<{ layer: Layer; start: number; end: number }> {
+    const layers = this.layers;
+    if (layers.length === this.planned.length && layers.every((l, i) => l === this.planned[i])) return this.steps;
+    const steps: Array<{ layer: Layer; start: number; end: number }> = [];
+    for (let i = 0; i < layers.length;) {
+      const match = this.fuse ? FusedConvolution.match(layers, i) : null;
+      const span = match ? match.span : 1;
+      steps.push({ layer: match ? match.step : layers[i], start: i, end: i + span });
+      i += span;
+    }
+    this.steps = steps;
+    this.planned = [...layers];
+    return steps;
+  }
+
   /** Runs one sample shape through every layer's outputShape; a mismatch names the layer and both shapes. */
   checkShapes(inputShape: readonly number[]): number[] {
     let shape = [...inputShape];
@@ -234,15 +242,12 @@ export class Sequential {
   predict(x: Tensor, train = false): Tensor {
     expectTensor('predict', 'x', x);
     let y = x;
-    for (const step of this.steps) {
-      const layer = this.layers[step.start];
+    for (const step of this.plan()) {
       try {
-        y = step.span > 1
-          ? (layer as Convolution).forwardFused(y, step.relu, step.pool)
-          : layer.forward(y, train);
+        y = step.layer.forward(y, train);
       } catch (err) {
         if (err instanceof ShapeError) {
-          throw new ShapeError(`layer ${step.start} (${layer.name}): ${err.message}`);
+          throw new ShapeError(`layer ${step.start} (${this.layers[step.start].name}): ${err.message}`);
         }
         throw err;
       }
@@ -321,7 +326,10 @@ export class Sequential {
   /** Backward from the loss (after loss()): fills every layer's grads, plus weight decay. */
   backward(dout = 1): Tensor {
     let d = this.lastLayer.backward(dout);
-    for (let k = this.steps.length - 1; k >= 0; k--) d = this.layers[this.steps[k].start].backward(d);
+    // Every step but the first passes its input gradient on; the first computes it only when
+    // asked (inputGradient), and otherwise returns zeros.
+    const steps = this.plan();
+    for (let k = steps.length - 1; k >= 0; k--) d = steps[k].layer.backward(d, k > 0 || this.inputGradient);
     if (this.weightDecayLambda !== 0 || this.l1Lambda !== 0) {
       for (const key of this.decayKeys) {
         addDecayGradient(this.gradsOut[key].data, this.params[key].data, this.weightDecayLambda, this.l1Lambda);

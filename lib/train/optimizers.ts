@@ -8,7 +8,7 @@
 // in place: layers hold the same arrays. The learning rate can be changed between updates
 // (`opt.lr = x`, or a schedule through the Trainer) without losing any state.
 import { describe, expectInt, expectNumber, readOptions, ShapeError } from '../core/errors';
-import { optimizerStep, OptimizerKind } from '../core/kernels';
+import { adaGradStep, adamStep, momentumStep, nesterovStep, rmspropStep, sgdStep } from '../core/kernels';
 import { expectTensor, Tensor } from '../core/tensor';
 import { sameShape, shapeStr } from '../nn/layers/layer';
 
@@ -260,14 +260,15 @@ export class SGD extends OptimizerBase {
   }
 
   protected step(p: Float32Array, g: Float32Array): void {
-    optimizerStep(OptimizerKind.sgd, p, g, null, null, this.lr);
+    sgdStep(p, g, this.lr);
   }
 }
 
 /** Momentum and Nesterov: a velocity slot v, lr and momentum; they differ only in the step. */
 abstract class VelocityOptimizer extends OptimizerBase {
   protected readonly slotNames = ['v'] as const;
-  protected abstract readonly kind: typeof OptimizerKind.momentum | typeof OptimizerKind.nesterov;
+  /** The native step of the subclass's formula. */
+  protected abstract readonly velocityStep: typeof momentumStep;
   readonly momentum: number;
 
   constructor(cls: string, options?: MomentumOptions) {
@@ -278,7 +279,7 @@ abstract class VelocityOptimizer extends OptimizerBase {
   }
 
   protected step(p: Float32Array, g: Float32Array, [v]: Float32Array[]): void {
-    optimizerStep(this.kind, p, g, v, null, this.lr, this.momentum);
+    this.velocityStep(p, g, v, this.lr, this.momentum);
   }
 }
 
@@ -290,7 +291,7 @@ abstract class VelocityOptimizer extends OptimizerBase {
  */
 export class Momentum extends VelocityOptimizer {
   readonly name = 'momentum' as const;
-  protected readonly kind = OptimizerKind.momentum;
+  protected readonly velocityStep = momentumStep;
 
   constructor(options?: MomentumOptions) {
     super('Momentum', options);
@@ -298,17 +299,20 @@ export class Momentum extends VelocityOptimizer {
 }
 
 /**
- * Nesterov's accelerated gradient in the course's form (the parameter is stored at the
- * look-ahead point): v = momentum * v - lr * dW; W += momentum² * v - (1 + momentum) * lr * dW.
- * See Bengio, Boulanger-Lewandowski, Pascanu, "Advances in optimizing recurrent networks",
- * arXiv:1212.0901, section 3.5. This is not the form torch.optim.SGD(nesterov=True) uses.
+ * Nesterov's accelerated gradient as the course's current common/optimizer.py computes it
+ * (after its commit "Fix Nesterov update function"; the parameter is stored at the look-ahead
+ * point): first W += momentum² * v - (1 + momentum) * lr * dW with the velocity v from before
+ * the step, then v = momentum * v - lr * dW. (Earlier versions of the course updated v first
+ * and used the new v.) See Bengio, Boulanger-Lewandowski, Pascanu, "Advances in optimizing
+ * recurrent networks", arXiv:1212.0901, section 3.5; with v = -lr * buf it is the same update
+ * as torch.optim.SGD(nesterov=True).
  * @example
  *   const opt = new Nesterov({ lr: 0.01, momentum: 0.9 });
  *   opt.update(net.params, net.gradient(x, t));
  */
 export class Nesterov extends VelocityOptimizer {
   readonly name = 'nesterov' as const;
-  protected readonly kind = OptimizerKind.nesterov;
+  protected readonly velocityStep = nesterovStep;
 
   constructor(options?: NesterovOptions) {
     super('Nesterov', options);
@@ -332,7 +336,7 @@ export class AdaGrad extends OptimizerBase {
   }
 
   protected step(p: Float32Array, g: Float32Array, [h]: Float32Array[]): void {
-    optimizerStep(OptimizerKind.adagrad, p, g, h, null, this.lr, EPS);
+    adaGradStep(p, g, h, this.lr, EPS);
   }
 }
 
@@ -356,7 +360,7 @@ export class RMSprop extends OptimizerBase {
   }
 
   protected step(p: Float32Array, g: Float32Array, [h]: Float32Array[]): void {
-    optimizerStep(OptimizerKind.rmsprop, p, g, h, null, this.lr, this.decayRate, EPS);
+    rmspropStep(p, g, h, this.lr, this.decayRate, EPS);
   }
 }
 
@@ -389,7 +393,7 @@ export class Adam extends OptimizerBase {
   }
 
   protected step(p: Float32Array, g: Float32Array, [m, v]: Float32Array[]): void {
-    optimizerStep(OptimizerKind.adam, p, g, m, v, this.lrT, this.beta1, this.beta2, EPS);
+    adamStep(p, g, m, v, this.lrT, this.beta1, this.beta2, EPS);
   }
 }
 

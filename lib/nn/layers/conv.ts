@@ -1,18 +1,28 @@
 // SPDX-License-Identifier: MIT
-// Convolution (im2col + sgemm in one native call) and pooling layers, NCHW.
+// Convolution (im2col, gemm and bias in one native call) and pooling layers, NCHW.
 import * as k from '../../core/kernels';
 import { expectInt, outExtent, readOptions, ShapeError } from '../../core/errors';
 import { Tensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
 export interface ConvolutionOptions {
-  /** Skip dx in backward (for a network's first layer, whose input gradient nobody uses). */
+  /** Skip dx in backward unless asked for (see Layer.backward's inputGradient). */
   skipInputGradient?: boolean;
 }
 
-function expect4d(fn: string, x: Tensor, C: number): void {
+/**
+ * The geometry of a convolution with filters W (FN, C, FH, FW) over x, checked: x must be
+ * 4-D with C channels and the window must fit. Errors name `fn`.
+ */
+export function convGeometry(fn: string, W: Tensor, stride: number, pad: number, x: Tensor):
+  k.ConvGeometry & { OH: number; OW: number } {
+  expectTensor(fn, 'x', x);
+  const [FN, C, FH, FW] = W.shape;
   if (x.shape.length !== 4) throw new ShapeError(`${fn}: input must be 4-D (N, C, H, W), got ${shapeStr(x.shape)}`);
   if (x.shape[1] !== C) throw new ShapeError(`${fn}: input has ${x.shape[1]} channels ${shapeStr(x.shape)}, the layer expects ${C}`);
+  const [N, , H, Wd] = x.shape;
+  const g = { N, C, H, W: Wd, FN, FH, FW, stride, pad };
+  return { ...g, ...k.windowOutput(fn, g) };
 }
 
 /**
@@ -28,14 +38,10 @@ export class Convolution implements Layer {
   readonly grads: { W: Tensor; b: Tensor };
   readonly stride: number;
   readonly pad: number;
-  skipInputGradient: boolean;
+  /** backward() skips dx unless its inputGradient argument asks for it. */
+  readonly skipInputGradient: boolean;
   private readonly buf = new Buffers();
-  private geom: k.WindowGeometry | null = null;
   private x: Tensor | null = null;
-  private out: Tensor | null = null;
-  /** What the last forward pass fused, which its backward must undo the same way. */
-  private pooled: { window: k.PoolWindow; argmax: Int32Array } | null = null;
-  private reluDone = false;
 
   constructor(W: Tensor, b: Tensor, stride = 1, pad = 0, options?: ConvolutionOptions) {
     const o = readOptions('Convolution', options, ['skipInputGradient']);
@@ -62,64 +68,40 @@ export class Convolution implements Layer {
   }
 
   forward(x: Tensor, _train = true): Tensor {
-    return this.forwardFused(x, false, null);
-  }
-
-  /**
-   * Forward with the Relu and/or max Pooling that follow this layer applied in the same
-   * native call, on each sample while it is in cache (Sequential does this; the layers
-   * themselves are left untouched): returns max(0, conv) when relu, pooled by `pool` when
-   * given, and the full convolution output is then never written out. The results equal
-   * those of the separate layers bit for bit; backward() undoes whatever the last forward did.
-   */
-  forwardFused(x: Tensor, relu: boolean, pool: Pooling | null): Tensor {
-    expectTensor('Convolution.forward', 'x', x);
-    const [FN, C, FH, FW] = this.params.W.shape;
-    expect4d('Convolution.forward', x, C);
-    const [N, , H, W] = x.shape;
-    const g = { N, C, H, W, FH, FW, stride: this.stride, pad: this.pad };
-    const { OH, OW } = k.windowOutput('Convolution.forward', g);
-    this.geom = g;
+    const g = convGeometry('Convolution.forward', this.params.W, this.stride, this.pad, x);
+    const { N, FN, OH: outH, OW: outW } = g;
+    // The course's forward:
+    //   col = im2col(x, FH, FW, stride, pad)      (N*outH*outW, C*FH*FW)
+    //   col_W = W.reshape(FN, -1).T               (C*FH*FW, FN)
+    //   out = np.dot(col, col_W) + b              (N*outH*outW, FN)
+    //   out = out.reshape(N, outH, outW, -1).transpose(0, 3, 1, 2)
+    // One native call does these steps sample by sample, each sample's columns in a cache-sized
+    // scratch, and writes out in (N, FN, outH, outW) order directly; backward recomputes the
+    // columns from x instead of keeping col for the whole batch.
+    const out = this.buf.get('out', [N, FN, outH, outW]);
+    k.convForward(x.data, this.params.W.data, this.params.b.data, out.data, g);
     this.x = x;
-    this.reluDone = relu;
-    if (pool !== null) {
-      const window = { PH: pool.poolH, PW: pool.poolW, stride: pool.stride, pad: pool.pad };
-      const pg = k.fusedPoolOutput('Convolution.forward', g, FN, window);
-      const pooled = this.buf.get('pooled', [N, FN, pg.OH, pg.OW]);
-      const argmax = this.buf.getInt('argmax', pooled.data.length);
-      k.convPoolForward(x.data, this.params.W.data, this.params.b.data, pooled.data, argmax, FN, g, window, relu);
-      this.pooled = { window, argmax };
-      this.out = pooled;
-      return pooled;
-    }
-    const out = this.buf.get('out', [N, FN, OH, OW]);
-    // The columns are not kept: backward recomputes them per sample from x, which costs
-    // less than writing and reading the whole batch's im2col matrix through memory.
-    k.convForward(x.data, this.params.W.data, this.params.b.data, null, out.data, FN, g, relu);
-    this.pooled = null;
-    this.out = out;
     return out;
   }
 
-  backward(dout: Tensor): Tensor {
-    const g = this.geom, x = this.x;
-    if (g === null || x === null) throw new Error('Convolution.backward: call forward first');
+  backward(dout: Tensor, inputGradient = !this.skipInputGradient): Tensor {
+    const x = this.x;
+    if (x === null) throw new Error('Convolution.backward: call forward first');
     expectTensor('Convolution.backward', 'dout', dout);
-    const FN = this.params.W.shape[0];
-    const out = this.out as Tensor;
-    if (dout.data.length !== out.data.length) {
-      throw new ShapeError(`Convolution.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape ${shapeStr(out.shape)}`);
+    const g = convGeometry('Convolution.backward', this.params.W, this.stride, this.pad, x);
+    const outShape = [g.N, g.FN, g.OH, g.OW];
+    if (dout.data.length !== g.N * g.FN * g.OH * g.OW) {
+      throw new ShapeError(`Convolution.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape ${shapeStr(outShape)}`);
     }
-    const inShape = [g.N, g.C, g.H, g.W];
-    const dx = this.skipInputGradient ? null : this.buf.get('dx', inShape);
-    if (this.pooled !== null) {
-      k.convPoolBackward(dout.data, x.data, this.params.W.data, this.grads.W.data, this.grads.b.data,
-        dx ? dx.data : null, this.reluDone ? out.data : null, this.pooled.argmax, FN, g, this.pooled.window);
-    } else {
-      k.convBackward(dout.data, x.data, null, this.params.W.data, this.grads.W.data, this.grads.b.data,
-        null, dx ? dx.data : null, FN, g, this.reluDone ? out.data : null);
-    }
-    return dx ?? this.buf.get('dxSkipped', inShape);
+    // The course's backward (dout as (N*outH*outW, FN)):
+    //   db = np.sum(dout, axis=0)
+    //   dW = np.dot(col.T, dout), reshaped to (FN, C, FH, FW)
+    //   dcol = np.dot(dout, col_W.T);  dx = col2im(dcol, x.shape, FH, FW, stride, pad)
+    // Again one native call, sample by sample (dx skipped when nobody needs it).
+    const dx = inputGradient ? this.buf.get('dx', x.shape) : null;
+    k.convBackward(dout.data, x.data, this.params.W.data, this.grads.W.data, this.grads.b.data,
+      dx ? dx.data : null, g);
+    return dx ?? this.buf.get('dxSkipped', x.shape);
   }
 }
 

@@ -6,7 +6,7 @@ import { Tensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
 export interface AffineOptions {
-  /** Skip dx in backward (for a network's first layer, whose input gradient nobody uses). */
+  /** Skip dx in backward unless asked for (see Layer.backward's inputGradient). */
   skipInputGradient?: boolean;
 }
 
@@ -21,7 +21,8 @@ export class Affine implements Layer {
   readonly name = 'Affine';
   readonly params: { W: Tensor; b: Tensor };
   readonly grads: { W: Tensor; b: Tensor };
-  skipInputGradient: boolean;
+  /** backward() skips dx unless its inputGradient argument asks for it. */
+  readonly skipInputGradient: boolean;
   private x: Tensor | null = null;
   private readonly buf = new Buffers();
 
@@ -64,7 +65,7 @@ export class Affine implements Layer {
     return out;
   }
 
-  backward(dout: Tensor): Tensor {
+  backward(dout: Tensor, inputGradient = !this.skipInputGradient): Tensor {
     const x = this.x;
     if (x === null) throw new Error('Affine.backward: call forward first');
     expectTensor('Affine.backward', 'dout', dout);
@@ -73,10 +74,10 @@ export class Affine implements Layer {
     if (dout.data.length !== N * O) {
       throw new ShapeError(`Affine.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape [${N}, ${O}]`);
     }
-    const dx = this.skipInputGradient ? null : this.buf.get('dx', x.shape);
+    const dx = inputGradient ? this.buf.get('dx', x.shape) : null;
     k.affineBackward(dout.data, x.data, this.params.W.data, dx ? dx.data : null,
       this.grads.W.data, this.grads.b.data, N, I, O);
-    // With skipInputGradient the caller gets an all-zero placeholder of the right shape.
+    // Without dx the caller gets an all-zero placeholder of the right shape.
     return dx ?? this.buf.get('dxSkipped', x.shape);
   }
 }

@@ -16,8 +16,13 @@ export interface Layer {
    * with the same batch size: clone() it to keep it.
    */
   forward(x: Tensor, train?: boolean): Tensor;
-  /** Backward pass: the gradient with respect to the last forward's input. */
-  backward(dout: Tensor): Tensor;
+  /**
+   * Backward pass: the gradient with respect to the last forward's input. `inputGradient =
+   * false` says nobody needs that gradient (a network's first layer): a layer may then skip
+   * computing it and return zeros of the input's shape. Layers that always compute it may
+   * ignore the argument.
+   */
+  backward(dout: Tensor, inputGradient?: boolean): Tensor;
   /** Output shape for an input shape (without the batch dimension), or a ShapeError. */
   outputShape?(inputShape: readonly number[]): number[];
 }

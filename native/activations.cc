@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-#include "elementwise.h"
+#include "activations.h"
 
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
-#include "common.h"
+#include "generated/contract.h"
+#include "threads.h"
 
 namespace blasnet {
 namespace {
@@ -22,6 +23,16 @@ __attribute__((target_clones("avx2", "default")))
 void Map1(const float* __restrict x, float* __restrict out, int64_t n, Op op) {
   for (int64_t i = 0; i < n; ++i) out[i] = op(x[i]);
 }
+
+// In place (out == x): no __restrict, the same arithmetic.
+template <typename Op>
+__attribute__((target_clones("avx2", "default")))
+void Map1InPlace(float* x, int64_t n, Op op) {
+  for (int64_t i = 0; i < n; ++i) x[i] = op(x[i]);
+}
+
+constexpr auto kRelu = [](float v) { return v <= 0.0f ? 0.0f : v; };
+constexpr auto kReluGrad = [](float v, float d) { return v <= 0.0f ? 0.0f : d; };
 
 template <typename Op>
 __attribute__((target_clones("avx2", "default")))
@@ -90,12 +101,22 @@ inline float ExpF(float x) {
 
 void ReluForward(const float* x, float* out, int64_t n) {
   // Zero where x <= 0, as the course's mask: a NaN passes through (it does in PyTorch too).
-  Unary(x, out, n, 1, [](float v) { return v <= 0.0f ? 0.0f : v; });
+  Unary(x, out, n, 1, kRelu);
 }
 
 void ReluBackward(const float* x, const float* dout, float* dx, int64_t n) {
-  Binary(x, dout, dx, n, [](float v, float d) { return v <= 0.0f ? 0.0f : d; });
+  Binary(x, dout, dx, n, kReluGrad);
 }
+
+void ReluRange(const float* x, float* out, int64_t n) {
+  if (x == out) {
+    Map1InPlace(out, n, kRelu);
+  } else {
+    Map1(x, out, n, kRelu);
+  }
+}
+
+void ReluBackwardRange(const float* x, const float* dout, float* dx, int64_t n) { Map2(x, dout, dx, n, kReluGrad); }
 
 void SigmoidForward(const float* x, float* out, int64_t n) {
   // Single precision throughout, with the vectorised ExpF: within a few ulp of the double
@@ -117,51 +138,37 @@ void TanhBackward(const float* out, const float* dout, float* dx, int64_t n) {
 
 namespace {
 
-// One kind's loop over [0, n) with unaliased pointers, so the compiler vectorises it.
-template <int Kind>
-__attribute__((target_clones("avx2", "default"))) void StepRange(float* __restrict p, const float* __restrict g, float* __restrict s1,
-               float* __restrict s2, const double* h, int64_t n) {
-  const double h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3];
+// One row of the course's softmax: the row's maximum first, then exp(x - max) and the sum in
+// double; out may be x (each element is read before it is written).
+void SoftmaxRow(const float* x, float* out, int64_t n) {
+  float m = x[0];
+  for (int64_t i = 1; i < n; ++i) m = x[i] > m ? x[i] : m;
+  double sum = 0.0;
   for (int64_t i = 0; i < n; ++i) {
-    const double gi = g[i];
-    if (Kind == 0) {  // SGD: p -= lr g
-      p[i] = static_cast<float>(p[i] - h0 * gi);
-    } else if (Kind == 1) {  // Momentum: v = momentum v - lr g; p += v
-      const double v = h1 * s1[i] - h0 * gi;
-      s1[i] = static_cast<float>(v);
-      p[i] = static_cast<float>(p[i] + v);
-    } else if (Kind == 2) {  // Nesterov: v = momentum v - lr g; p += momentum^2 v - (1 + momentum) lr g
-      const double v = h1 * s1[i] - h0 * gi;
-      s1[i] = static_cast<float>(v);
-      p[i] = static_cast<float>(p[i] + h1 * h1 * v - (1 + h1) * h0 * gi);
-    } else if (Kind == 3) {  // AdaGrad: h += g^2; p -= lr g / (sqrt(h) + eps)
-      const double hh = s1[i] + gi * gi;
-      s1[i] = static_cast<float>(hh);
-      p[i] = static_cast<float>(p[i] - h0 * gi / (std::sqrt(hh) + h1));
-    } else if (Kind == 4) {  // RMSprop: h = decay h + (1 - decay) g^2; p -= lr g / (sqrt(h) + eps)
-      const double hh = h1 * s1[i] + (1 - h1) * gi * gi;
-      s1[i] = static_cast<float>(hh);
-      p[i] = static_cast<float>(p[i] - h0 * gi / (std::sqrt(hh) + h2));
-    } else {  // Adam: m += (1-b1)(g-m); v += (1-b2)(g^2-v); p -= lrT m / (sqrt(v) + eps)
-      const double m = s1[i] + (1 - h1) * (gi - s1[i]);
-      const double v = s2[i] + (1 - h2) * (gi * gi - s2[i]);
-      s1[i] = static_cast<float>(m);
-      s2[i] = static_cast<float>(v);
-      p[i] = static_cast<float>(p[i] - h0 * m / (std::sqrt(v) + h3));
-    }
+    const double e = std::exp(static_cast<double>(x[i]) - m);
+    out[i] = static_cast<float>(e);
+    sum += e;
   }
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(out[i] / sum);
 }
 
 }  // namespace
 
-void OptimizerStep(int kind, float* p, const float* g, float* s1, float* s2, const double* h,
-                   int64_t n) {
-  using Fn = void (*)(float*, const float*, float*, float*, const double*, int64_t);
-  static constexpr Fn kinds[] = {StepRange<0>, StepRange<1>, StepRange<2>,
-                                 StepRange<3>, StepRange<4>, StepRange<5>};
-  const Fn step = kinds[kind];
-  ForRange(n, 4, [&](int64_t b, int64_t e) {
-    step(p + b, g + b, s1 ? s1 + b : nullptr, s2 ? s2 + b : nullptr, h, e - b);
+// ---- Bindings: the activations (lib/core/contract.ts) ----
+
+void Run(const ReluForwardArgs& a) { ReluForward(a.x.data, a.out.data, static_cast<int64_t>(a.x.length)); }
+void Run(const ReluBackwardArgs& a) { ReluBackward(a.x.data, a.dout.data, a.dx.data, static_cast<int64_t>(a.x.length)); }
+void Run(const SigmoidForwardArgs& a) { SigmoidForward(a.x.data, a.out.data, static_cast<int64_t>(a.x.length)); }
+void Run(const SigmoidBackwardArgs& a) {
+  SigmoidBackward(a.out.data, a.dout.data, a.dx.data, static_cast<int64_t>(a.out.length));
+}
+void Run(const TanhForwardArgs& a) { TanhForward(a.x.data, a.out.data, static_cast<int64_t>(a.x.length)); }
+void Run(const TanhBackwardArgs& a) { TanhBackward(a.out.data, a.dout.data, a.dx.data, static_cast<int64_t>(a.out.length)); }
+
+void Run(const SoftmaxArgs& a) {
+  // Rows are independent: any split over the threads gives the same result.
+  ParallelFor(a.rows, a.rows * a.cols * 8, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) SoftmaxRow(a.x.data + r * a.cols, a.out.data + r * a.cols, a.cols);
   });
 }
 

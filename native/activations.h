@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-// Element-wise activation kernels and optimizer steps over flat float arrays.
+// Element-wise activations over flat float arrays, split over the loop threads once large.
 #pragma once
 
 #include <cstdint>
 
 namespace blasnet {
 
+// out = max(0, x): zero where x <= 0, as the course's mask (a NaN passes).
 void ReluForward(const float* x, float* out, int64_t n);
 // dx = 0 where x <= 0, else dout (the course's mask; NaN passes).
 void ReluBackward(const float* x, const float* dout, float* dx, int64_t n);
@@ -15,12 +16,9 @@ void SigmoidBackward(const float* out, const float* dout, float* dx, int64_t n);
 void TanhForward(const float* x, float* out, int64_t n);
 void TanhBackward(const float* out, const float* dout, float* dx, int64_t n);
 
-// Optimizer steps, the course's formulas; arithmetic per element in double, stored once.
-// kind: 0 SGD, 1 Momentum, 2 Nesterov, 3 AdaGrad, 4 RMSprop, 5 Adam.
-// s1/s2 are the state slots (v; v; h; h; m and v), hyper[] the scalars:
-// SGD {lr}; Momentum/Nesterov {lr, momentum}; AdaGrad {lr, eps}; RMSprop {lr, decay, eps};
-// Adam {lrT, beta1, beta2, eps}.
-void OptimizerStep(int kind, float* p, const float* g, float* s1, float* s2, const double* hyper,
-                   int64_t n);
+// The Relu's loops on the calling thread only (out may be x), for kernels that split their
+// work over the threads themselves (the fused convolution); the same arithmetic as above.
+void ReluRange(const float* x, float* out, int64_t n);
+void ReluBackwardRange(const float* x, const float* dout, float* dx, int64_t n);
 
 }  // namespace blasnet

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// The step a network runs for a Convolution followed by a Relu and/or a max Pooling: one
+// native call per pass applies them to each sample's convolution output while it is in cache,
+// so a pooled step never writes the full convolution output out. Sequential puts such a step
+// in its plan in place of those layers (network.ts); the layer objects themselves are not
+// touched and behave as the course's when called directly. The numbers equal theirs bit for
+// bit: the same arithmetic on the same values.
+import * as k from '../../core/kernels';
+import { outExtent, ShapeError } from '../../core/errors';
+import { expectTensor, Tensor } from '../../core/tensor';
+import { Relu } from './activations';
+import { Convolution, convGeometry, Pooling } from './conv';
+import { Buffers, Layer, shapeStr } from './layer';
+
+/** A Convolution with the Relu and/or max Pooling after it, run as one step. */
+export class FusedConvolution implements Layer {
+  readonly name: string;
+  /** The Convolution's own tensors: an optimizer updating them updates the Convolution. */
+  readonly params: { W: Tensor; b: Tensor };
+  readonly grads: { W: Tensor; b: Tensor };
+  private readonly buf = new Buffers();
+  private x: Tensor | null = null;
+  private out: Tensor | null = null;
+  private argmax: Int32Array | null = null;
+
+  private constructor(readonly conv: Convolution, readonly relu: boolean, readonly pool: Pooling | null) {
+    this.name = ['Convolution', relu ? 'Relu' : '', pool ? 'Pooling' : ''].filter(Boolean).join('+');
+    this.params = conv.params;
+    this.grads = conv.grads;
+  }
+
+  /**
+   * The fused step for layers[i..] when layers[i] is a Convolution followed by a Relu and/or a
+   * max Pooling, with how many layers it stands for; null otherwise.
+   */
+  static match(layers: readonly Layer[], i: number): { step: FusedConvolution; span: number } | null {
+    const conv = layers[i];
+    if (!(conv instanceof Convolution)) return null;
+    let span = 1;
+    const relu = layers[i + span] instanceof Relu;
+    if (relu) span++;
+    const next = layers[i + span];
+    const pool = next instanceof Pooling ? next : null;
+    if (pool) span++;
+    return span > 1 ? { step: new FusedConvolution(conv, relu, pool), span } : null;
+  }
+
+  outputShape(inputShape: readonly number[]): number[] {
+    const shape = this.conv.outputShape(inputShape);
+    return this.pool ? this.pool.outputShape(shape) : shape;
+  }
+
+  private geometry(fn: string, x: Tensor): k.ConvPoolGeometry & { OH: number; OW: number; POH: number; POW: number } {
+    const c = this.conv;
+    const g = convGeometry(fn, c.params.W, c.stride, c.pad, x);
+    const p = this.pool ?? { poolH: 1, poolW: 1, stride: 1, pad: 0 };
+    const name = this.pool ? 'Pooling.forward' : fn;
+    return {
+      ...g, PH: p.poolH, PW: p.poolW, poolStride: p.stride, poolPad: p.pad,
+      POH: outExtent(name, 'input height', g.OH, p.poolH, p.stride, p.pad),
+      POW: outExtent(name, 'input width', g.OW, p.poolW, p.stride, p.pad),
+    };
+  }
+
+  forward(x: Tensor, _train = true): Tensor {
+    const g = this.geometry('Convolution.forward', x);
+    const { W, b } = this.conv.params;
+    let out: Tensor;
+    if (this.pool) {
+      out = this.buf.get('pooled', [g.N, g.FN, g.POH, g.POW]);
+      const argmax = this.buf.getInt('argmax', out.data.length);
+      k.convPoolForward(x.data, W.data, b.data, out.data, argmax, g, this.relu);
+      this.argmax = argmax;
+    } else {
+      out = this.buf.get('out', [g.N, g.FN, g.OH, g.OW]);
+      k.convReluForward(x.data, W.data, b.data, out.data, g);
+    }
+    this.x = x;
+    this.out = out;
+    return out;
+  }
+
+  backward(dout: Tensor, inputGradient = true): Tensor {
+    const x = this.x, out = this.out;
+    if (x === null || out === null) throw new Error(`${this.name}.backward: call forward first`);
+    expectTensor(`${this.name}.backward`, 'dout', dout);
+    if (dout.data.length !== out.data.length) {
+      throw new ShapeError(`${this.name}.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape ${shapeStr(out.shape)}`);
+    }
+    const g = this.geometry('Convolution.backward', x);
+    const { W } = this.conv.params, { W: dW, b: db } = this.conv.grads;
+    const dx = inputGradient ? this.buf.get('dx', x.shape) : null;
+    if (this.pool) {
+      k.convPoolBackward(dout.data, x.data, W.data, out.data, this.argmax as Int32Array, dW.data, db.data,
+        dx ? dx.data : null, g, this.relu);
+    } else {
+      k.convReluBackward(dout.data, x.data, W.data, out.data, dW.data, db.data, dx ? dx.data : null, g);
+    }
+    return dx ?? this.buf.get('dxSkipped', x.shape);
+  }
+}
