@@ -19,15 +19,15 @@ void ForRange(int64_t n, int64_t cost, Fn&& fn) {
 
 // Unary and backward loops over [0, n) with unaliased pointers, so they vectorise.
 template <typename Op>
-__attribute__((target_clones("avx2", "default")))
-void Map1(const float* __restrict x, float* __restrict out, int64_t n, Op op) {
+__attribute__((target_clones("avx2", "default"))) void Map1(const float* __restrict x,
+                                                            float* __restrict out, int64_t n,
+                                                            Op op) {
   for (int64_t i = 0; i < n; ++i) out[i] = op(x[i]);
 }
 
 // In place (out == x): no __restrict, the same arithmetic.
 template <typename Op>
-__attribute__((target_clones("avx2", "default")))
-void Map1InPlace(float* x, int64_t n, Op op) {
+__attribute__((target_clones("avx2", "default"))) void Map1InPlace(float* x, int64_t n, Op op) {
   for (int64_t i = 0; i < n; ++i) x[i] = op(x[i]);
 }
 
@@ -35,8 +35,10 @@ constexpr auto kRelu = [](float v) { return v <= 0.0f ? 0.0f : v; };
 constexpr auto kReluGrad = [](float v, float d) { return v <= 0.0f ? 0.0f : d; };
 
 template <typename Op>
-__attribute__((target_clones("avx2", "default")))
-void Map2(const float* __restrict a, const float* __restrict b, float* __restrict out, int64_t n, Op op) {
+__attribute__((target_clones("avx2", "default"))) void Map2(const float* __restrict a,
+                                                            const float* __restrict b,
+                                                            float* __restrict out, int64_t n,
+                                                            Op op) {
   for (int64_t i = 0; i < n; ++i) out[i] = op(a[i], b[i]);
 }
 
@@ -116,7 +118,9 @@ void ReluRange(const float* x, float* out, int64_t n) {
   }
 }
 
-void ReluBackwardRange(const float* x, const float* dout, float* dx, int64_t n) { Map2(x, dout, dx, n, kReluGrad); }
+void ReluBackwardRange(const float* x, const float* dout, float* dx, int64_t n) {
+  Map2(x, dout, dx, n, kReluGrad);
+}
 
 void SigmoidForward(const float* x, float* out, int64_t n) {
   // Single precision throughout, with the vectorised ExpF: within a few ulp of the double
@@ -156,19 +160,30 @@ void SoftmaxRow(const float* x, float* out, int64_t n) {
 
 // ---- Bindings: the activations (lib/core/contract.ts) ----
 
-void Run(const ReluForwardArgs& a) { ReluForward(a.x.data, a.out.data, static_cast<int64_t>(a.x.length)); }
-void Run(const ReluBackwardArgs& a) { ReluBackward(a.x.data, a.dout.data, a.dx.data, static_cast<int64_t>(a.x.length)); }
-void Run(const SigmoidForwardArgs& a) { SigmoidForward(a.x.data, a.out.data, static_cast<int64_t>(a.x.length)); }
+void Run(const ReluForwardArgs& a) {
+  ReluForward(a.x.data, a.out.data, static_cast<int64_t>(a.x.length));
+}
+void Run(const ReluBackwardArgs& a) {
+  ReluBackward(a.x.data, a.dout.data, a.dx.data, static_cast<int64_t>(a.x.length));
+}
+void Run(const SigmoidForwardArgs& a) {
+  SigmoidForward(a.x.data, a.out.data, static_cast<int64_t>(a.x.length));
+}
 void Run(const SigmoidBackwardArgs& a) {
   SigmoidBackward(a.out.data, a.dout.data, a.dx.data, static_cast<int64_t>(a.out.length));
 }
-void Run(const TanhForwardArgs& a) { TanhForward(a.x.data, a.out.data, static_cast<int64_t>(a.x.length)); }
-void Run(const TanhBackwardArgs& a) { TanhBackward(a.out.data, a.dout.data, a.dx.data, static_cast<int64_t>(a.out.length)); }
+void Run(const TanhForwardArgs& a) {
+  TanhForward(a.x.data, a.out.data, static_cast<int64_t>(a.x.length));
+}
+void Run(const TanhBackwardArgs& a) {
+  TanhBackward(a.out.data, a.dout.data, a.dx.data, static_cast<int64_t>(a.out.length));
+}
 
 void Run(const SoftmaxArgs& a) {
   // Rows are independent: any split over the threads gives the same result.
   ParallelFor(a.rows, a.rows * a.cols * 8, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) SoftmaxRow(a.x.data + r * a.cols, a.out.data + r * a.cols, a.cols);
+    for (int64_t r = begin; r < end; ++r)
+      SoftmaxRow(a.x.data + r * a.cols, a.out.data + r * a.cols, a.cols);
   });
 }
 

@@ -12,8 +12,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   SetUpBlas();
   // This environment's thread count (the main thread's, or one worker_thread's).
   env.SetInstanceData(new EnvThreads{DefaultThreads()});
-#define BLASNET_REGISTER(js_name, Args)                                                                       \
-  exports.Set(#js_name, Napi::Function::New(env, Bind<Args>, #js_name, const_cast<char*>(#js_name)));
+#define BLASNET_REGISTER(js_name, Args) \
+  exports.Set(#js_name,                 \
+              Napi::Function::New(env, Bind<Args>, #js_name, const_cast<char*>(#js_name)));
   BLASNET_ENTRY_POINTS(BLASNET_REGISTER)
 #undef BLASNET_REGISTER
   return exports;

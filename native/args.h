@@ -49,9 +49,11 @@ class Reader {
   // A plain object (a geometry), described as `fields` in the message.
   Napi::Object Object(size_t i, const char* name, const char* fields) const;
   // An integer field of it in [min, max].
-  int64_t Field(const Napi::Object& o, const char* arg, const char* field, int64_t min, int64_t max) const;
+  int64_t Field(const Napi::Object& o, const char* arg, const char* field, int64_t min,
+                int64_t max) const;
   // (size + 2 pad - k) / stride + 1, or a RangeError when the window does not fit.
-  int64_t Window(const char* arg, const char* extent, Named size, Named k, Named stride, Named pad) const;
+  int64_t Window(const char* arg, const char* extent, Named size, Named k, Named stride,
+                 Named pad) const;
   // A RangeError unless the product of the values is below 2^31.
   void Int32Product(const char* arg, std::initializer_list<Named> dims) const;
 
@@ -61,7 +63,8 @@ class Reader {
   // A RangeError when the two buffers share memory.
   template <class A, class B>
   void Disjoint(const char* a_name, const A& a, const char* b_name, const B& b) const {
-    CheckDisjoint(a_name, a.data, a.length * sizeof(*a.data), b_name, b.data, b.length * sizeof(*b.data));
+    CheckDisjoint(a_name, a.data, a.length * sizeof(*a.data), b_name, b.data,
+                  b.length * sizeof(*b.data));
   }
   // A RangeError when they share memory without being exactly the same view.
   void SameOrDisjoint(const char* a_name, const F32& a, const char* b_name, const F32& b) const;
@@ -70,8 +73,8 @@ class Reader {
   [[noreturn]] void Type(const std::string& msg) const;
 
  private:
-  void CheckDisjoint(const char* a_name, const void* a, size_t a_bytes, const char* b_name, const void* b,
-                     size_t b_bytes) const;
+  void CheckDisjoint(const char* a_name, const void* a, size_t a_bytes, const char* b_name,
+                     const void* b, size_t b_bytes) const;
   void CheckLength(const char* name, size_t length, std::initializer_list<Dim> dims) const;
   std::string Where(size_t i, const char* name) const;
   std::string Show(const char* arg, const Named& n) const;

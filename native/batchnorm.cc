@@ -118,13 +118,13 @@ void BatchNormBackward(const float* dout, const float* gamma, const float* xc, c
 // ---- Bindings: batchNormForward, batchNormBackward (lib/core/contract.ts) ----
 
 void Run(const BatchNormForwardArgs& a) {
-  BatchNormForward(a.x.data, a.gamma.data, a.beta.data, a.runMean.data, a.runVar.data, a.xc.data, a.xn.data,
-                   a.std_.data, a.out.data, a.N, a.D, a.momentum, a.eps, a.train);
+  BatchNormForward(a.x.data, a.gamma.data, a.beta.data, a.runMean.data, a.runVar.data, a.xc.data,
+                   a.xn.data, a.std_.data, a.out.data, a.N, a.D, a.momentum, a.eps, a.train);
 }
 
 void Run(const BatchNormBackwardArgs& a) {
-  BatchNormBackward(a.dout.data, a.gamma.data, a.xc.data, a.xn.data, a.std_.data, a.dgamma.data, a.dbeta.data,
-                    a.dx.data, a.N, a.D, a.train);
+  BatchNormBackward(a.dout.data, a.gamma.data, a.xc.data, a.xn.data, a.std_.data, a.dgamma.data,
+                    a.dbeta.data, a.dx.data, a.N, a.D, a.train);
 }
 
 }  // namespace blasnet

@@ -22,7 +22,9 @@
 namespace blasnet {
 
 // What Run returns, as a JavaScript value.
-inline Napi::Value ToJs(Napi::Env env, int64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
+inline Napi::Value ToJs(Napi::Env env, int64_t v) {
+  return Napi::Number::New(env, static_cast<double>(v));
+}
 
 template <class Args>
 Napi::Value Bind(const Napi::CallbackInfo& info) {

@@ -11,9 +11,7 @@
 namespace blasnet {
 
 // a * b, or false when the product does not fit in size_t.
-inline bool MulOk(size_t a, size_t b, size_t* out) {
-  return !__builtin_mul_overflow(a, b, out);
-}
+inline bool MulOk(size_t a, size_t b, size_t* out) { return !__builtin_mul_overflow(a, b, out); }
 
 // Output extent of a sliding window: (in + 2*pad - k) / stride + 1, or -1 when
 // the window does not fit.

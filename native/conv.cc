@@ -16,8 +16,8 @@ namespace {
 
 // Sum of a row with eight running partial sums: a single accumulator would chain every add
 // on the previous one (4 cycles each); eight independent ones vectorise.
-__attribute__((target_clones("avx2", "default")))
-float RowSum(const float* __restrict p, int64_t n) {
+__attribute__((target_clones("avx2", "default"))) float RowSum(const float* __restrict p,
+                                                               int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -29,8 +29,8 @@ float RowSum(const float* __restrict p, int64_t n) {
 }
 
 // dst[i] += src[i]: the block sums added in block order.
-__attribute__((target_clones("avx2", "default")))
-void AddInto(const float* __restrict src, float* __restrict dst, int64_t n) {
+__attribute__((target_clones("avx2", "default"))) void AddInto(const float* __restrict src,
+                                                               float* __restrict dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
@@ -50,15 +50,15 @@ void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, 
       for (int64_t f = 0; f < FN; ++f) std::fill(y + f * S, y + (f + 1) * S, b[f]);
       float* colT = col_buf.Get(S * K);
       Im2colTOne(g, x + n * g.in_size(), colT);
-      Sgemm(false, false, static_cast<int>(FN), static_cast<int>(S), static_cast<int>(K), 1.0f, W, colT, 1.0f, y,
-            false);
+      Sgemm(false, false, static_cast<int>(FN), static_cast<int>(S), static_cast<int>(K), 1.0f, W,
+            colT, 1.0f, y, false);
       out.Done(n, y);
     }
   });
 }
 
-void ConvBackward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const ConvOutputGrad& dout,
-                  float* dW, float* db, float* dx) {
+void ConvBackward(const ConvGeom& g, int64_t FN, const float* x, const float* W,
+                  const ConvOutputGrad& dout, float* dW, float* db, float* dx) {
   const int64_t S = g.rows(), K = g.cols();
   const int iFN = static_cast<int>(FN), iS = static_cast<int>(S), iK = static_cast<int>(K);
   // Each block's sums: dW^T (K x FN, the orientation its gemm runs fastest in) then db (FN).
@@ -96,7 +96,8 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* x, const float* W,
   // The block sums added in block order (each element on its own: any cut of the range over
   // the threads gives the same result), into block 0's; then dW^T transposed into dW.
   ParallelFor(part, part * blocks, [&](int64_t e0, int64_t e1) {
-    for (int64_t blk = 1; blk < blocks; ++blk) AddInto(partials + blk * part + e0, partials + e0, e1 - e0);
+    for (int64_t blk = 1; blk < blocks; ++blk)
+      AddInto(partials + blk * part + e0, partials + e0, e1 - e0);
   });
   for (int64_t f = 0; f < FN; ++f) {
     for (int64_t k = 0; k < K; ++k) dW[f * K + k] = partials[k * FN + f];
@@ -113,8 +114,8 @@ void Run(const ConvForwardArgs& a) {
 
 void Run(const ConvBackwardArgs& a) {
   const ConvGeom g = WindowOf(a.g);
-  ConvBackward(g, a.g.FN, a.x.data, a.W.data, PlainGrad(a.dout.data, a.g.FN * g.rows()), a.dW.data, a.db.data,
-               a.dx.data);
+  ConvBackward(g, a.g.FN, a.x.data, a.W.data, PlainGrad(a.dout.data, a.g.FN * g.rows()), a.dW.data,
+               a.db.data, a.dx.data);
 }
 
 }  // namespace blasnet

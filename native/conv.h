@@ -62,7 +62,7 @@ void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, 
 // convolution output. dW and db are sums over the batch: each of a fixed number of sample
 // blocks (ReductionBlocks) sums its samples, and the block sums are added in block order, so
 // the result is the same at any thread count.
-void ConvBackward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const ConvOutputGrad& dout,
-                  float* dW, float* db, float* dx);
+void ConvBackward(const ConvGeom& g, int64_t FN, const float* x, const float* W,
+                  const ConvOutputGrad& dout, float* dW, float* db, float* dx);
 
 }  // namespace blasnet

@@ -26,7 +26,8 @@ class ReluOutput : public ConvOutput {
 // Its backward: no gradient where the output was clamped to zero.
 class ReluGrad : public ConvOutputGrad {
  public:
-  ReluGrad(const float* dout, const float* out, int64_t per_sample) : dout_(dout), out_(out), per_(per_sample) {}
+  ReluGrad(const float* dout, const float* out, int64_t per_sample)
+      : dout_(dout), out_(out), per_(per_sample) {}
   const float* Sample(int64_t n, float* scratch) const override {
     ReluBackwardRange(out_ + n * per_, dout_ + n * per_, scratch, per_);
     return scratch;
@@ -71,13 +72,20 @@ class PoolOutput : public ConvOutput {
 // the pooled output is <= 0) into the sample's (FN x OH·OW) gradient.
 class PoolGrad : public ConvOutputGrad {
  public:
-  PoolGrad(const ConvPoolGeometry& g, bool relu, const float* dpooled, const float* pooled, const int32_t* argmax)
-      : plane_(PlaneOf(g)), FN_(g.FN), relu_(relu), dpooled_(dpooled), pooled_(pooled), argmax_(argmax) {}
+  PoolGrad(const ConvPoolGeometry& g, bool relu, const float* dpooled, const float* pooled,
+           const int32_t* argmax)
+      : plane_(PlaneOf(g)),
+        FN_(g.FN),
+        relu_(relu),
+        dpooled_(dpooled),
+        pooled_(pooled),
+        argmax_(argmax) {}
   const float* Sample(int64_t n, float* scratch) const override {
     const int64_t S = plane_.H * plane_.W, P = plane_.OH * plane_.OW;
     for (int64_t f = 0; f < FN_; ++f) {
       const int64_t o = (n * FN_ + f) * P;
-      MaxPoolPlaneBackward(plane_, dpooled_ + o, argmax_ + o, scratch + f * S, relu_ ? pooled_ + o : nullptr);
+      MaxPoolPlaneBackward(plane_, dpooled_ + o, argmax_ + o, scratch + f * S,
+                           relu_ ? pooled_ + o : nullptr);
     }
     return scratch;
   }
@@ -103,8 +111,8 @@ void Run(const ConvReluForwardArgs& a) {
 
 void Run(const ConvReluBackwardArgs& a) {
   const ConvGeom g = WindowOf(a.g);
-  ConvBackward(g, a.g.FN, a.x.data, a.W.data, ReluGrad(a.dout.data, a.out.data, a.g.FN * g.rows()), a.dW.data,
-               a.db.data, a.dx.data);
+  ConvBackward(g, a.g.FN, a.x.data, a.W.data, ReluGrad(a.dout.data, a.out.data, a.g.FN * g.rows()),
+               a.dW.data, a.db.data, a.dx.data);
 }
 
 void Run(const ConvPoolForwardArgs& a) {
@@ -114,7 +122,8 @@ void Run(const ConvPoolForwardArgs& a) {
 
 void Run(const ConvPoolBackwardArgs& a) {
   ConvBackward(WindowOf(a.g), a.g.FN, a.x.data, a.W.data,
-               PoolGrad(a.g, a.relu, a.dpooled.data, a.pooled.data, a.argmax.data), a.dW.data, a.db.data, a.dx.data);
+               PoolGrad(a.g, a.relu, a.dpooled.data, a.pooled.data, a.argmax.data), a.dW.data,
+               a.db.data, a.dx.data);
 }
 
 }  // namespace blasnet

@@ -38,7 +38,9 @@ void Run(const DropoutForwardArgs& a) {
                  (static_cast<uint64_t>(a.seedHigh) << 31) ^ static_cast<uint64_t>(a.seedLow));
 }
 
-void Run(const MultiplyArgs& a) { Multiply(a.a.data, a.b.data, a.out.data, static_cast<int64_t>(a.a.length)); }
+void Run(const MultiplyArgs& a) {
+  Multiply(a.a.data, a.b.data, a.out.data, static_cast<int64_t>(a.a.length));
+}
 
 void Run(const ScaleArgs& a) {
   Scale(a.x.data, a.out.data, static_cast<int64_t>(a.x.length), static_cast<float>(a.s));

@@ -43,9 +43,8 @@ void GemmSlice(bool transA, bool transB, int M, int N, int K, float alpha, const
   const float* a = A + static_cast<int64_t>(r0) * (transA ? 1 : lda);
   const float* b = B + static_cast<int64_t>(c0) * (transB ? ldb : 1);
   float* c = C + static_cast<int64_t>(r0) * N + c0;
-  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
-              transB ? CblasTrans : CblasNoTrans, r1 - r0, c1 - c0, K, alpha, a, lda, b, ldb,
-              beta, c, std::max(1, N));
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+              r1 - r0, c1 - c0, K, alpha, a, lda, b, ldb, beta, c, std::max(1, N));
 }
 
 }  // namespace
@@ -62,7 +61,8 @@ void WarmUpBlas() {
   // 128^3 multiply-adds: above the size OpenBLAS's small-matrix kernels take (they need no buffer).
   constexpr int n = 128;
   std::vector<float> a(n * n, 0.0f), c(n * n);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, a.data(), n, 0.0f, c.data(), n);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, a.data(), n,
+              0.0f, c.data(), n);
 }
 
 int GemmSlices(int M, int N, int K) {
@@ -91,7 +91,8 @@ void Sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
   const double work = static_cast<double>(M) * N * K;
   ParallelFor(parts, static_cast<int64_t>(work), [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
-      const int lo = static_cast<int>(extent * p / parts), hi = static_cast<int>(extent * (p + 1) / parts);
+      const int lo = static_cast<int>(extent * p / parts),
+                hi = static_cast<int>(extent * (p + 1) / parts);
       if (lo == hi) continue;
       if (by_rows) {
         GemmSlice(transA, transB, M, N, K, alpha, A, B, beta, C, lo, hi, 0, N);
@@ -139,13 +140,13 @@ void Run(const SgemmArgs& a) {
 }
 
 void Run(const AffineForwardArgs& a) {
-  AffineForward(a.x.data, a.W.data, a.b.data, a.out.data, static_cast<int>(a.N), static_cast<int>(a.I),
-                static_cast<int>(a.O));
+  AffineForward(a.x.data, a.W.data, a.b.data, a.out.data, static_cast<int>(a.N),
+                static_cast<int>(a.I), static_cast<int>(a.O));
 }
 
 void Run(const AffineBackwardArgs& a) {
-  AffineBackward(a.dout.data, a.x.data, a.W.data, a.dx.data, a.dW.data, a.db.data, static_cast<int>(a.N),
-                 static_cast<int>(a.I), static_cast<int>(a.O));
+  AffineBackward(a.dout.data, a.x.data, a.W.data, a.dx.data, a.dW.data, a.db.data,
+                 static_cast<int>(a.N), static_cast<int>(a.I), static_cast<int>(a.O));
 }
 
 void Run(const AddRowVectorArgs& a) { AddRowVector(a.Y.data, a.b.data, a.rows, a.cols); }

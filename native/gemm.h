@@ -44,8 +44,7 @@ void AddRowVector(float* Y, const float* b, int64_t rows, int64_t cols);
 void ColumnSums(const float* X, int64_t rows, int64_t cols, float* out, bool accumulate);
 
 // Affine forward: out[N,O] = x[N,I] * W[I,O] + b[O].
-void AffineForward(const float* x, const float* W, const float* b, float* out, int N, int I,
-                   int O);
+void AffineForward(const float* x, const float* W, const float* b, float* out, int N, int I, int O);
 
 // Affine backward: dW = x^T dout, db = colsum(dout), dx = dout W^T (skipped when dx is null).
 void AffineBackward(const float* dout, const float* x, const float* W, float* dx, float* dW,

@@ -141,7 +141,8 @@ const uint32_t* ColumnMasks(const ConvGeom& g) {
   thread_local int64_t key[4] = {-1, -1, -1, -1};
   const int64_t S = g.rows();
   uint32_t* m = masks.Get(static_cast<size_t>(g.FW * S));
-  if (masks.allocations() != built || key[0] != g.OW || key[1] != S || key[2] != g.pad || key[3] != g.FW) {
+  if (masks.allocations() != built || key[0] != g.OW || key[1] != S || key[2] != g.pad ||
+      key[3] != g.FW) {
     for (int64_t fw = 0; fw < g.FW; ++fw) {
       int64_t lo, hi;
       ValidRange(g.W, g.OW, 1, g.pad, fw, &lo, &hi);
@@ -162,9 +163,10 @@ const uint32_t* ColumnMasks(const ConvGeom& g) {
 // dst[i] = src[i] where mask[i] is set, +0 elsewhere: one streaming pass (bitwise, so a NaN
 // or infinity next to the edge never leaks in). Separate scalar stores for the edge entries
 // after a plain copy cost as much as the copy itself.
-__attribute__((target_clones("avx2", "default")))
-void CopyMasked(const float* __restrict src, const uint32_t* __restrict mask, float* __restrict dst,
-                int64_t n) {
+__attribute__((target_clones("avx2", "default"))) void CopyMasked(const float* __restrict src,
+                                                                  const uint32_t* __restrict mask,
+                                                                  float* __restrict dst,
+                                                                  int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, src + i, sizeof bits);  // a bit copy, not a pointer cast (aliasing rules)
@@ -174,9 +176,9 @@ void CopyMasked(const float* __restrict src, const uint32_t* __restrict mask, fl
 }
 
 // dst[i] += src[i] where mask[i] is set.
-__attribute__((target_clones("avx2", "default")))
-void AddMasked(const float* __restrict src, const uint32_t* __restrict mask, float* __restrict dst,
-               int64_t n) {
+__attribute__((target_clones("avx2", "default"))) void AddMasked(const float* __restrict src,
+                                                                 const uint32_t* __restrict mask,
+                                                                 float* __restrict dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, src + i, sizeof bits);
@@ -197,7 +199,8 @@ void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
     std::memset(xp, 0, sizeof(float) * gp.in_size());
     for (int64_t c = 0; c < g.C; ++c) {
       for (int64_t h = 0; h < g.H; ++h) {
-        std::memcpy(xp + (c * gp.H + h + e) * gp.W + e, x + (c * g.H + h) * g.W, sizeof(float) * g.W);
+        std::memcpy(xp + (c * gp.H + h + e) * gp.W + e, x + (c * g.H + h) * g.W,
+                    sizeof(float) * g.W);
       }
     }
     Im2colTOne(gp, xp, colT);
@@ -218,7 +221,8 @@ void Im2colTOne(const ConvGeom& g, const float* x, float* colT) {
             continue;
           }
           std::memset(row, 0, sizeof(float) * t.begin);
-          CopyMasked(xc + t.begin + t.off, masks + fw * S + t.begin, row + t.begin, t.end - t.begin);
+          CopyMasked(xc + t.begin + t.off, masks + fw * S + t.begin, row + t.begin,
+                     t.end - t.begin);
           std::memset(row + t.end, 0, sizeof(float) * (S - t.end));
           continue;
         }
@@ -254,7 +258,8 @@ void Col2imTOne(const ConvGeom& g, const float* colT, float* dx) {
     Col2imTOne(gp, colT, dxp);
     for (int64_t c = 0; c < g.C; ++c) {
       for (int64_t h = 0; h < g.H; ++h) {
-        std::memcpy(dx + (c * g.H + h) * g.W, dxp + (c * gp.H + h + e) * gp.W + e, sizeof(float) * g.W);
+        std::memcpy(dx + (c * g.H + h) * g.W, dxp + (c * gp.H + h + e) * gp.W + e,
+                    sizeof(float) * g.W);
       }
     }
     return;

@@ -8,13 +8,13 @@
 namespace blasnet {
 
 struct ConvGeom {
-  int64_t N, C, H, W;     // input (N, C, H, W)
-  int64_t FH, FW;         // window
+  int64_t N, C, H, W;  // input (N, C, H, W)
+  int64_t FH, FW;      // window
   int64_t stride, pad;
-  int64_t OH, OW;         // derived output extent
-  int64_t rows() const { return OH * OW; }         // col rows per sample
-  int64_t cols() const { return C * FH * FW; }     // col columns
-  int64_t in_size() const { return C * H * W; }    // input elements per sample
+  int64_t OH, OW;                                // derived output extent
+  int64_t rows() const { return OH * OW; }       // col rows per sample
+  int64_t cols() const { return C * FH * FW; }   // col columns
+  int64_t in_size() const { return C * H * W; }  // input elements per sample
 };
 
 // The window part of a geometry read from JavaScript (WindowGeometry, ConvGeometry and

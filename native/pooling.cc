@@ -23,9 +23,9 @@ void ForPlanes(const PoolGeom& g, Fn&& fn) {
 // plane index of r0[0] and W the row length. Branch-free and with constant strides, so
 // the compiler vectorises it; returns true when a NaN was seen (the caller then redoes
 // the row with the NaN-aware scalar loop).
-__attribute__((target_clones("avx2", "default")))
-bool MaxPoolRow2x2(const float* __restrict r0, const float* __restrict r1, float* __restrict out,
-                   int32_t* __restrict arg, int64_t OW, int32_t i0, int32_t W) {
+__attribute__((target_clones("avx2", "default"))) bool MaxPoolRow2x2(
+    const float* __restrict r0, const float* __restrict r1, float* __restrict out,
+    int32_t* __restrict arg, int64_t OW, int32_t i0, int32_t W) {
   int nan = 0;
   for (int64_t ow = 0; ow < OW; ++ow) {
     const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
@@ -184,8 +184,12 @@ void AvgPoolBackward(const PoolGeom& g, const float* dout, float* dx) {
 
 // ---- Bindings: max and average pooling (lib/core/contract.ts) ----
 
-void Run(const MaxPoolForwardArgs& a) { MaxPoolForward(WindowOf(a.g), a.x.data, a.out.data, a.argmax.data); }
-void Run(const MaxPoolBackwardArgs& a) { MaxPoolBackward(WindowOf(a.g), a.dout.data, a.argmax.data, a.dx.data); }
+void Run(const MaxPoolForwardArgs& a) {
+  MaxPoolForward(WindowOf(a.g), a.x.data, a.out.data, a.argmax.data);
+}
+void Run(const MaxPoolBackwardArgs& a) {
+  MaxPoolBackward(WindowOf(a.g), a.dout.data, a.argmax.data, a.dx.data);
+}
 void Run(const AvgPoolForwardArgs& a) { AvgPoolForward(WindowOf(a.g), a.x.data, a.out.data); }
 void Run(const AvgPoolBackwardArgs& a) { AvgPoolBackward(WindowOf(a.g), a.dout.data, a.dx.data); }
 

@@ -37,7 +37,8 @@ class ScratchBase {
 template <class T>
 class Scratch : public ScratchBase {
  public:
-  // n elements (contents unspecified), valid until the next Get on this slot or the end of the call.
+  // n elements (contents unspecified), valid until the next Get on this slot or the end of the
+  // call.
   T* Get(size_t n) {
     if (n > size_) {
       CheckCap(n, sizeof(T));
