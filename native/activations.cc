@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "generated/contract.h"
+#include "isa.h"
 #include "threads.h"
 
 namespace blasnet {
@@ -19,15 +20,13 @@ void ForRange(int64_t n, int64_t cost, Fn&& fn) {
 
 // Unary and backward loops over [0, n) with unaliased pointers, so they vectorise.
 template <typename Op>
-__attribute__((target_clones("avx2", "default"))) void Map1(const float* __restrict x,
-                                                            float* __restrict out, int64_t n,
-                                                            Op op) {
+BLASNET_CLONES void Map1(const float* __restrict x, float* __restrict out, int64_t n, Op op) {
   for (int64_t i = 0; i < n; ++i) out[i] = op(x[i]);
 }
 
 // In place (out == x): no __restrict, the same arithmetic.
 template <typename Op>
-__attribute__((target_clones("avx2", "default"))) void Map1InPlace(float* x, int64_t n, Op op) {
+BLASNET_CLONES void Map1InPlace(float* x, int64_t n, Op op) {
   for (int64_t i = 0; i < n; ++i) x[i] = op(x[i]);
 }
 
@@ -35,10 +34,8 @@ constexpr auto kRelu = [](float v) { return v <= 0.0f ? 0.0f : v; };
 constexpr auto kReluGrad = [](float v, float d) { return v <= 0.0f ? 0.0f : d; };
 
 template <typename Op>
-__attribute__((target_clones("avx2", "default"))) void Map2(const float* __restrict a,
-                                                            const float* __restrict b,
-                                                            float* __restrict out, int64_t n,
-                                                            Op op) {
+BLASNET_CLONES void Map2(const float* __restrict a, const float* __restrict b,
+                         float* __restrict out, int64_t n, Op op) {
   for (int64_t i = 0; i < n; ++i) out[i] = op(a[i], b[i]);
 }
 

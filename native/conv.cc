@@ -8,6 +8,7 @@
 
 #include "gemm.h"
 #include "generated/contract.h"
+#include "isa.h"
 #include "scratch.h"
 #include "threads.h"
 
@@ -16,8 +17,7 @@ namespace {
 
 // Sum of a row with eight running partial sums: a single accumulator would chain every add
 // on the previous one (4 cycles each); eight independent ones vectorise.
-__attribute__((target_clones("avx2", "default"))) float RowSum(const float* __restrict p,
-                                                               int64_t n) {
+BLASNET_CLONES float RowSum(const float* __restrict p, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -29,8 +29,7 @@ __attribute__((target_clones("avx2", "default"))) float RowSum(const float* __re
 }
 
 // dst[i] += src[i]: the block sums added in block order.
-__attribute__((target_clones("avx2", "default"))) void AddInto(const float* __restrict src,
-                                                               float* __restrict dst, int64_t n) {
+BLASNET_CLONES void AddInto(const float* __restrict src, float* __restrict dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 

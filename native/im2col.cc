@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "generated/contract.h"
+#include "isa.h"
 #include "scratch.h"
 #include "threads.h"
 
@@ -163,10 +164,8 @@ const uint32_t* ColumnMasks(const ConvGeom& g) {
 // dst[i] = src[i] where mask[i] is set, +0 elsewhere: one streaming pass (bitwise, so a NaN
 // or infinity next to the edge never leaks in). Separate scalar stores for the edge entries
 // after a plain copy cost as much as the copy itself.
-__attribute__((target_clones("avx2", "default"))) void CopyMasked(const float* __restrict src,
-                                                                  const uint32_t* __restrict mask,
-                                                                  float* __restrict dst,
-                                                                  int64_t n) {
+BLASNET_CLONES void CopyMasked(const float* __restrict src, const uint32_t* __restrict mask,
+                               float* __restrict dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, src + i, sizeof bits);  // a bit copy, not a pointer cast (aliasing rules)
@@ -176,9 +175,8 @@ __attribute__((target_clones("avx2", "default"))) void CopyMasked(const float* _
 }
 
 // dst[i] += src[i] where mask[i] is set.
-__attribute__((target_clones("avx2", "default"))) void AddMasked(const float* __restrict src,
-                                                                 const uint32_t* __restrict mask,
-                                                                 float* __restrict dst, int64_t n) {
+BLASNET_CLONES void AddMasked(const float* __restrict src, const uint32_t* __restrict mask,
+                              float* __restrict dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, src + i, sizeof bits);

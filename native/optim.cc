@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "generated/contract.h"
+#include "isa.h"
 #include "threads.h"
 
 namespace blasnet {
@@ -75,10 +76,8 @@ struct Adam {
 };
 
 template <class Step>
-__attribute__((target_clones("avx2", "default"))) void StepLoop(Step step, float* __restrict p,
-                                                                const float* __restrict g,
-                                                                float* __restrict s1,
-                                                                float* __restrict s2, int64_t n) {
+BLASNET_CLONES void StepLoop(Step step, float* __restrict p, const float* __restrict g,
+                             float* __restrict s1, float* __restrict s2, int64_t n) {
   for (int64_t i = 0; i < n; ++i) step(p, g, s1, s2, i);
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "generated/contract.h"
+#include "isa.h"
 #include "threads.h"
 
 namespace blasnet {
@@ -23,9 +24,9 @@ void ForPlanes(const PoolGeom& g, Fn&& fn) {
 // plane index of r0[0] and W the row length. Branch-free and with constant strides, so
 // the compiler vectorises it; returns true when a NaN was seen (the caller then redoes
 // the row with the NaN-aware scalar loop).
-__attribute__((target_clones("avx2", "default"))) bool MaxPoolRow2x2(
-    const float* __restrict r0, const float* __restrict r1, float* __restrict out,
-    int32_t* __restrict arg, int64_t OW, int32_t i0, int32_t W) {
+BLASNET_CLONES bool MaxPoolRow2x2(const float* __restrict r0, const float* __restrict r1,
+                                  float* __restrict out, int32_t* __restrict arg, int64_t OW,
+                                  int32_t i0, int32_t W) {
   int nan = 0;
   for (int64_t ow = 0; ow < OW; ++ow) {
     const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];

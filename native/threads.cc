@@ -18,6 +18,7 @@
 
 #include "gemm.h"
 #include "generated/contract.h"
+#include "isa.h"
 #include "scratch.h"
 
 namespace blasnet {
@@ -99,14 +100,6 @@ class Pool {
  private:
   // About 50 microseconds of spinning (a pause is some tens of cycles).
   static constexpr int kSpin = 4000;
-
-  static void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    std::this_thread::yield();
-#endif
-  }
 
   // Runs chunk `part`; an exception is kept (the lowest part's, so the message does not
   // depend on timing) for the caller to rethrow.
