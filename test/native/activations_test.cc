@@ -76,7 +76,8 @@ TEST_CASE(activations, sigmoid_within_a_few_ulp) {
   Vec out(x.size(), 7.0f);
   blasnet::SigmoidForward(x.data(), out.data(), static_cast<int64_t>(x.size()));
   DVec want(x.size());
-  for (size_t i = 0; i < x.size(); ++i) want[i] = 1.0 / (1.0 + std::exp(-static_cast<double>(x[i])));
+  for (size_t i = 0; i < x.size(); ++i)
+    want[i] = 1.0 / (1.0 + std::exp(-static_cast<double>(x[i])));
   // Relative: a few units of rounding; absolute: results below FLT_MIN (x < -87) may flush.
   CHECK_NEAR_ABS("sigmoid", out.data(), want.data(), x.size(), 4 * FLT_EPSILON, 1e-37);
   // Exactly 1 far right, 0 at -inf, 0.5 at zero.
@@ -90,8 +91,7 @@ TEST_CASE(activations, sigmoid_within_a_few_ulp) {
   Vec dx(x.size());
   blasnet::SigmoidBackward(o.data(), dout.data(), dx.data(), static_cast<int64_t>(x.size()));
   DVec wdx(x.size());
-  for (size_t i = 0; i < x.size(); ++i)
-    wdx[i] = static_cast<double>(dout[i]) * (1.0 - o[i]) * o[i];
+  for (size_t i = 0; i < x.size(); ++i) wdx[i] = static_cast<double>(dout[i]) * (1.0 - o[i]) * o[i];
   CHECK_NEAR_ABS("sigmoid backward", dx.data(), wdx.data(), x.size(), 2 * FLT_EPSILON, 1e-37);
 }
 

@@ -136,8 +136,8 @@ TEST_CASE(batchnorm, backward_as_the_course_writes_it) {
           dxc_abs[n] = std::fabs(dxc[n]);
           if (train) {
             dxc[n] += (2.0 / static_cast<double>(N)) * xc[i] * dvar;
-            dxc_abs[n] += std::fabs((2.0 / static_cast<double>(N)) * xc[i]) * 0.5 * dstd_abs /
-                          stdv[j];
+            dxc_abs[n] +=
+                std::fabs((2.0 / static_cast<double>(N)) * xc[i]) * 0.5 * dstd_abs / stdv[j];
           }
           dmu += dxc[n], dmu_abs += dxc_abs[n];
         }

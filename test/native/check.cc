@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <set>
 
 #include "gemm.h"
+#include "isa.h"
 
 namespace check {
 namespace {
@@ -34,8 +36,8 @@ void Fail(const char* file, int line, const std::string& what) {
 
 int Failures() { return failures; }
 
-bool Near(const char* file, int line, const std::string& what, const float* got,
-          const double* ref, const double* scale, size_t n, double rtol, double atol) {
+bool Near(const char* file, int line, const std::string& what, const float* got, const double* ref,
+          const double* scale, size_t n, double rtol, double atol) {
   size_t bad = 0;
   double worst = 0;
   std::ostringstream os;
@@ -44,7 +46,8 @@ bool Near(const char* file, int line, const std::string& what, const float* got,
     const double bound = atol + rtol * (scale != nullptr ? scale[i] : std::fabs(r));
     const bool ok = BothNan(g, r) || (g == r) || std::fabs(g - r) <= bound;
     if (ok) continue;
-    if (bad < 5) os << "\n    [" << i << "] got " << g << ", reference " << r << " (bound " << bound << ")";
+    if (bad < 5)
+      os << "\n    [" << i << "] got " << g << ", reference " << r << " (bound " << bound << ")";
     if (std::isfinite(g - r)) worst = std::max(worst, std::fabs(g - r));
     ++bad;
   }
@@ -56,8 +59,8 @@ bool Near(const char* file, int line, const std::string& what, const float* got,
   return false;
 }
 
-bool Near(const char* file, int line, const std::string& what, const float* got,
-          const double* ref, size_t n, double rtol, double atol) {
+bool Near(const char* file, int line, const std::string& what, const float* got, const double* ref,
+          size_t n, double rtol, double atol) {
   return Near(file, line, what, got, ref, nullptr, n, rtol, atol);
 }
 
@@ -107,6 +110,22 @@ int main(int argc, char** argv) {
   }
   // What the addon does when it loads (native/addon.cc): OpenBLAS held at one thread.
   blasnet::SetUpBlas();
+  std::printf("instruction-set level: %s (%s)\n", blasnet::IsaName(blasnet::ActiveIsa()),
+              blasnet::IsaReason());
+  // Under BLASNET_ISA (ctest's isa_* runs) the level asked for must be the one that runs,
+  // unless the CPU lacks it.
+  if (const char* asked = std::getenv("BLASNET_ISA"); asked != nullptr && *asked != '\0') {
+    const std::string want = asked;
+    const bool known = want == "generic" || want == "avx2" || want == "avx512";
+    const bool cpu_has = static_cast<int>(blasnet::CpuIsa()) >= (want == "avx512" ? 2
+                                                                 : want == "avx2" ? 1
+                                                                                  : 0);
+    if (known && cpu_has && want != blasnet::IsaName(blasnet::ActiveIsa())) {
+      std::fprintf(stderr, "BLASNET_ISA=%s but the active level is %s\n", asked,
+                   blasnet::IsaName(blasnet::ActiveIsa()));
+      return 1;
+    }
+  }
   int cases = 0, failed = 0;
   for (const auto& c : Registry()) {
     if (!wanted.empty() && wanted.count(c.suite) == 0) continue;

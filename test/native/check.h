@@ -36,10 +36,10 @@ int Failures();
 // (scale: a bound on the rounding of the computation, e.g. the sum of the absolute values of
 // the terms a reference sum adds), or when one is NaN and the other not. Reports the first few
 // indices that fail and their count; returns true when all agree.
-bool Near(const char* file, int line, const std::string& what, const float* got,
-          const double* ref, const double* scale, size_t n, double rtol, double atol);
-bool Near(const char* file, int line, const std::string& what, const float* got,
-          const double* ref, size_t n, double rtol, double atol);
+bool Near(const char* file, int line, const std::string& what, const float* got, const double* ref,
+          const double* scale, size_t n, double rtol, double atol);
+bool Near(const char* file, int line, const std::string& what, const float* got, const double* ref,
+          size_t n, double rtol, double atol);
 // Bit-for-bit equality of two float arrays (NaN payloads included).
 bool SameBits(const char* file, int line, const std::string& what, const float* a, const float* b,
               size_t n);
@@ -51,25 +51,25 @@ bool SameInts(const char* file, int line, const std::string& what, const int32_t
 #define CHECK_CAT2(a, b) a##b
 #define CHECK_CAT(a, b) CHECK_CAT2(a, b)
 
-#define TEST_CASE(suite, name)                                                           \
-  static void suite##__##name();                                                         \
-  static const ::check::Registrar CHECK_CAT(check_registrar_, __LINE__)(#suite, #name, \
-                                                                         suite##__##name); \
+#define TEST_CASE(suite, name)                                                            \
+  static void suite##__##name();                                                          \
+  static const ::check::Registrar CHECK_CAT(check_registrar_, __LINE__)(#suite, #name,    \
+                                                                        suite##__##name); \
   static void suite##__##name()
 
-#define CHECK(cond)                                               \
-  do {                                                            \
+#define CHECK(cond)                                                     \
+  do {                                                                  \
     if (!(cond)) ::check::Fail(__FILE__, __LINE__, "CHECK(" #cond ")"); \
   } while (0)
 
 // CHECK with a message built from stream insertions: CHECK_MSG(x > 0, "x = " << x).
-#define CHECK_MSG(cond, stream)                                          \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
-      std::ostringstream check_os;                                       \
-      check_os << "CHECK(" #cond "): " << stream;                        \
-      ::check::Fail(__FILE__, __LINE__, check_os.str());                 \
-    }                                                                    \
+#define CHECK_MSG(cond, stream)                          \
+  do {                                                   \
+    if (!(cond)) {                                       \
+      std::ostringstream check_os;                       \
+      check_os << "CHECK(" #cond "): " << stream;        \
+      ::check::Fail(__FILE__, __LINE__, check_os.str()); \
+    }                                                    \
   } while (0)
 
 #define CHECK_EQ(a, b) CHECK_MSG((a) == (b), #a " = " << (a) << ", " #b " = " << (b))
@@ -86,7 +86,7 @@ bool SameInts(const char* file, int line, const std::string& what, const int32_t
                 "message '" << check_e.what() << "' lacks '" << (part) << "'");          \
     } catch (...) {                                                                      \
       check_thrown = true;                                                               \
-      ::check::Fail(__FILE__, __LINE__, #expr " threw something other than " #Type);   \
+      ::check::Fail(__FILE__, __LINE__, #expr " threw something other than " #Type);     \
     }                                                                                    \
     if (!check_thrown) ::check::Fail(__FILE__, __LINE__, #expr " did not throw " #Type); \
   } while (0)

@@ -21,9 +21,9 @@ using ref::DVec;
 using ref::Vec;
 
 std::string Name(const ConvGeometry& g) {
-  return "(N" + std::to_string(g.N) + " C" + std::to_string(g.C) + " " + std::to_string(g.H) +
-         "x" + std::to_string(g.W) + " FN" + std::to_string(g.FN) + " " + std::to_string(g.FH) +
-         "x" + std::to_string(g.FW) + " stride " + std::to_string(g.stride) + " pad " +
+  return "(N" + std::to_string(g.N) + " C" + std::to_string(g.C) + " " + std::to_string(g.H) + "x" +
+         std::to_string(g.W) + " FN" + std::to_string(g.FN) + " " + std::to_string(g.FH) + "x" +
+         std::to_string(g.FW) + " stride " + std::to_string(g.stride) + " pad " +
          std::to_string(g.pad) + ")";
 }
 
@@ -142,7 +142,8 @@ TEST_CASE(conv, relu_fused_equals_conv_then_relu) {
 TEST_CASE(conv, pool_fused_equals_the_separate_kernels_and_the_definition) {
   uint64_t seed = 60;
   for (const ConvGeometry& c : Geometries()) {
-    for (const auto& p : {std::array<int, 4>{2, 2, 2, 0}, {3, 3, 2, 1}, {2, 1, 1, 0}, {1, 1, 1, 0}}) {
+    for (const auto& p :
+         {std::array<int, 4>{2, 2, 2, 0}, {3, 3, 2, 1}, {2, 1, 1, 0}, {1, 1, 1, 0}}) {
       const blasnet::ConvPoolGeometry g = ref::ConvPool(c, p[0], p[1], p[2], p[3]);
       if (g.POH < 1 || g.POW < 1) continue;
       for (bool relu : {false, true}) {

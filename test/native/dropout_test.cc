@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // native/dropout.cc: dropout's masks come from splitmix64 seeded by the caller (the same seed,
-// the same mask, on any machine), keep about 1 - ratio of the values; multiply and scale.
+// the same mask, on any machine and at any thread count), keep about 1 - ratio of the values;
+// multiply and scale.
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -103,8 +104,7 @@ TEST_CASE(dropout, multiply_and_scale_in_place_or_not) {
   ref::Rng rng(4);
   Vec a = rng.Fill(n), b = rng.Fill(n), out(n, 7.0f), want(n);
   // One float multiplication: the correctly rounded product (what double then float gives).
-  for (int64_t i = 0; i < n; ++i)
-    want[i] = static_cast<float>(static_cast<double>(a[i]) * b[i]);
+  for (int64_t i = 0; i < n; ++i) want[i] = static_cast<float>(static_cast<double>(a[i]) * b[i]);
   blasnet::Multiply(a.data(), b.data(), out.data(), n);
   CHECK_SAME_BITS("multiply", out.data(), want.data(), n);
   Vec a2 = a;
@@ -122,4 +122,34 @@ TEST_CASE(dropout, multiply_and_scale_in_place_or_not) {
   sc.x = ref::Arg(x), sc.out = ref::Arg(x), sc.s = s;
   blasnet::Run(sc);
   CHECK_SAME_BITS("scale in place", x.data(), want.data(), n);
+}
+
+TEST_CASE(dropout, the_same_mask_at_every_thread_count) {
+  // Large enough to be split over the threads: draw i must not depend on which thread made it.
+  const int64_t n = (int64_t{1} << 18) + 3;
+  ref::Rng rng(5);
+  const Vec x = rng.Fill(n);
+  const double ratio = 0.4;
+  const float keep = static_cast<float>(1.0 / (1.0 - ratio));
+  const uint64_t seed = 0xfeedbeefULL;
+  SplitMix64 gen(seed);
+  Vec want_mask(n);
+  for (int64_t i = 0; i < n; ++i) want_mask[i] = gen.Uniform() > ratio ? keep : 0.0f;
+  for (int threads = 1; threads <= 8; ++threads) {
+    ref::Threads t(threads);
+    Vec out(n, 7.0f), mask(n, 7.0f);
+    blasnet::DropoutForward(x.data(), out.data(), mask.data(), n, ratio, keep, seed);
+    const std::string at = " at " + std::to_string(threads) + " threads";
+    CHECK_SAME_BITS("mask" + at, mask.data(), want_mask.data(), n);
+    Vec prod(n, 7.0f), scaled(n, 7.0f);
+    blasnet::Multiply(x.data(), mask.data(), prod.data(), n);
+    CHECK_SAME_BITS("multiply" + at, prod.data(), out.data(), n);
+    blasnet::Scale(x.data(), scaled.data(), n, keep);
+    for (int64_t i = 0; i < n; ++i) {
+      if (mask[i] != 0.0f && scaled[i] != out[i]) {
+        CHECK_MSG(false, "scale" << at << " differs at [" << i << "]");
+        break;
+      }
+    }
+  }
 }

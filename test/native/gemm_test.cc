@@ -43,9 +43,9 @@ void CheckGemm(bool tA, bool tB, int M, int N, int K, float alpha, float beta, i
   }
   DVec want, scale;
   ref::Gemm(tA, tB, M, N, K, alpha, A, B, beta, C0, &want, &scale);
-  const std::string what = "sgemm tA=" + std::to_string(tA) + " tB=" + std::to_string(tB) +
-                           " " + std::to_string(M) + "x" + std::to_string(N) + "x" +
-                           std::to_string(K) + " threads=" + std::to_string(threads);
+  const std::string what = "sgemm tA=" + std::to_string(tA) + " tB=" + std::to_string(tB) + " " +
+                           std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K) +
+                           " threads=" + std::to_string(threads);
   CHECK_NEAR_ARR(what, C.data(), want.data(), scale.data(), C.size(), GemmTol(K), 1e-30);
 }
 
@@ -72,7 +72,8 @@ TEST_CASE(gemm, sliced_large_gemms_by_rows_and_by_columns) {
   for (const auto& s : sizes) {
     for (int tA = 0; tA < 2; ++tA) {
       for (int tB = 0; tB < 2; ++tB) {
-        for (int threads : {1, 2, 5}) CheckGemm(tA, tB, s[0], s[1], s[2], 1.0f, 0.5f, threads, seed);
+        for (int threads : {1, 2, 5})
+          CheckGemm(tA, tB, s[0], s[1], s[2], 1.0f, 0.5f, threads, seed);
         ++seed;
       }
     }
@@ -101,7 +102,7 @@ TEST_CASE(gemm, same_bits_at_every_thread_count) {
 
 TEST_CASE(gemm, slices_depend_on_the_shape_alone) {
   const double threshold = SliceThreshold();
-  const int shapes[][3] = {{1, 1, 1}, {100, 40, 784}, {300, 100, 80}, {1000, 64, 64},
+  const int shapes[][3] = {{1, 1, 1},      {100, 40, 784}, {300, 100, 80},  {1000, 64, 64},
                            {64, 4096, 64}, {40, 40, 4000}, {4096, 4096, 64}};
   for (const auto& s : shapes) {
     const int slices = blasnet::GemmSlices(s[0], s[1], s[2]);

@@ -18,10 +18,9 @@ using ref::DVec;
 using ref::Vec;
 
 std::string Name(const ConvGeom& g) {
-  return "(N" + std::to_string(g.N) + " C" + std::to_string(g.C) + " " + std::to_string(g.H) +
-         "x" + std::to_string(g.W) + " window " + std::to_string(g.FH) + "x" +
-         std::to_string(g.FW) + " stride " + std::to_string(g.stride) + " pad " +
-         std::to_string(g.pad) + ")";
+  return "(N" + std::to_string(g.N) + " C" + std::to_string(g.C) + " " + std::to_string(g.H) + "x" +
+         std::to_string(g.W) + " window " + std::to_string(g.FH) + "x" + std::to_string(g.FW) +
+         " stride " + std::to_string(g.stride) + " pad " + std::to_string(g.pad) + ")";
 }
 
 // Geometries that reach every path: plain, strided (2, 3), "same" stride-1 convolutions (the
@@ -139,8 +138,8 @@ TEST_CASE(im2col, padding_is_zero_whatever_the_input_holds) {
     int bad = 0;
     for (size_t i = 0; i < colT.size(); ++i) {
       const bool ok = std::isnan(want[i]) ? std::isnan(colT[i])
-                                          : (colT[i] == want[i] && !std::signbit(colT[i]) ==
-                                                                       !std::signbit(want[i]));
+                                          : (colT[i] == want[i] &&
+                                             !std::signbit(colT[i]) == !std::signbit(want[i]));
       bad += ok ? 0 : 1;
     }
     CHECK_MSG(bad == 0, "im2colT " << Name(g) << ": " << bad << " entries differ");

@@ -48,12 +48,12 @@ void CheckSteps(const std::string& name, const KernelStep& kernel, const RefStep
     const std::string what = name + " step " + std::to_string(step + 1);
     CHECK_NEAR_ARR(what + " p", st.p.data(), p.data(), scale.data(), n, 2 * FLT_EPSILON, 1e-30);
     if (states >= 1) {
-      CHECK_NEAR_ARR(what + " state 1", st.s1.data(), s1.data(), s1scale.data(), n,
-                     2 * FLT_EPSILON, 1e-30);
+      CHECK_NEAR_ARR(what + " state 1", st.s1.data(), s1.data(), s1scale.data(), n, 2 * FLT_EPSILON,
+                     1e-30);
     }
     if (states >= 2) {
-      CHECK_NEAR_ARR(what + " state 2", st.s2.data(), s2.data(), s2scale.data(), n,
-                     2 * FLT_EPSILON, 1e-30);
+      CHECK_NEAR_ARR(what + " state 2", st.s2.data(), s2.data(), s2scale.data(), n, 2 * FLT_EPSILON,
+                     1e-30);
     }
   }
 }

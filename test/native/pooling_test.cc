@@ -17,9 +17,9 @@ using ref::DVec;
 using ref::Vec;
 
 std::string Name(const ConvGeom& g) {
-  return "(" + std::to_string(g.H) + "x" + std::to_string(g.W) + " window " +
-         std::to_string(g.FH) + "x" + std::to_string(g.FW) + " stride " +
-         std::to_string(g.stride) + " pad " + std::to_string(g.pad) + ")";
+  return "(" + std::to_string(g.H) + "x" + std::to_string(g.W) + " window " + std::to_string(g.FH) +
+         "x" + std::to_string(g.FW) + " stride " + std::to_string(g.stride) + " pad " +
+         std::to_string(g.pad) + ")";
 }
 
 std::vector<ConvGeom> Geometries() {
@@ -28,8 +28,8 @@ std::vector<ConvGeom> Geometries() {
       ref::Window(2, 2, 7, 9, 2, 2, 2, 0),  // odd sizes: the last row and column unused
       ref::Window(1, 2, 7, 7, 3, 3, 2, 1),  // padded: padded zeros take part
       ref::Window(1, 1, 6, 5, 3, 2, 1, 0),  // overlapping windows
-      ref::Window(1, 2, 5, 5, 2, 2, 1, 1),  ref::Window(1, 1, 3, 3, 5, 5, 1, 2),
-      ref::Window(3, 1, 1, 4, 1, 2, 2, 0),  ref::Window(1, 1, 9, 9, 4, 3, 3, 2),
+      ref::Window(1, 2, 5, 5, 2, 2, 1, 1), ref::Window(1, 1, 3, 3, 5, 5, 1, 2),
+      ref::Window(3, 1, 1, 4, 1, 2, 2, 0), ref::Window(1, 1, 9, 9, 4, 3, 3, 2),
   };
 }
 

@@ -45,9 +45,7 @@ class Rng {
 };
 
 inline blasnet::F32 Arg(Vec& v) { return blasnet::F32{v.data(), v.size(), true}; }
-inline blasnet::I32 Arg(std::vector<int32_t>& v) {
-  return blasnet::I32{v.data(), v.size(), true};
-}
+inline blasnet::I32 Arg(std::vector<int32_t>& v) { return blasnet::I32{v.data(), v.size(), true}; }
 inline blasnet::F32 Null() { return blasnet::F32{}; }
 
 // Runs the enclosed kernel calls at `n` threads, as the binding does for a caller whose
@@ -62,11 +60,17 @@ class Threads {
 };
 
 // A window geometry with its output extent.
-inline blasnet::ConvGeom Window(int64_t N, int64_t C, int64_t H, int64_t W, int64_t FH,
-                                int64_t FW, int64_t stride, int64_t pad) {
-  return blasnet::ConvGeom{N,      C,   H,
-                           W,      FH,  FW,
-                           stride, pad, blasnet::OutExtent(H, FH, stride, pad),
+inline blasnet::ConvGeom Window(int64_t N, int64_t C, int64_t H, int64_t W, int64_t FH, int64_t FW,
+                                int64_t stride, int64_t pad) {
+  return blasnet::ConvGeom{N,
+                           C,
+                           H,
+                           W,
+                           FH,
+                           FW,
+                           stride,
+                           pad,
+                           blasnet::OutExtent(H, FH, stride, pad),
                            blasnet::OutExtent(W, FW, stride, pad)};
 }
 
@@ -180,7 +184,8 @@ inline void Col2im(const blasnet::ConvGeom& g, const Vec& col, DVec* dx, DVec* s
 
 // ---- convolution, from the definition (no im2col) ----
 
-// out[n, f, oh, ow] = b[f] + sum over (c, fh, fw) of W[f, c, fh, fw] * x[n, c, oh*s-p+fh, ow*s-p+fw].
+// out[n, f, oh, ow] = b[f] + sum over (c, fh, fw) of W[f, c, fh, fw] * x[n, c, oh*s-p+fh,
+// ow*s-p+fw].
 inline void ConvForward(const blasnet::ConvGeom& g, int64_t FN, const Vec& x, const Vec& W,
                         const Vec& b, DVec* out, DVec* scale) {
   out->assign(g.N * FN * g.OH * g.OW, 0.0);

@@ -63,8 +63,8 @@ TEST_CASE(threads, every_index_once_in_at_most_one_chunk_per_thread) {
       std::sort(chunks.ranges.begin(), chunks.ranges.end());
       int64_t next = 0;
       for (const auto& r : chunks.ranges) {
-        CHECK_MSG(r.first == next && r.second > r.first, at << ": chunk [" << r.first << ", "
-                                                            << r.second << ")");
+        CHECK_MSG(r.first == next && r.second > r.first,
+                  at << ": chunk [" << r.first << ", " << r.second << ")");
         next = r.second;
       }
       const int64_t count = static_cast<int64_t>(chunks.ranges.size());
