@@ -22,6 +22,11 @@
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math"],
+      "conditions": [
+        ["target_arch!='x64' and target_arch!='ia32'", {
+          "cflags_cc": ["-ffp-contract=off"]
+        }]
+      ],
       "include_dirs": [
         "<!@(pkg-config --cflags-only-I openblas 2>/dev/null | sed 's/-I//g')"
       ],

@@ -60,7 +60,7 @@ void WarmUpBlas() {
   done = true;
   // 128^3 multiply-adds: above the size OpenBLAS's small-matrix kernels take (they need no buffer).
   constexpr int n = 128;
-  std::vector<float> a(n * n, 0.0f), c(n * n);
+  std::vector<float> a(size_t{n} * n, 0.0f), c(size_t{n} * n);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, a.data(), n,
               0.0f, c.data(), n);
 }

@@ -91,6 +91,8 @@ inline void CpuRelax() {
 }  // namespace blasnet
 
 #if BLASNET_X86
+// (avx512_target is an attribute: it cannot be put in parentheses.)
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define BLASNET_MULTIVERSION(name, impl, avx512_target) \
   template <class... A>                                 \
   avx512_target auto name##Avx512(A... a) {             \
@@ -115,6 +117,7 @@ inline void CpuRelax() {
         return name##Generic(a...);                     \
     }                                                   \
   }
+// NOLINTEND(bugprone-macro-parentheses)
 #else
 #define BLASNET_MULTIVERSION(name, impl, avx512_target) \
   template <class... A>                                 \

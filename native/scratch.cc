@@ -40,7 +40,8 @@ ScratchBase::~ScratchBase() {
 void ScratchBase::CheckCap(size_t count, size_t element_size) {
   size_t bytes = 0;
   if (!MulOk(count, element_size, &bytes) || bytes > static_cast<size_t>(kScratchCapBytes)) {
-    throw Refusal("needs a scratch buffer of " + Size(static_cast<double>(count) * element_size) +
+    throw Refusal("needs a scratch buffer of " +
+                  Size(static_cast<double>(count) * static_cast<double>(element_size)) +
                   " per thread, above the cap of " + Size(static_cast<double>(kScratchCapBytes)));
   }
 }
