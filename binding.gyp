@@ -21,6 +21,10 @@
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
+      "defines": [
+        "NAPI_VERSION=<!(node scripts/build-id.js --napi-version)",
+        "BLASNET_BUILD_ID=\"<!(node scripts/build-id.js)\""
+      ],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math"],
       "conditions": [
         ["target_arch!='x64' and target_arch!='ia32'", {

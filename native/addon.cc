@@ -5,6 +5,10 @@
 #include "gemm.h"
 #include "generated/contract.h"
 
+#ifndef BLASNET_BUILD_ID
+#error "BLASNET_BUILD_ID comes from the build (CMakeLists.txt, binding.gyp: scripts/build-id.js)"
+#endif
+
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -17,6 +21,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, Bind<Args>, #js_name, const_cast<char*>(#js_name)));
   BLASNET_ENTRY_POINTS(BLASNET_REGISTER)
 #undef BLASNET_REGISTER
+  // Read by the loader before anything is called: a build older than lib/core/contract.ts is
+  // refused (scripts/build-id.js).
+  exports.Set("buildId", Napi::String::New(env, BLASNET_BUILD_ID));
   return exports;
 }
 

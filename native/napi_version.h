@@ -1,12 +1,9 @@
 // SPDX-License-Identifier: MIT
-// The one place the Node-API version is written: every file that uses N-API includes napi.h
-// through this header. (package.json's "binary.napi_versions" only switches cmake-js into
-// Node-API mode; test/build-files.test.ts checks that it names the same version.)
+// Every file that uses N-API includes napi.h through this header. NAPI_VERSION is written once,
+// in package.json (binary.napi_versions); CMakeLists.txt and binding.gyp pass it to the compiler.
 #pragma once
 
-#if defined(NAPI_VERSION) && NAPI_VERSION != 8
-#error "NAPI_VERSION is set in native/napi_version.h only"
+#ifndef NAPI_VERSION
+#error "NAPI_VERSION comes from package.json (binary.napi_versions) through the build"
 #endif
-#undef NAPI_VERSION
-#define NAPI_VERSION 8
 #include <napi.h>

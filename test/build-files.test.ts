@@ -63,14 +63,29 @@ describe('native source lists', () => {
 });
 
 describe('the Node-API version', () => {
-  test('is written once, in native/napi_version.h, and package.json names the same one for cmake-js', () => {
-    const header = read('native/napi_version.h');
-    const defined = [...header.matchAll(/^#define NAPI_VERSION (\d+)$/gm)].map((m) => Number(m[1]));
-    expect(defined).toHaveLength(1);
+  test('is written once, in package.json, and both builds take it from there', () => {
     const pkg = JSON.parse(read('package.json')) as { binary: { napi_versions: number[] } };
-    expect(pkg.binary.napi_versions).toEqual(defined);
-    expect(read('CMakeLists.txt')).not.toMatch(/NAPI_VERSION=/);
-    expect(read('binding.gyp')).not.toMatch(/NAPI_VERSION/);
+    expect(pkg.binary.napi_versions).toHaveLength(1);
+    expect(Number.isInteger(pkg.binary.napi_versions[0])).toBe(true);
+    // No number anywhere else: the header requires it from the build, which reads package.json.
+    for (const f of ['native/napi_version.h', 'CMakeLists.txt', 'binding.gyp']) {
+      expect(read(f)).not.toMatch(/NAPI_VERSION[ =]+\d/);
+    }
+    expect(read('native/napi_version.h')).toMatch(/#ifndef NAPI_VERSION\n#error/);
+    expect(read('CMakeLists.txt')).toMatch(/string\(JSON BLASNET_NAPI_VERSION GET "\$\{BLASNET_PACKAGE_JSON\}" binary napi_versions 0\)/);
+    expect(read('CMakeLists.txt')).toMatch(/NAPI_VERSION=\$\{BLASNET_NAPI_VERSION\}/);
+    expect(read('binding.gyp')).toContain('NAPI_VERSION=<!(node scripts/build-id.js --napi-version)');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const ids = require('../scripts/build-id.js') as { napiVersion(root: string): number };
+    expect(ids.napiVersion(root)).toBe(pkg.binary.napi_versions[0]);
+  });
+
+  test('the build id comes from scripts/build-id.js in binding.gyp and the same formula in CMakeLists.txt', () => {
+    expect(read('binding.gyp')).toContain('BLASNET_BUILD_ID=\\"<!(node scripts/build-id.js)\\"');
+    const cmake = read('CMakeLists.txt');
+    expect(cmake).toMatch(/file\(SHA256 \$\{CMAKE_CURRENT_SOURCE_DIR\}\/lib\/core\/contract\.ts BLASNET_CONTRACT_SHA256\)/);
+    expect(cmake).toMatch(/string\(SUBSTRING "\$\{BLASNET_CONTRACT_SHA256\}" 0 16 BLASNET_CONTRACT_HASH\)/);
+    expect(cmake).toContain('set(BLASNET_BUILD_ID "${BLASNET_VERSION}+${BLASNET_CONTRACT_HASH}")');
   });
 
   test('every native file that uses N-API includes it through that header', () => {
