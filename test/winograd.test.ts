@@ -8,7 +8,7 @@
 // checked.
 import { describe, expect, test } from '@jest/globals';
 import * as K from '../lib/core/kernels';
-import { blasInfo, Convolution, Tensor } from '../lib';
+import { blasInfo, Convolution, DeepConvNet, setSeed, Tensor } from '../lib';
 import { caught } from './helpers/errors';
 import { Rng } from './helpers/random';
 import * as ref from './reference/naive';
@@ -281,5 +281,34 @@ describe('choosing the algorithm', () => {
     }
     expect(() => new Convolution(W, b, 1, 1, { algorithm: 'fft' as 'auto' })).toThrow(RangeError);
     expect(() => new Convolution(W, b, 1, 1, { algorithm: 'fft' as 'auto' })).toThrow(/^Convolution: algorithm must be one of 'auto', 'im2col', 'winograd', got "fft"/);
+  });
+
+  test('BLASNET_CONV_ALGORITHM=im2col: a DeepConvNet (fused conv + Relu + pool steps) built under it runs im2col, and agrees with the default one within rounding', () => {
+    const make = (env: string | undefined): DeepConvNet => {
+      const before = process.env.BLASNET_CONV_ALGORITHM;
+      if (env === undefined) delete process.env.BLASNET_CONV_ALGORITHM; else process.env.BLASNET_CONV_ALGORITHM = env;
+      try {
+        setSeed(9);
+        return new DeepConvNet({ inputDim: [1, 12, 12], hiddenSize: 10, outputSize: 4, dropoutRatio: 0,
+          convParams: [8, 8, 16, 16, 16, 16].map((f, i) => ({ filterNum: f, filterSize: 3, pad: i === 3 ? 2 : 1, stride: 1 })) });
+      } finally {
+        if (before === undefined) delete process.env.BLASNET_CONV_ALGORITHM; else process.env.BLASNET_CONV_ALGORITHM = before;
+      }
+    };
+    const x = new Tensor(rng.floats(6 * 144, 0, 1), [6, 1, 12, 12]);
+    const t = Int32Array.from([0, 1, 2, 3, 1, 2]);
+    const grads = (net: DeepConvNet): Record<string, Float32Array> =>
+      Object.fromEntries(Object.entries(net.gradient(x, t)).map(([k, v]) => [k, v.data.slice()]));
+    const wino = grads(make(undefined)), im2col = grads(make('im2col'));
+    const convs = (net: DeepConvNet): string[] => net.layers.filter((l): l is Convolution => l instanceof Convolution).map((l) => l.algorithm);
+    expect(convs(make('im2col'))).toEqual(new Array(6).fill('im2col'));
+    expect(convs(make('auto'))).toEqual(new Array(6).fill('auto'));
+    expect(() => make('winograd')).toThrow(/^BLASNET_CONV_ALGORITHM must be auto or im2col, got 'winograd'/);
+    expect(Object.keys(wino).sort()).toEqual(Object.keys(im2col).sort());
+    for (const k of Object.keys(wino)) {
+      expect(worst(wino[k], im2col[k])).toBeLessThan(1e-4);
+    }
+    // The first layer (C = 1) is im2col in both; the others take Winograd by default where it pays.
+    if (autoRuns(8, 8) === WINOGRAD) expect(sameBits(wino.W2, im2col.W2)).toBe(false);
   });
 });

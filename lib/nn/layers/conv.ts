@@ -23,20 +23,22 @@ export function convAlgorithmCode(a: ConvAlgorithm): number {
 }
 
 /**
- * The default algorithm of new Convolution layers: 'auto', or the environment variable
- * BLASNET_CONV_ALGORITHM (auto, im2col or winograd), for measuring one against the other.
+ * The default algorithm of new Convolution layers: 'auto', or 'im2col' when the environment
+ * variable BLASNET_CONV_ALGORITHM says so (the switch that turns Winograd off everywhere, to
+ * compare or to rule it out; 'auto' is the other value it takes).
  */
 export function defaultConvAlgorithm(): ConvAlgorithm {
-  const v = (process.env.BLASNET_CONV_ALGORITHM ?? '').trim().toLowerCase();
-  if (v === '') return 'auto';
-  if ((CONV_ALGORITHMS as readonly string[]).includes(v)) return v as ConvAlgorithm;
-  throw new RangeError(`BLASNET_CONV_ALGORITHM must be one of ${CONV_ALGORITHMS.join(', ')}, got '${process.env.BLASNET_CONV_ALGORITHM}'`);
+  const raw = process.env.BLASNET_CONV_ALGORITHM;
+  const v = (raw ?? '').trim().toLowerCase();
+  if (v === '' || v === 'auto') return 'auto';
+  if (v === 'im2col') return 'im2col';
+  throw new RangeError(`BLASNET_CONV_ALGORITHM must be auto or im2col, got '${raw}'`);
 }
 
 export interface ConvolutionOptions {
   /** Skip dx in backward unless asked for (see Layer.backward's inputGradient). */
   skipInputGradient?: boolean;
-  /** 'auto' (the default), 'im2col' or 'winograd': see ConvAlgorithm. */
+  /** 'auto' (the default; 'im2col' under BLASNET_CONV_ALGORITHM=im2col), 'im2col' or 'winograd': see ConvAlgorithm. */
   algorithm?: ConvAlgorithm;
 }
 
@@ -57,10 +59,14 @@ export function convGeometry(fn: string, W: Tensor, stride: number, pad: number,
 
 /**
  * 2-D convolution with filters W (FN, C, FH, FW) and bias b (FN); out (N, FN, OH, OW) with
- * OH = (H + 2*pad - FH) / stride + 1 (floor), as the course's im2col.
+ * OH = (H + 2*pad - FH) / stride + 1 (floor), as the course's im2col. A 3x3, stride-1 layer
+ * whose channel counts are multiples of 8 (DeepConvNet's second to sixth) computes the same
+ * convolution with Winograd's F(2x2, 3x3) where that is faster, equal within float rounding;
+ * `{ algorithm: 'im2col' }` keeps the course's method (see ConvAlgorithm).
  * @example
  *   const conv = new Convolution(W, b, 1, 0); // W: [30, 1, 5, 5], b: [30]
  *   const y = conv.forward(x);               // x: [N, 1, 28, 28] -> y: [N, 30, 24, 24]
+ *   const c2 = new Convolution(W2, b2, 1, 1, { algorithm: 'im2col' }); // W2: [16, 16, 3, 3]
  */
 export class Convolution implements Layer {
   readonly name = 'Convolution';
