@@ -40,10 +40,11 @@
 #if defined(__clang__)
 #define BLASNET_BEGIN_AVX2 \
   _Pragma("clang attribute push(__attribute__((target(\"avx2,fma\"))), apply_to = function)")
-#define BLASNET_BEGIN_AVX512_ZMM                                                                  \
-  _Pragma(                                                                                        \
-      "clang attribute push(__attribute__((target(\"avx2,fma,avx512f,avx512vl,avx512bw,avx512dq," \
-      "prefer-vector-width=512\"))), apply_to = function)")
+// (_Pragma takes one string literal: adjacent literals are not joined, so the line stays long.)
+// clang-format off
+#define BLASNET_BEGIN_AVX512_ZMM \
+  _Pragma("clang attribute push(__attribute__((target(\"avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512\"))), apply_to = function)")
+// clang-format on
 #define BLASNET_END_TARGET _Pragma("clang attribute pop")
 #else
 #define BLASNET_BEGIN_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
