@@ -9,7 +9,7 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { describe, expectBoolean, expectInt, readOptions, ShapeError } from '../core/errors';
 import { getRandomState, permutation, setRandomState } from '../core/random';
-import { Tensor, expectTensor } from '../core/tensor';
+import { Tensor, asTensor, expectTensor } from '../core/tensor';
 import { argmaxRows, checkLabels, Labels } from '../nn/layers/loss';
 import { countNonFinite, Sequential } from '../nn/network';
 import {
@@ -229,8 +229,8 @@ export class Trainer {
   constructor(network: Sequential, xTrain: Tensor, tTrain: Labels, xTest: Tensor, tTest: Labels, opts?: TrainerOptions) {
     const fn = 'Trainer';
     if (!(network instanceof Sequential)) throw new TypeError(`${fn}: network must be a Sequential network, got ${describe(network)}`);
-    expectTensor(fn, 'xTrain', xTrain);
-    expectTensor(fn, 'xTest', xTest);
+    xTrain = asTensor(fn, 'xTrain', xTrain);
+    xTest = asTensor(fn, 'xTest', xTest);
     const options: TrainerOptions = readOptions(fn, opts, OPTION_NAMES);
     const outShape = network.checkShapes(xTrain.shape.slice(1));
     if (outShape.length !== 1) throw new ShapeError(`${fn}: the network's output per sample is ${JSON.stringify(outShape)}, not a vector of class scores`);
