@@ -7,7 +7,7 @@ import * as path from 'path';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import {
   Affine, AvgPooling, BatchNormalization, Convolution, Dropout, MultiLayerNet, MultiLayerNetExtend, Pooling, Relu, SGD,
-  SimpleConvNet, SoftmaxWithLoss, Tanh, Tensor, TwoLayerNet, loadNetwork, networkFromConfig, tensor,
+  SimpleConvNet, SoftmaxWithLoss, Tanh, Tensor, TwoLayerNet, loadNetwork, networkFromConfig, readPickleParams, tensor,
 } from '../lib';
 import { caught } from './helpers/errors';
 
@@ -181,4 +181,26 @@ describe('network files: every refusal is a FileError naming the file', () => {
   test('networkFromConfig: an unknown kind is a RangeError', () => {
     expect(caught(() => networkFromConfig({ kind: 'Bogus', options: {} }))).toEqual({ name: 'RangeError', message: expect.stringMatching(/^networkFromConfig: unknown network kind/) });
   });
+});
+
+describe('a detached Tensor is seen after the JIT has met length-tracking arrays', () => {
+  test('Relu.forward refuses it every time (Node 20 read a stale length once optimized)', () => {
+    const layer = new Relu();
+    let refused = 0;
+    for (let i = 0; i < 20000; i++) {
+      // Length-tracking arrays over resizable memory at the same places in the library's code.
+      const rab = new Float32Array(new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(24, { maxByteLength: 48 }));
+      layer.forward(new Tensor(rab, [6]));
+      if (i % 4 === 0) {
+        const e = caught(() => layer.forward(detached([6])));
+        if (e.name === 'ShapeError' && e.message.startsWith('Relu.forward: x has shape [6]')) refused++;
+      }
+    }
+    expect(refused).toBe(5000);
+  });
+});
+
+test('readPickleParams: maxBytes null is refused, not taken as the default', () => {
+  const e = caught(() => readPickleParams(Uint8Array.of(0x80, 4, 0x7d, 0x2e), { maxBytes: null as never }));
+  expect(e.message).toMatch(/^readPickleParams: options\.maxBytes must be a positive integer, got null/);
 });

@@ -3,6 +3,15 @@
 import { describe, expectFloat32, product, ShapeError } from './errors';
 
 /**
+ * Elements of a Float32Array now, from its byteLength: in Node 20's optimized code, `length` of
+ * a typed array whose memory was just detached can read its old value once length-tracking
+ * arrays (over a resizable ArrayBuffer) have been seen at the same place; `byteLength` reads 0.
+ */
+export function elements(a: Float32Array): number {
+  return a.byteLength >>> 2;
+}
+
+/**
  * A row-major array of float32 values. `data` is the live buffer: nothing copies it behind your
  * back. `shape` is frozen: a tensor's shape cannot be changed after it is made (reshape() gives
  * another view of the same buffer).
@@ -15,8 +24,8 @@ export class Tensor {
     checkShape('Tensor', shape);
     expectFloat32('Tensor', 'data', data);
     const n = product('Tensor', 'shape', shape);
-    if (data.length !== n) {
-      throw new ShapeError(`Tensor: data has ${data.length} elements but shape [${shape.join(', ')}] needs ${n}`);
+    if (elements(data) !== n) {
+      throw new ShapeError(`Tensor: data has ${elements(data)} elements but shape [${shape.join(', ')}] needs ${n}`);
     }
     this.shape = Object.freeze([...shape]) as number[];
     this.data = data;
@@ -244,8 +253,8 @@ export function expectTensor(fn: string, name: string, v: unknown): asserts v is
     // a resizable buffer under it shrunk since it was made.
     let n = 1;
     for (const d of v.shape) n *= d;
-    if (v.data.length !== n) {
-      throw new ShapeError(`${fn}: ${name} has shape [${v.shape.join(', ')}] (${n} elements) but its data now holds ${v.data.length} `
+    if (elements(v.data) !== n) {
+      throw new ShapeError(`${fn}: ${name} has shape [${v.shape.join(', ')}] (${n} elements) but its data now holds ${elements(v.data)} `
         + '(its memory was detached or resized after the Tensor was made)');
     }
     return;
@@ -263,7 +272,7 @@ export function expectTensor(fn: string, name: string, v: unknown): asserts v is
     }
     n *= d;
   }
-  if (n !== o.data.length) {
-    throw new ShapeError(`${fn}: ${name} has shape [${shape.join(', ')}] (${n} elements) but its data holds ${o.data.length}`);
+  if (n !== elements(o.data)) {
+    throw new ShapeError(`${fn}: ${name} has shape [${shape.join(', ')}] (${n} elements) but its data holds ${elements(o.data)}`);
   }
 }
