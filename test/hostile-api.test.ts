@@ -204,3 +204,12 @@ test('readPickleParams: maxBytes null is refused, not taken as the default', () 
   const e = caught(() => readPickleParams(Uint8Array.of(0x80, 4, 0x7d, 0x2e), { maxBytes: null as never }));
   expect(e.message).toMatch(/^readPickleParams: options\.maxBytes must be a positive integer, got null/);
 });
+
+test('SimpleConvNet: a convParam key given as undefined keeps its default', () => {
+  const a = new SimpleConvNet({ inputDim: [1, 8, 8], convParam: { filterNum: 2, filterSize: 3, pad: undefined, stride: undefined }, hiddenSize: 3, outputSize: 2 });
+  const b = new SimpleConvNet({ inputDim: [1, 8, 8], convParam: { filterNum: 2, filterSize: 3 }, hiddenSize: 3, outputSize: 2 });
+  expect(a.params.W1.shape).toEqual([2, 1, 3, 3]);
+  // pad 0 and stride 1: a 6x6 map pooled to 3x3, so W2 is (2*3*3, 3), as without the keys.
+  expect(a.params.W2.shape).toEqual([18, 3]);
+  expect(b.params.W2.shape).toEqual([18, 3]);
+});

@@ -238,7 +238,10 @@ function planSimpleConvNet(options: SimpleConvNetOptions): PresetPlan {
   readOptions(fn, options, ['inputDim', 'convParam', 'hiddenSize', 'outputSize', 'weightInitStd', 'weightDecayLambda', 'l1Lambda']);
   checkDecay(fn, options);
   const [C, H, W] = checkInputDim(fn, options.inputDim === undefined ? [1, 28, 28] : options.inputDim);
-  const cp = { filterNum: 30, filterSize: 5, pad: 0, stride: 1, ...readOptions(`${fn}: convParam`, options.convParam, CONV_PARAM_KEYS) };
+  // A key given as undefined keeps its default, as a missing one does.
+  const given = readOptions(`${fn}: convParam`, options.convParam, CONV_PARAM_KEYS) as Partial<ConvParam>;
+  const cp: Record<keyof ConvParam, unknown> = { filterNum: 30, filterSize: 5, pad: 0, stride: 1 };
+  for (const key of CONV_PARAM_KEYS as Array<keyof ConvParam>) if (given[key] !== undefined) cp[key] = given[key];
   const FN = expectInt(fn, 'convParam.filterNum', cp.filterNum);
   const FS = expectInt(fn, 'convParam.filterSize', cp.filterSize);
   const pad = expectInt(fn, 'convParam.pad', cp.pad, 0);
