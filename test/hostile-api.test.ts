@@ -7,7 +7,7 @@ import * as path from 'path';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import {
   Affine, AvgPooling, BatchNormalization, Convolution, Dropout, MultiLayerNet, MultiLayerNetExtend, Pooling, Relu, SGD,
-  SimpleConvNet, SoftmaxWithLoss, Tanh, Tensor, TwoLayerNet, loadNetwork, networkFromConfig, readPickleParams, tensor,
+  SimpleConvNet, SoftmaxWithLoss, Tanh, Tensor, Trainer, TwoLayerNet, loadNetwork, networkFromConfig, readPickleParams, tensor, writeSafetensors,
 } from '../lib';
 import { caught } from './helpers/errors';
 
@@ -212,4 +212,35 @@ test('SimpleConvNet: a convParam key given as undefined keeps its default', () =
   // pad 0 and stride 1: a 6x6 map pooled to 3x3, so W2 is (2*3*3, 3), as without the keys.
   expect(a.params.W2.shape).toEqual([18, 3]);
   expect(b.params.W2.shape).toEqual([18, 3]);
+});
+
+describe('Trainer and writeSafetensors name what they refuse', () => {
+  const net = (): MultiLayerNet => new MultiLayerNet({ inputSize: 3, hiddenSizeList: [2], outputSize: 2 });
+  const x = (): Tensor => tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]]);
+  test.each([
+    ['checkFinite', { checkFinite: null }, /^Trainer: checkFinite must be 'loss' or 'layers', got null/],
+    ['optimizer', { optimizer: null }, /^Trainer: optimizer must be a name or an object with update/],
+    ['optimizer', { optimizer: 'bogus' }, /^Trainer: optimizer: optimizerFromName: name must be one of/],
+    ['optimizerParam', { optimizer: 'nesterov', optimizerParam: () => 1 }, /^Trainer: optimizer, optimizerParam: Nesterov: options must be an object/],
+    ['epochs', { epochs: null }, /^Trainer: epochs must be an integer/],
+  ])('%s', (_name, opts, message) => {
+    const e = caught(() => new Trainer(net(), x(), [0, 1, 0, 1], x(), [0, 1, 0, 1], opts as never));
+    expect(e.message).toMatch(message);
+  });
+
+  test('xTrain whose samples do not fit the network names the Trainer and xTrain', () => {
+    const e = caught(() => new Trainer(net(), tensor([[1, 2], [3, 4]]), [0, 1], tensor([[1, 2]]), [0], { epochs: 1 }));
+    expect(e.name).toBe('ShapeError');
+    expect(e.message).toMatch(/^Trainer: xTrain \(samples of shape \[2\]\): .*Affine/);
+  });
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-hostile-write-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('writeSafetensors refuses a detached tensor by name (V8 threw "Cannot perform Construct on a detached ArrayBuffer")', () => {
+    const e = caught(() => writeSafetensors(path.join(dir, 'd.safetensors'), { a: detached([4]) }));
+    expect(e.name).toBe('ShapeError');
+    expect(e.message).toMatch(/^writeSafetensors: tensors\["a"\] has shape \[4\] \(4 elements\) but its data now holds 0/);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
 });
