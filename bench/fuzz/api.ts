@@ -6,7 +6,7 @@
 // hostile bytes (safetensors, network files, IDX raw and gzip, pickles; folders, FIFOs and
 // /dev/zero in place of files). A call starts valid and gets `mutations` hostile arguments; the
 // generators in args.ts record whether it must then throw, and which argument it must name.
-import { boolArg, intArg, J, labelsArg, listSrc, numArg, optionsArg, prod, tensorArg, tensorSrc, CLEAN } from './args';
+import { boolArg, dataSrc, intArg, J, labelsArg, listSrc, numArg, optionsArg, prod, tensorArg, tensorSrc, CLEAN } from './args';
 import { Call, Ctx, Target } from './ctx';
 import { NOT_OBJECTS } from './native';
 import * as v from './values';
@@ -138,6 +138,17 @@ function dropout(c: Ctx): Call {
   });
 }
 
+/** A tensor option: undefined is its default, anything else hostile must be refused. */
+function optionalTensor(c: Ctx, mut: boolean, name: string, shape: number[]): string {
+  const before = c.snapshot();
+  const src = tensorArg(c, mut, [name], shape, { wrong: [[shape[0] + 1]], patterns: CLEAN });
+  if (src === 'undefined') {
+    c.restore(before);
+    c.ok(`${name}: undefined (the default)`);
+  }
+  return src;
+}
+
 function batchNorm(c: Ctx): Call {
   const r = c.r, N = r.int(1, 4), D = r.int(1, 5);
   return layerCall(c, {
@@ -147,8 +158,8 @@ function batchNorm(c: Ctx): Call {
       tensorArg(cc, m.has('beta'), ['beta', 'gamma'], [D], { wrong: [[D + 1]] }),
       numArg(cc, m.has('momentum'), ['momentum'], 0.9, { min: 0, max: 1, optional: true }),
       optionsArg(cc, m.has('options'), {
-        runningMean: (mm) => tensorArg(cc, mm, ['runningMean'], [D], { wrong: [[D + 1]], patterns: CLEAN }),
-        runningVar: (mm) => tensorArg(cc, mm, ['runningVar'], [D], { wrong: [[D + 1]], patterns: CLEAN }),
+        runningMean: (mm) => optionalTensor(cc, mm, 'runningMean', [D]),
+        runningVar: (mm) => optionalTensor(cc, mm, 'runningVar', [D]),
       }, { optional: true }),
     ],
     x: featureShape(c, N, D), wrongX: [[N, D + 1], [N * D]], out: [N, D],
@@ -606,8 +617,166 @@ function pickleLoader(c: Ctx): Call {
   const bytes = `v.patch(v.bytes([0x80, ${proto}, ${ops.join(', ')}], ${n}, ${r.int(1, 1000)}), [])`;
   c.either(`a pickle of protocol ${proto}, ops ${J(ops)}, ${n} bytes of noise`, 'pickle');
   const mut = c.pick(['options']);
-  const opts = mut.has('options') ? optionsArg(c, true, { maxBytes: (m) => intArg(c, m, ['maxBytes', 'options.maxBytes'], 1000, { min: 1, optional: true }) }, { optional: true }) : 'undefined';
+  const opts = mut.has('options') ? optionsArg(c, true, { maxBytes: (m) => intArg(c, m, ['maxBytes', 'options.maxBytes'], 1000, { min: 1, max: Number.MAX_SAFE_INTEGER, optional: true }) }, { optional: true }) : 'undefined';
   return c.finish('readPickleParams', ['readPickleParams'], (A) => `lib.readPickleParams(${A})`, [bytes, opts]);
+}
+
+
+// ---- more of the public API: the Trainer, im2col, rows and labels, files written, augmentation ----
+
+function trainer(c: Ctx): Call {
+  const r = c.r, N = r.int(2, 6), I = r.int(1, 4), O = r.int(2, 3);
+  const net = c.let(`new lib.MultiLayerNet({ inputSize: ${I}, hiddenSizeList: [3], outputSize: ${O} })`);
+  const mut = c.pick(['xTrain', 'tTrain', 'options']);
+  const x = tensorArg(c, mut.has('xTrain'), ['xTrain'], [N, I], { wrong: [[N, I + 1]], patterns: CLEAN });
+  const t = labelsArg(c, mut.has('tTrain'), ['tTrain', 'xTrain'], N, O);
+  const xt = tensorSrc(c, [2, I], CLEAN);
+  const tt = J([0, 1]);
+  const opts = optionsArg(c, mut.has('options'), {
+    epochs: (m) => intArg(c, m, ['epochs'], r.int(1, 2), { min: 1, optional: true, dflt: -1 }),
+    miniBatchSize: (m) => intArg(c, m, ['miniBatchSize'], r.int(1, 4), { min: 1, optional: true, dflt: -1 }),
+    maxIterations: (m) => intArg(c, m, ['maxIterations'], r.int(1, 5), { min: 1, optional: true, dflt: -1 }),
+    evaluateSampleNumPerEpoch: (m) => intArg(c, m, ['evaluateSampleNumPerEpoch'], 2, { min: 1, optional: true, dflt: -1 }),
+    evalEvery: (m) => intArg(c, m, ['evalEvery'], r.int(0, 3), { min: 0, optional: true, dflt: -1 }),
+    evaluateFirst: (m) => boolArg(c, m, ['evaluateFirst'], { optional: true }),
+    optimizer: (m) => {
+      if (!m) return r.pick(["'sgd'", "'adam'", "'momentum'", "'adagrad'", "'rmsprop'", "'nesterov'"]);
+      const x = r.pick(["'bogus'", "''", '3', 'null', '({})', "'SGD '"]);
+      c.bad(`optimizer = ${x}`, 'optimizer');
+      return x;
+    },
+    optimizerParam: (m) => optionsArg(c, m, {
+      lr: (mm) => {
+        const src = numArg(c, mm, ['lr'], 0.01, { min: 0, minExclusive: true, optional: true });
+        // A valid but huge lr (1e300) diverges: the documented NonFiniteError is then the answer.
+        if (mm && c.expect === 'ok') c.either(`lr ${src} may diverge`, 'lr');
+        return src;
+      },
+    }, { name: 'optimizerParam', optional: true }),
+    checkFinite: (m) => {
+      if (!m) return r.pick(["'loss'", "'layers'"]);
+      const x = r.pick(["'all'", 'true', 'null', '1']);
+      c.bad(`checkFinite = ${x}`, 'checkFinite');
+      return x;
+    },
+  }, { optional: true });
+  // A non-finite loss (an lr of 1e300) is the documented NonFiniteError; errors of the optimizer's
+  // options name the optimizer (SGD: lr ...) and a shape that does not fit names the network.
+  c.accept('NonFiniteError');
+  return c.finish('Trainer', ['Trainer', 'Sequential', 'optimizerFromName', 'SGD', 'Momentum', 'Nesterov', 'AdaGrad', 'RMSprop', 'Adam'],
+    (A) => `new lib.Trainer(${A}).train()`, [net, x, t, xt, tt, opts], { looseFns: ['predict', 'layer', 'SoftmaxWithLoss.forward', 'Affine'] });
+}
+
+function im2colTarget(c: Ctx): Call {
+  const r = c.r, N = r.int(1, 2), C = r.int(1, 2), FH = r.int(1, 3), FW = r.int(1, 3);
+  const H = FH + r.int(0, 2), W = FW + r.int(0, 2), stride = r.int(1, 2), pad = r.int(0, 1);
+  const mut = c.pick(['x', 'filterH', 'filterW', 'stride', 'pad']);
+  const args = [
+    tensorArg(c, mut.has('x'), ['x'], [N, C, H, W], { wrong: [[N, C, H], [N * C * H * W]] }),
+    intArg(c, mut.has('filterH'), ['filterH'], FH, { min: 1 }), intArg(c, mut.has('filterW'), ['filterW'], FW, { min: 1 }),
+    intArg(c, mut.has('stride'), ['stride'], stride, { min: 1, optional: true, dflt: 1 }),
+    intArg(c, mut.has('pad'), ['pad'], pad, { min: 0, optional: true, dflt: 0 }),
+  ];
+  return c.finish('im2col', ['im2col'], (A) => `lib.im2col(${A})`, args);
+}
+
+function takeTarget(c: Ctx): Call {
+  const r = c.r, N = r.int(1, 5);
+  const a = r.chance(0.5) ? c.let(`new lib.Tensor(v.f32(${N * 2}), [${N}, 2])`) : c.let(`Int32Array.from(${J(Array.from({ length: N }, (_, i) => i % 3))})`);
+  const mut = c.pick(['indices']);
+  let idx = J(Array.from({ length: r.int(1, 4) }, () => r.int(-N, N - 1)));
+  if (mut.has('indices')) {
+    const [what, src] = r.pick([['out of range', `[${N}]`], ['below -N', `[${-N - 1}]`], ['0.5', '[0.5]'], ['a string', "['0']"], ['empty', '[]'],
+      ['null', 'null'], ['NaN', '[NaN]'], ['2 ** 53', '[2 ** 53]'], ['a Float64Array', 'Float64Array.of(0.5)'], ['a BigInt64Array', 'BigInt64Array.of(0n)']] as const);
+    c.bad(`indices: ${what}`, 'indices');
+    idx = src;
+  }
+  return c.finish('take', ['take', 'Tensor.take'], (A) => `lib.take(${A})`, [a, idx]);
+}
+
+function argmaxTarget(c: Ctx): Call {
+  const r = c.r, N = r.int(1, 4), C = r.int(1, 5);
+  const mut = c.pick(['y']);
+  return c.finish('argmax', ['argmax'], (A) => `lib.argmax(${A})`, [tensorArg(c, mut.has('y'), ['y'], [N, C])]);
+}
+
+function reshapeTarget(c: Ctx): Call {
+  const r = c.r, s = anyShape(c), n = prod(s);
+  const t = c.let(`new lib.Tensor(v.f32(${n}), ${J(s)})`);
+  const mut = c.pick(['shape']);
+  let shape = J([n]);
+  if (mut.has('shape')) {
+    const [what, src] = r.pick([['one more', J([n + 1])], ['[1, 2 ** 31]', '[1, 2 ** 31]'], ['a string', "'2'"], ['[0]', '[0]'], ['null', 'null'], ['[-1]', `[-1, ${n}]`]] as const);
+    c.bad(`shape: ${what}`, 'shape', 'data');
+    shape = src;
+  }
+  return c.finish('Tensor.reshape', ['Tensor', 'reshape'], (A) => `${t}.reshape(${A})`, [shape]);
+}
+
+function loadStateTarget(c: Ctx): Call {
+  const r = c.r;
+  const cls = r.pick(['Momentum', 'AdaGrad', 'Adam', 'RMSprop']);
+  const src = c.let(`new lib.${cls}()`);
+  c.stmt(`${src}.update({ W: lib.Tensor.zeros([2, 2]) }, { W: lib.tensor([[1, 2], [3, 4]]) })`);
+  const st = c.let(`${src}.state()`);
+  const opt = c.let(`new lib.${cls}()`);
+  const mut = c.pick(['state']);
+  if (mut.has('state')) {
+    const [what, edit] = r.pick([
+      ['iter -1', `${st}.iter = -1`], ['iter 0.5', `${st}.iter = 0.5`], ['lr 0', `${st}.lr = 0`], ['name bogus', `${st}.name = 'bogus'`],
+      ['slots null', `${st}.slots = null`],
+      ['a lying slot', `{ const k = Object.keys(${st}.slots)[0]; ${st}.slots[k].W = v.like([2 ** 31], v.f32(4)); }`],
+      ['an extra slot', `${st}.slots.extra = {}`], ['a slot that is a number', `{ const k = Object.keys(${st}.slots)[0]; ${st}.slots[k].W = 3; }`],
+    ] as const);
+    c.stmt(edit);
+    c.bad(`state: ${what}`, 'state', 'iter', 'lr', 'slots', 'W', 'extra');
+  }
+  const fn = `${cls}.loadState`;
+  return c.finish(fn, [fn], (A) => `${opt}.loadState(${A})`, [st]);
+}
+
+function writeSafetensorsTarget(c: Ctx): Call {
+  const r = c.r;
+  const name = `w-${(r.next() * 2 ** 32) >>> 0}.safetensors`;
+  c.accept(...LOADER_ERRORS);
+  const mut = c.pick(['file', 'tensors', 'metadata']);
+  let file = `v.tempPath(${J(name)})`;
+  if (mut.has('file')) {
+    const [what, src] = r.pick([['empty', "''"], ['a number', '3'], ['a folder', `v.special(${J(name)}, 'folder')`], ['in a missing folder', `v.tempPath('missing/' + ${J(name)})`]] as const);
+    c.bad(`file: ${what}`, 'file', 'folder');
+    file = src;
+  }
+  // writeSafetensors takes Tensors only (a tensor-like is a TypeError naming it).
+  const shapeA = anyShape(c);
+  let tensors = `{ a: new lib.Tensor(${dataSrc(c, prod(shapeA), CLEAN)}, ${J(shapeA)}), b: new lib.Tensor(v.f32(2), [2]) }`;
+  if (mut.has('tensors')) {
+    const [what, src] = r.pick([['null', 'null'], ['a number', '3'], ['a non-tensor value', '{ a: 3 }'], ['a lying tensor-like', '{ a: v.like([2 ** 31], v.f32(2)) }'],
+      ['__metadata__ as a name', "{ __metadata__: lib.Tensor.zeros([1]) }"], ['a detached tensor', '{ a: v.detachData(new lib.Tensor(v.f32(4), [4])) }']] as const);
+    c.bad(`tensors: ${what}`, 'tensors', 'a', '__metadata__');
+    tensors = src;
+  }
+  let meta = r.chance(0.5) ? 'undefined' : "{ note: 'x' }";
+  if (mut.has('metadata')) {
+    const [what, src] = r.pick([['null', 'null'], ['a number value', '{ n: 3 }'], ['a string', "'x'"], ['an array', '[1]']] as const);
+    c.bad(`metadata: ${what}`, 'metadata', 'n');
+    meta = src;
+  }
+  return c.finish('writeSafetensors', ['writeSafetensors', name], (A) => `lib.writeSafetensors(${A})`, [file, tensors, meta]);
+}
+
+function shiftImagesTarget(c: Ctx): Call {
+  const r = c.r, N = r.int(1, 3), C = r.int(1, 2), H = r.int(2, 5), W = r.int(2, 5);
+  const mut = c.pick(['x', 'shifts']);
+  const x = tensorArg(c, mut.has('x'), ['x'], [N, C, H, W]);
+  let shifts = J(Array.from({ length: N }, () => [r.int(-H, H), r.int(-W, W)]));
+  if (mut.has('shifts')) {
+    const [what, src] = r.pick([['one too few', J(Array.from({ length: N - 1 }, () => [0, 0]))], ['a non-integer', J(Array.from({ length: N }, () => [0.5, 0]))],
+      ['null', 'null'], ['a pair of strings', J(Array.from({ length: N }, () => ['1', '0']))], ['2 ** 31', `Array.from({ length: ${N} }, () => [2 ** 31, 0])`]] as const);
+    if (what === '2 ** 31') c.either(`shifts: ${what}`, 'shifts');
+    else c.bad(`shifts: ${what}`, 'shifts');
+    shifts = src;
+  }
+  return c.finish('shiftImages', ['shiftImages'], (A) => `lib.shiftImages(${A})`, [x, shifts]);
 }
 
 export function apiTargets(): Target[] {
@@ -633,5 +802,13 @@ export function apiTargets(): Target[] {
     target('network files', 2, networkLoader),
     target('IDX files', 2, idxLoader),
     target('pickles', 1, pickleLoader),
+    target('Trainer', 2, trainer),
+    target('im2col', 1, im2colTarget),
+    target('take', 1, takeTarget),
+    target('argmax', 1, argmaxTarget),
+    target('Tensor.reshape', 1, reshapeTarget),
+    target('optimizers (loadState)', 1, loadStateTarget),
+    target('writeSafetensors', 1, writeSafetensorsTarget),
+    target('shiftImages', 1, shiftImagesTarget),
   ];
 }

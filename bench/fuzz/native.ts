@@ -237,7 +237,10 @@ function makeNative(c: Ctx, fn: string, spec: EntrySpec, via: 'addon' | 'kernels
       }
       srcs[i] = v.numSrc(x);
       if (!(x >= a.min && x <= max && Number.isInteger(x))) c.bad(`${at} = ${v.numSrc(x)}`, a.name);
-      else if (isDim(spec, a.name) && x !== ints[a.name]) c.bad(`${at} = ${v.numSrc(x)} (the buffers do not fit it)`, a.name, ...bufNamesWith(spec, a.name));
+      else if (isDim(spec, a.name) && x !== ints[a.name] && bufNamesWith(spec, a.name).some((b) => chosen.has(b))) {
+        // A buffer of this dim is mutated too: it may come to fit the new value.
+        c.either(`${at} = ${v.numSrc(x)} (a buffer of this dim is changed too)`, a.name, ...bufNamesWith(spec, a.name));
+      } else if (isDim(spec, a.name) && x !== ints[a.name]) c.bad(`${at} = ${v.numSrc(x)} (the buffers do not fit it)`, a.name, ...bufNamesWith(spec, a.name));
       else c.ok(`${at} = ${v.numSrc(x)} (in range)`);
     } else if (a.kind === 'num') {
       if (r.chance(0.5)) {

@@ -412,3 +412,9 @@ export function nanFirst(bytes: Uint8Array): Uint8Array {
   out.set([0, 0, 0xc0, 0x7f], at);
   return out;
 }
+
+/** A path named `name` in this process's folder (nothing is written). */
+export function tempPath(name: string): string {
+  const path = require('path') as typeof import('path');
+  return path.join(tempDir(), name);
+}
