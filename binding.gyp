@@ -12,6 +12,7 @@
         "native/dropout.cc",
         "native/gemm.cc",
         "native/im2col.cc",
+        "native/isa.cc",
         "native/optim.cc",
         "native/pooling.cc",
         "native/scratch.cc",

@@ -18,30 +18,43 @@ void ForRange(int64_t n, int64_t cost, Fn&& fn) {
   ParallelFor(n, n * cost, [&](int64_t b, int64_t e) { fn(b, e); });
 }
 
-// Unary and backward loops over [0, n) with unaliased pointers, so they vectorise.
+// Unary and backward loops over [0, n) with unaliased pointers, so they vectorise; each compiled
+// for every instruction-set level (isa.h).
 template <typename Op>
-BLASNET_CLONES void Map1(const float* __restrict x, float* __restrict out, int64_t n, Op op) {
+BLASNET_INLINE void Map1Impl(const float* __restrict x, float* __restrict out, int64_t n, Op op) {
   for (int64_t i = 0; i < n; ++i) out[i] = op(x[i]);
 }
 
 // In place (out == x): no __restrict, the same arithmetic.
 template <typename Op>
-BLASNET_CLONES void Map1InPlace(float* x, int64_t n, Op op) {
+BLASNET_INLINE void Map1InPlaceImpl(float* x, int64_t n, Op op) {
   for (int64_t i = 0; i < n; ++i) x[i] = op(x[i]);
 }
+
+template <typename Op>
+BLASNET_INLINE void Map2Impl(const float* __restrict a, const float* __restrict b,
+                             float* __restrict out, int64_t n, Op op) {
+  for (int64_t i = 0; i < n; ++i) out[i] = op(a[i], b[i]);
+}
+
+// Memory-bound loops gain nothing from 512-bit vectors: AVX-512 on 256-bit registers.
+BLASNET_MULTIVERSION(Map1, Map1Impl, BLASNET_TARGET_AVX512)
+BLASNET_MULTIVERSION(Map1InPlace, Map1InPlaceImpl, BLASNET_TARGET_AVX512)
+BLASNET_MULTIVERSION(Map2, Map2Impl, BLASNET_TARGET_AVX512)
+// Compute-bound ones (the exp of the sigmoid) run about 1.5-2x faster on 512-bit vectors.
+BLASNET_MULTIVERSION(Map1Wide, Map1Impl, BLASNET_TARGET_AVX512_ZMM)
 
 constexpr auto kRelu = [](float v) { return v <= 0.0f ? 0.0f : v; };
 constexpr auto kReluGrad = [](float v, float d) { return v <= 0.0f ? 0.0f : d; };
 
 template <typename Op>
-BLASNET_CLONES void Map2(const float* __restrict a, const float* __restrict b,
-                         float* __restrict out, int64_t n, Op op) {
-  for (int64_t i = 0; i < n; ++i) out[i] = op(a[i], b[i]);
+void Unary(const float* x, float* out, int64_t n, int64_t cost, Op op) {
+  ForRange(n, cost, [&](int64_t b, int64_t e) { Map1(x + b, out + b, e - b, op); });
 }
 
 template <typename Op>
-void Unary(const float* x, float* out, int64_t n, int64_t cost, Op op) {
-  ForRange(n, cost, [&](int64_t b, int64_t e) { Map1(x + b, out + b, e - b, op); });
+void UnaryWide(const float* x, float* out, int64_t n, int64_t cost, Op op) {
+  ForRange(n, cost, [&](int64_t b, int64_t e) { Map1Wide(x + b, out + b, e - b, op); });
 }
 
 template <typename Op>
@@ -56,7 +69,7 @@ void Binary(const float* a, const float* b2, float* out, int64_t n, Op op) {
 // exponent bits. Above ln(FLT_MAX) the result is +Inf, as expf's; below -86.6 it stays at
 // exp(-86.6) ~ 2.4e-38 where expf goes on into subnormals (for the sigmoid: 1 either way).
 // Vectorising the selects needs -fno-trapping-math (set in both build files).
-inline float ExpF(float x) {
+BLASNET_INLINE float ExpF(float x) {
   constexpr float kMax = 88.72283935546875f;  // ln(FLT_MAX), rounded down to a float
   constexpr uint32_t kMaxBits = 0x42b17218u;  // its bits
   // Ordered compares: a NaN fails both and is clamped to the bottom, so no NaN reaches the
@@ -122,7 +135,7 @@ void ReluBackwardRange(const float* x, const float* dout, float* dx, int64_t n) 
 void SigmoidForward(const float* x, float* out, int64_t n) {
   // Single precision throughout, with the vectorised ExpF: within a few ulp of the double
   // formula (the sigmoid networks of the course are bound by it).
-  Unary(x, out, n, 4, [](float v) { return 1.0f / (1.0f + ExpF(-v)); });
+  UnaryWide(x, out, n, 4, [](float v) { return 1.0f / (1.0f + ExpF(-v)); });
 }
 
 void SigmoidBackward(const float* out, const float* dout, float* dx, int64_t n) {

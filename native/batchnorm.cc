@@ -4,17 +4,20 @@
 #include <cmath>
 
 #include "generated/contract.h"
+#include "isa.h"
 #include "scratch.h"
 
 namespace blasnet {
 
-void BatchNormForward(const float* x, const float* gamma, const float* beta, float* run_mean,
-                      float* run_var, float* xc, float* xn, float* std, float* out, int64_t N,
-                      int64_t D, double momentum, double eps, bool train) {
-  thread_local Scratch<double> mean_buf, var_buf;
-  double* mean = mean_buf.Get(D);
+namespace {
+
+// The loops run along rows (j inner), so that they vectorise over the D columns; the sums are
+// per column in double, as before.
+BLASNET_INLINE void ForwardImpl(const float* x, const float* gamma, const float* beta,
+                                float* run_mean, float* run_var, float* xc, float* xn, float* std,
+                                float* out, int64_t N, int64_t D, double momentum, double eps,
+                                bool train, double* mean, double* var) {
   if (train) {
-    double* var = var_buf.Get(D);
     for (int64_t j = 0; j < D; ++j) mean[j] = 0.0;
     for (int64_t r = 0; r < N; ++r) {
       const float* xr = x + r * D;
@@ -59,13 +62,10 @@ void BatchNormForward(const float* x, const float* gamma, const float* beta, flo
   }
 }
 
-void BatchNormBackward(const float* dout, const float* gamma, const float* xc, const float* xn,
-                       const float* std, float* dgamma, float* dbeta, float* dx, int64_t N,
-                       int64_t D, bool train) {
-  thread_local Scratch<double> sum_d_buf, sum_dxc_buf, sum_dg_buf, dvar_buf, dmu_buf;
-  double* sum_d = sum_d_buf.Get(D);
-  double* sum_dxc = sum_dxc_buf.Get(D);
-  double* sum_dg = sum_dg_buf.Get(D);
+BLASNET_INLINE void BackwardImpl(const float* dout, const float* gamma, const float* xc,
+                                 const float* xn, const float* std, float* dgamma, float* dbeta,
+                                 float* dx, int64_t N, int64_t D, bool train, double* sum_d,
+                                 double* sum_dxc, double* sum_dg, double* dvar, double* dmu) {
   for (int64_t j = 0; j < D; ++j) sum_d[j] = sum_dxc[j] = sum_dg[j] = 0.0;
   for (int64_t r = 0; r < N; ++r) {
     const float* dr = dout + r * D;
@@ -91,8 +91,6 @@ void BatchNormBackward(const float* dout, const float* gamma, const float* xc, c
   }
   // dxc = gamma*dout/std + (2/N) xc dvar with dvar = -0.5 gamma sum(dout*xc) / std^3;
   // dx = dxc - mean over the batch of dxc.
-  double* dvar = dvar_buf.Get(D);
-  double* dmu = dmu_buf.Get(D);
   for (int64_t j = 0; j < D; ++j) {
     const double s = std[j];
     dvar[j] = (2.0 / static_cast<double>(N)) * (-0.5 * gamma[j] * sum_dxc[j] / (s * s * s));
@@ -113,6 +111,29 @@ void BatchNormBackward(const float* dout, const float* gamma, const float* xc, c
     float* gr = dx + r * D;
     for (int64_t j = 0; j < D; ++j) gr[j] = static_cast<float>(gr[j] - dmu[j]);
   }
+}
+
+BLASNET_MULTIVERSION(ForwardLoops, ForwardImpl, BLASNET_TARGET_AVX512)
+BLASNET_MULTIVERSION(BackwardLoops, BackwardImpl, BLASNET_TARGET_AVX512)
+
+}  // namespace
+
+void BatchNormForward(const float* x, const float* gamma, const float* beta, float* run_mean,
+                      float* run_var, float* xc, float* xn, float* std, float* out, int64_t N,
+                      int64_t D, double momentum, double eps, bool train) {
+  thread_local Scratch<double> mean_buf, var_buf;
+  double* mean = mean_buf.Get(D);
+  double* var = var_buf.Get(D);
+  ForwardLoops(x, gamma, beta, run_mean, run_var, xc, xn, std, out, N, D, momentum, eps, train,
+               mean, var);
+}
+
+void BatchNormBackward(const float* dout, const float* gamma, const float* xc, const float* xn,
+                       const float* std, float* dgamma, float* dbeta, float* dx, int64_t N,
+                       int64_t D, bool train) {
+  thread_local Scratch<double> sum_d_buf, sum_dxc_buf, sum_dg_buf, dvar_buf, dmu_buf;
+  BackwardLoops(dout, gamma, xc, xn, std, dgamma, dbeta, dx, N, D, train, sum_d_buf.Get(D),
+                sum_dxc_buf.Get(D), sum_dg_buf.Get(D), dvar_buf.Get(D), dmu_buf.Get(D));
 }
 
 // ---- Bindings: batchNormForward, batchNormBackward (lib/core/contract.ts) ----

@@ -17,7 +17,7 @@ namespace {
 
 // Sum of a row with eight running partial sums: a single accumulator would chain every add
 // on the previous one (4 cycles each); eight independent ones vectorise.
-BLASNET_CLONES float RowSum(const float* __restrict p, int64_t n) {
+BLASNET_INLINE float RowSumImpl(const float* __restrict p, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -29,9 +29,12 @@ BLASNET_CLONES float RowSum(const float* __restrict p, int64_t n) {
 }
 
 // dst[i] += src[i]: the block sums added in block order.
-BLASNET_CLONES void AddInto(const float* __restrict src, float* __restrict dst, int64_t n) {
+BLASNET_INLINE void AddIntoImpl(const float* __restrict src, float* __restrict dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }
+
+BLASNET_MULTIVERSION(RowSum, RowSumImpl, BLASNET_TARGET_AVX512)
+BLASNET_MULTIVERSION(AddInto, AddIntoImpl, BLASNET_TARGET_AVX512)
 
 }  // namespace
 

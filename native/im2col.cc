@@ -164,8 +164,8 @@ const uint32_t* ColumnMasks(const ConvGeom& g) {
 // dst[i] = src[i] where mask[i] is set, +0 elsewhere: one streaming pass (bitwise, so a NaN
 // or infinity next to the edge never leaks in). Separate scalar stores for the edge entries
 // after a plain copy cost as much as the copy itself.
-BLASNET_CLONES void CopyMasked(const float* __restrict src, const uint32_t* __restrict mask,
-                               float* __restrict dst, int64_t n) {
+BLASNET_INLINE void CopyMaskedImpl(const float* __restrict src, const uint32_t* __restrict mask,
+                                   float* __restrict dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, src + i, sizeof bits);  // a bit copy, not a pointer cast (aliasing rules)
@@ -175,8 +175,8 @@ BLASNET_CLONES void CopyMasked(const float* __restrict src, const uint32_t* __re
 }
 
 // dst[i] += src[i] where mask[i] is set.
-BLASNET_CLONES void AddMasked(const float* __restrict src, const uint32_t* __restrict mask,
-                              float* __restrict dst, int64_t n) {
+BLASNET_INLINE void AddMaskedImpl(const float* __restrict src, const uint32_t* __restrict mask,
+                                  float* __restrict dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, src + i, sizeof bits);
@@ -186,6 +186,9 @@ BLASNET_CLONES void AddMasked(const float* __restrict src, const uint32_t* __res
     dst[i] += v;
   }
 }
+
+BLASNET_MULTIVERSION(CopyMasked, CopyMaskedImpl, BLASNET_TARGET_AVX512)
+BLASNET_MULTIVERSION(AddMasked, AddMaskedImpl, BLASNET_TARGET_AVX512)
 
 }  // namespace
 

@@ -10,76 +10,82 @@
 namespace blasnet {
 namespace {
 
-// Each optimizer's update of element i, written as the course writes it; the loops below run
-// it over [0, n) with unaliased pointers, so that the compiler vectorises it.
+// Each optimizer's update of element i, written as the course writes it, in float arithmetic
+// (the hyper-parameters are rounded to float once, per call): the loops below run it over
+// [0, n) with unaliased pointers, so that the compiler vectorises it. Float arithmetic is
+// 2-3.6x faster than double here, and its error after the optimizer tests' six steps is about
+// 1/40 of their tolerance (double arithmetic gave about the same).
 struct Sgd {
-  SgdHyper h;
-  void operator()(float* __restrict p, const float* __restrict g, float*, float*, int64_t i) const {
-    p[i] = static_cast<float>(p[i] - h.lr * static_cast<double>(g[i]));
+  float lr;
+  BLASNET_INLINE void operator()(float* __restrict p, const float* __restrict g, float*, float*,
+                                 int64_t i) const {
+    p[i] -= lr * g[i];
   }
 };
 
 struct Momentum {
-  MomentumHyper h;
-  void operator()(float* __restrict p, const float* __restrict g, float* __restrict v, float*,
-                  int64_t i) const {
-    const double vi = h.momentum * v[i] - h.lr * static_cast<double>(g[i]);
-    v[i] = static_cast<float>(vi);
-    p[i] = static_cast<float>(p[i] + vi);
+  float lr, momentum;
+  BLASNET_INLINE void operator()(float* __restrict p, const float* __restrict g,
+                                 float* __restrict v, float*, int64_t i) const {
+    const float vi = momentum * v[i] - lr * g[i];
+    v[i] = vi;
+    p[i] += vi;
   }
 };
 
 struct Nesterov {
-  MomentumHyper h;
-  void operator()(float* __restrict p, const float* __restrict g, float* __restrict v, float*,
-                  int64_t i) const {
-    const double gi = g[i], old_v = v[i];
-    p[i] =
-        static_cast<float>(p[i] + h.momentum * h.momentum * old_v - (1 + h.momentum) * h.lr * gi);
-    v[i] = static_cast<float>(h.momentum * old_v - h.lr * gi);
+  float lr, momentum, momentum2, lr_ahead;  // momentum², (1 + momentum)·lr
+  BLASNET_INLINE void operator()(float* __restrict p, const float* __restrict g,
+                                 float* __restrict v, float*, int64_t i) const {
+    const float gi = g[i], old_v = v[i];
+    p[i] += momentum2 * old_v - lr_ahead * gi;
+    v[i] = momentum * old_v - lr * gi;
   }
 };
 
 struct AdaGrad {
-  AdaGradHyper h;
-  void operator()(float* __restrict p, const float* __restrict g, float* __restrict s, float*,
-                  int64_t i) const {
-    const double gi = g[i];
-    const double hh = s[i] + gi * gi;
-    s[i] = static_cast<float>(hh);
-    p[i] = static_cast<float>(p[i] - h.lr * gi / (std::sqrt(hh) + h.eps));
+  float lr, eps;
+  BLASNET_INLINE void operator()(float* __restrict p, const float* __restrict g,
+                                 float* __restrict s, float*, int64_t i) const {
+    const float gi = g[i];
+    const float hh = s[i] + gi * gi;
+    s[i] = hh;
+    p[i] -= lr * gi / (std::sqrt(hh) + eps);
   }
 };
 
 struct Rmsprop {
-  RmspropHyper h;
-  void operator()(float* __restrict p, const float* __restrict g, float* __restrict s, float*,
-                  int64_t i) const {
-    const double gi = g[i];
-    const double hh = h.decay_rate * s[i] + (1 - h.decay_rate) * gi * gi;
-    s[i] = static_cast<float>(hh);
-    p[i] = static_cast<float>(p[i] - h.lr * gi / (std::sqrt(hh) + h.eps));
+  float lr, decay_rate, one_minus_decay, eps;
+  BLASNET_INLINE void operator()(float* __restrict p, const float* __restrict g,
+                                 float* __restrict s, float*, int64_t i) const {
+    const float gi = g[i];
+    const float hh = decay_rate * s[i] + one_minus_decay * gi * gi;
+    s[i] = hh;
+    p[i] -= lr * gi / (std::sqrt(hh) + eps);
   }
 };
 
 struct Adam {
-  AdamHyper h;
-  void operator()(float* __restrict p, const float* __restrict g, float* __restrict m,
-                  float* __restrict v, int64_t i) const {
-    const double gi = g[i];
-    const double mi = m[i] + (1 - h.beta1) * (gi - m[i]);
-    const double vi = v[i] + (1 - h.beta2) * (gi * gi - v[i]);
-    m[i] = static_cast<float>(mi);
-    v[i] = static_cast<float>(vi);
-    p[i] = static_cast<float>(p[i] - h.lr_t * mi / (std::sqrt(vi) + h.eps));
+  float lr_t, one_minus_beta1, one_minus_beta2, eps;
+  BLASNET_INLINE void operator()(float* __restrict p, const float* __restrict g,
+                                 float* __restrict m, float* __restrict v, int64_t i) const {
+    const float gi = g[i];
+    const float mi = m[i] + one_minus_beta1 * (gi - m[i]);
+    const float vi = v[i] + one_minus_beta2 * (gi * gi - v[i]);
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= lr_t * mi / (std::sqrt(vi) + eps);
   }
 };
 
 template <class Step>
-BLASNET_CLONES void StepLoop(Step step, float* __restrict p, const float* __restrict g,
-                             float* __restrict s1, float* __restrict s2, int64_t n) {
+BLASNET_INLINE void StepLoopImpl(Step step, float* __restrict p, const float* __restrict g,
+                                 float* __restrict s1, float* __restrict s2, int64_t n) {
   for (int64_t i = 0; i < n; ++i) step(p, g, s1, s2, i);
 }
+
+// Memory-bound at the sizes that matter: 256-bit registers (512-bit ones measured no faster).
+BLASNET_MULTIVERSION(StepLoop, StepLoopImpl, BLASNET_TARGET_AVX512)
 
 // Large arrays are split over the loop threads (each element is independent).
 template <class Step>
@@ -89,25 +95,28 @@ void Steps(Step step, float* p, const float* g, float* s1, float* s2, int64_t n)
   });
 }
 
+float F(double v) { return static_cast<float>(v); }
+
 }  // namespace
 
 void SgdStep(float* p, const float* g, int64_t n, SgdHyper h) {
-  Steps(Sgd{h}, p, g, nullptr, nullptr, n);
+  Steps(Sgd{F(h.lr)}, p, g, nullptr, nullptr, n);
 }
 void MomentumStep(float* p, const float* g, float* v, int64_t n, MomentumHyper h) {
-  Steps(Momentum{h}, p, g, v, nullptr, n);
+  Steps(Momentum{F(h.lr), F(h.momentum)}, p, g, v, nullptr, n);
 }
 void NesterovStep(float* p, const float* g, float* v, int64_t n, MomentumHyper h) {
-  Steps(Nesterov{h}, p, g, v, nullptr, n);
+  Steps(Nesterov{F(h.lr), F(h.momentum), F(h.momentum * h.momentum), F((1 + h.momentum) * h.lr)}, p,
+        g, v, nullptr, n);
 }
 void AdaGradStep(float* p, const float* g, float* h, int64_t n, AdaGradHyper hp) {
-  Steps(AdaGrad{hp}, p, g, h, nullptr, n);
+  Steps(AdaGrad{F(hp.lr), F(hp.eps)}, p, g, h, nullptr, n);
 }
 void RmspropStep(float* p, const float* g, float* h, int64_t n, RmspropHyper hp) {
-  Steps(Rmsprop{hp}, p, g, h, nullptr, n);
+  Steps(Rmsprop{F(hp.lr), F(hp.decay_rate), F(1 - hp.decay_rate), F(hp.eps)}, p, g, h, nullptr, n);
 }
 void AdamStep(float* p, const float* g, float* m, float* v, int64_t n, AdamHyper h) {
-  Steps(Adam{h}, p, g, m, v, n);
+  Steps(Adam{F(h.lr_t), F(1 - h.beta1), F(1 - h.beta2), F(h.eps)}, p, g, m, v, n);
 }
 
 // ---- Bindings: the optimizer steps (lib/core/contract.ts) ----

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // One optimizer step on one parameter array, in place, with the course's formulas
-// (common/optimizer.py): each element's arithmetic in double, stored to float once.
+// (common/optimizer.py), in float arithmetic; the hyper-parameters are
+// given in double and rounded to float once per call (products of them, such as Nesterov's
+// (1 + momentum)·lr, computed in double first).
 #pragma once
 
 #include <cstdint>

@@ -696,6 +696,34 @@ describe('dropoutForward', () => {
     }
   });
 
+  test('the draws are splitmix64 from the seed (a sequential BigInt reference), whatever the thread count', () => {
+    // The reference: state = seed; per element state += γ, z = mix(state), u = (z >> 11)·2^-53,
+    // kept when u > ratio. The kernel computes draw i on its own (seed + (i + 1)·γ), vectorised
+    // and split over threads: the masks must be these, on every path and thread count.
+    const M64 = (1n << 64n) - 1n;
+    const hi = 5, lo = 77, n = 4096;
+    let state = ((BigInt(hi) << 31n) ^ BigInt(lo)) & M64;
+    const want = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      state = (state + 0x9e3779b97f4a7c15n) & M64;
+      let z = state;
+      z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M64;
+      z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M64;
+      z ^= z >> 31n;
+      want[i] = Number(z >> 11n) / 2 ** 53 > ratio ? fround(keep) : 0;
+    }
+    const before = K.getNumThreads();
+    try {
+      for (const threads of [1, 2, 3]) {
+        K.setNumThreads(threads);
+        const { mask } = drop(hi, lo);
+        expect(sameBits(mask.subarray(0, n), want)).toBe(true);
+      }
+    } finally {
+      K.setNumThreads(before);
+    }
+  });
+
   test('offset views: only the out and mask windows are written', () => {
     const n = 1000;
     const xs = placed(x.subarray(0, n), 3);

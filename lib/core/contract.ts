@@ -134,6 +134,11 @@ export const RESULTS = {
     openblasThreads: 'int',
     parallel: 'int',
   },
+  IsaInfo: {
+    isa: 'string',
+    cpu: 'string',
+    reason: 'string',
+  },
 } as const satisfies Record<string, Record<string, 'string' | 'int'>>;
 export type ResultName = keyof typeof RESULTS;
 
@@ -340,6 +345,14 @@ export const ENTRIES = {
     file: 'dropout',
     doc: 'out = x·s element-wise, s rounded to float (out may be x itself).',
     args: [f32('x', 'n'), out('out', 'n', { sameOrDisjoint: ['x'] }), num('s', 0.5)],
+  },
+
+  // ---- native/isa.cc ----
+  isaInfo: {
+    file: 'isa',
+    doc: 'The instruction-set level blasnet\'s own loops run at (isa: \'avx512\', \'avx2\' or \'generic\'), the widest this CPU supports (cpu), and why (reason: the CPU\'s own, or BLASNET_ISA); see blasInfo().',
+    args: [],
+    returns: 'IsaInfo',
   },
 
   // ---- native/threads.cc ----

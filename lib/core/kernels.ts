@@ -10,7 +10,7 @@ import { outExtent } from './errors';
 import { MAX_THREADS } from './contract';
 import { CoreReason, cpuIsa, narrowCoreWarning, readCpuInfo } from './cpu';
 import { coreDecision } from './native';
-import { getNumThreads, openblasConfig } from './native-api';
+import { getNumThreads, isaInfo, openblasConfig } from './native-api';
 
 export * from './native-api';
 export { MAX_THREADS, SCRATCH_CAP_BYTES, SCRATCH_KEEP_BYTES } from './contract';
@@ -42,6 +42,14 @@ export interface BlasInfo {
   coreNote: string;
   /** the CPU model name, and the widest instruction set its flags allow */
   cpu: { model: string; isa: 'avx512' | 'avx2' | 'generic' };
+  /**
+   * the instruction-set level of blasnet's own loops (convolution transforms, pooling,
+   * element-wise, optimizers): the widest the CPU supports unless BLASNET_ISA asks for a
+   * narrower one ('avx512', 'avx2' or 'generic')
+   */
+  isa: 'avx512' | 'avx2' | 'generic';
+  /** why that level: 'the widest this CPU supports', 'set by BLASNET_ISA', or what was wrong with BLASNET_ISA */
+  isaReason: string;
   /** threads blasnet uses for calls from this thread: large gemms and the batch loops are split over them */
   numThreads: number;
   /** the most threads setNumThreads accepts */
@@ -56,11 +64,13 @@ export interface BlasInfo {
  * What BLAS blasnet runs on: library, version, configuration, threads and CPU kernel.
  * @example
  *   console.log(blasInfo().corename); // e.g. 'Haswell'
+ *   console.log(blasInfo().isa);      // e.g. 'avx512' (BLASNET_ISA=avx2 holds blasnet's loops to AVX2)
  */
 export function blasInfo(): BlasInfo {
   const raw = openblasConfig();
   const m = /OpenBLAS\s+([0-9][0-9.]*\S*)/.exec(raw.config);
   const cpu = readCpuInfo();
+  const isa = isaInfo();
   return {
     library: 'OpenBLAS',
     version: m ? m[1] : 'unknown',
@@ -69,6 +79,8 @@ export function blasInfo(): BlasInfo {
     coreReason: coreDecision.reason,
     coreNote: coreDecision.note,
     cpu: { model: cpu?.modelName ?? 'unknown', isa: cpuIsa(cpu) },
+    isa: isa.isa as BlasInfo['isa'],
+    isaReason: isa.reason,
     numThreads: getNumThreads(),
     maxThreads: MAX_THREADS,
     openblasThreads: raw.openblasThreads,
@@ -81,4 +93,11 @@ export function blasInfo(): BlasInfo {
 if (process.env.BLASNET_OPENBLAS_CORE !== 'off') {
   const warning = narrowCoreWarning(coreDecision, openblasConfig().corename);
   if (warning !== null) process.emitWarning(warning, { code: 'BLASNET_OPENBLAS_CORE' });
+}
+
+// A BLASNET_ISA that could not be honoured (an unknown value, or a level above the CPU's) is
+// said once per process; the kernels run at the CPU's own level then.
+{
+  const isa = isaInfo();
+  if (isa.reason.startsWith('BLASNET_ISA=')) process.emitWarning(`blasnet: ${isa.reason}`, { code: 'BLASNET_ISA' });
 }

@@ -49,6 +49,12 @@ export interface BlasConfig {
   parallel: number;
 }
 
+export interface IsaInfo {
+  isa: string;
+  cpu: string;
+  reason: string;
+}
+
 /** The functions of the native addon (build/Release/blasnet.node). */
 export interface NativeAddon {
   readonly sgemm: (transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array) => void;
@@ -87,6 +93,7 @@ export interface NativeAddon {
   readonly dropoutForward: (x: Float32Array, out: Float32Array, mask: Float32Array, ratio: number, keep: number, seedHigh: number, seedLow: number) => void;
   readonly multiply: (a: Float32Array, b: Float32Array, out: Float32Array) => void;
   readonly scale: (x: Float32Array, out: Float32Array, s: number) => void;
+  readonly isaInfo: () => IsaInfo;
   readonly setNumThreads: (n: number) => void;
   readonly getNumThreads: () => number;
 }
@@ -455,6 +462,11 @@ export const multiply: NativeAddon['multiply'] = addon.multiply;
  * @param s a number
  */
 export const scale: NativeAddon['scale'] = addon.scale;
+
+/**
+ * The instruction-set level blasnet's own loops run at (isa: 'avx512', 'avx2' or 'generic'), the widest this CPU supports (cpu), and why (reason: the CPU's own, or BLASNET_ISA); see blasInfo().
+ */
+export const isaInfo: NativeAddon['isaInfo'] = addon.isaInfo;
 
 /**
  * Sets how many threads blasnet's kernels use for calls from this thread (the main thread or one worker_thread: each has its own count), 1 to 64. Results do not depend on it: every split is fixed by the data's shape, not by the thread count.

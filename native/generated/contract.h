@@ -72,6 +72,12 @@ struct BlasConfig {
   int64_t parallel;
 };
 
+struct IsaInfo {
+  std::string isa;
+  std::string cpu;
+  std::string reason;
+};
+
 // ---- native/gemm.cc ----
 
 // sgemm: C = alpha·op(A)·op(B) + beta·C on row-major packed matrices (OpenBLAS sgemm): op(A) is M x K (A stored K x M when transA), op(B) is K x N (B stored N x K when transB).
@@ -455,6 +461,13 @@ struct ScaleArgs {
 };
 void Run(const ScaleArgs& a);
 
+// ---- native/isa.cc ----
+
+// isaInfo: The instruction-set level blasnet's own loops run at (isa: 'avx512', 'avx2' or 'generic'), the widest this CPU supports (cpu), and why (reason: the CPU's own, or BLASNET_ISA); see blasInfo().
+struct IsaInfoArgs {
+};
+IsaInfo Run(const IsaInfoArgs& a);
+
 // ---- native/threads.cc ----
 
 // setNumThreads: Sets how many threads blasnet's kernels use for calls from this thread (the main thread or one worker_thread: each has its own count), 1 to 64. Results do not depend on it: every split is fixed by the data's shape, not by the thread count.
@@ -506,6 +519,7 @@ int64_t Run(const GetNumThreadsArgs& a);
   X(dropoutForward, DropoutForwardArgs) \
   X(multiply, MultiplyArgs) \
   X(scale, ScaleArgs) \
+  X(isaInfo, IsaInfoArgs) \
   X(setNumThreads, SetNumThreadsArgs) \
   X(getNumThreads, GetNumThreadsArgs)
 

@@ -695,6 +695,10 @@ inline void Read(Reader& r, ScaleArgs* a) {
   r.SameOrDisjoint("out", a->out, "x", a->x);
 }
 
+inline void Read(Reader& r, IsaInfoArgs* a) {
+  r.Count(0, "");
+}
+
 inline void Read(Reader& r, SetNumThreadsArgs* a) {
   r.Count(1, "n");
   a->n = r.Int(0, "n", 1, 64);
@@ -710,6 +714,14 @@ inline Napi::Value ToJs(Napi::Env env, const BlasConfig& v) {
   o.Set("corename", Napi::String::New(env, v.corename));
   o.Set("openblasThreads", Napi::Number::New(env, static_cast<double>(v.openblasThreads)));
   o.Set("parallel", Napi::Number::New(env, static_cast<double>(v.parallel)));
+  return o;
+}
+
+inline Napi::Value ToJs(Napi::Env env, const IsaInfo& v) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("isa", Napi::String::New(env, v.isa));
+  o.Set("cpu", Napi::String::New(env, v.cpu));
+  o.Set("reason", Napi::String::New(env, v.reason));
   return o;
 }
 
