@@ -168,6 +168,8 @@ function runChild(o: FuzzOptions, batch: number, from: number, to: number, trace
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearInterval(watchdog);
+      // The folder of its files (values.tempDir), left behind when it was killed.
+      if (child.pid !== undefined) fs.rmSync(path.join(os.tmpdir(), `blasnet-fuzz-${child.pid}`), { recursive: true, force: true });
       res.code = code;
       res.signal = res.hung || res.overCeiling ? null : signal;
       resolve(res);

@@ -276,14 +276,19 @@ export function throwingArray(values: unknown[], k: number): unknown[] {
 
 let fileDir: string | null = null;
 
-/** The folder this process writes its fuzz files to (removed at exit). */
+/**
+ * The folder this process writes its fuzz files to: blasnet-fuzz-<pid> in the temporary
+ * folder, removed at exit (and by the driver when the process was killed).
+ */
 export function tempDir(): string {
   if (fileDir === null) {
     /* eslint-disable @typescript-eslint/no-require-imports */
     const fs = require('fs') as typeof import('fs');
     const os = require('os') as typeof import('os');
     const path = require('path') as typeof import('path');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-fuzz-'));
+    const dir = path.join(os.tmpdir(), `blasnet-fuzz-${process.pid}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { mode: 0o700 });
     fileDir = dir;
     process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   }
