@@ -70,7 +70,7 @@ describe('fuzz', () => {
     ['canary.accepts', 'oracle', /accepted a bad call/],
     ['canary.vagueError', 'oracle', /the message names none of canary\.vagueError/],
     ['canary.nonError', 'oracle', /threw a non-Error: a string/],
-    ['canary.leak', 'memory', /native memory by \d+\.\d MiB \(limit 48\.0\)/],
+    ['canary.leak', 'memory', /native memory by \d+\.\d MiB \(limit 64\.0\)/],
     ['canary.balloon', 'ceiling', /over the ceiling of 256 MiB/],
   ])('%s is caught as a %s failure, with a replay command', (target, kind, message) => {
     const { report, status } = fuzz(['--seed', '7', '--calls', '400', '--batch-size', '400', '--jobs', '1', '--targets', target,
