@@ -16,7 +16,8 @@
         "native/optim.cc",
         "native/pooling.cc",
         "native/scratch.cc",
-        "native/threads.cc"
+        "native/threads.cc",
+        "native/winograd.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -17,13 +17,19 @@
  * OPENBLAS_NUM_THREADS=1 (torch's OpenMP pool plus OpenBLAS's own would oversubscribe the
  * cores), alternating with blasnet per workload and round so machine drift hits both, and
  * prints blasnet's ratio to PyTorch's better figure.
+ *
+ * --isa avx2 (or avx512, or both: --isa avx512,avx2) runs everything again held to that
+ * instruction-set level, so that one machine measures both CPU classes: blasnet with
+ * BLASNET_ISA=<level> and the level's OpenBLAS core, PyTorch with ONEDNN_MAX_CPU_ISA and the
+ * same core. A level this CPU does not have is reported as not available here. Without --isa,
+ * blasnet runs with no variable set, as a user gets it, and PyTorch at its best.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { flagCore, readCpuInfo } from '../lib/core/cpu';
+import { cpuIsa, flagCore, readCpuInfo } from '../lib/core/cpu';
 import {
   Adam, blasInfo, BlasInfo, DeepConvNet, getNumThreads, MultiLayerNet, MultiLayerNetExtend, SGD,
   Sequential, setNumThreads, setSeed, SimpleConvNet, StatefulOptimizer, Tensor,
@@ -207,8 +213,43 @@ function runWorkload(id: WorkloadId, s: Settings): RunResult {
 
 // ---- parent side --------------------------------------------------------------------------
 
+/** The instruction-set levels --isa can hold both frameworks to, widest first. */
+const ISA_LEVELS = ['avx512', 'avx2'] as const;
+type IsaLevel = typeof ISA_LEVELS[number];
+const ISA_RANK: Record<string, number> = { generic: 0, avx2: 1, avx512: 2 };
+
+/** What holds each framework to a level: blasnet's switch, OpenBLAS's core, oneDNN's limit. */
+function levelEnv(level: IsaLevel): { blasnet: Record<string, string>; torch: Record<string, string> } {
+  const cpu = readCpuInfo();
+  const core = level === 'avx512' ? 'SkylakeX' : (cpu !== null && /AMD|Hygon/i.test(cpu.vendor) ? 'Zen' : 'Haswell');
+  const onednn = level === 'avx512' ? 'AVX512_CORE' : 'AVX2';
+  return {
+    blasnet: { BLASNET_ISA: level, OPENBLAS_CORETYPE: core },
+    torch: { OPENBLAS_CORETYPE: core, ONEDNN_MAX_CPU_ISA: onednn },
+  };
+}
+
+/** Why this machine cannot run `level`, or null when it can. */
+function levelUnavailable(level: IsaLevel): string | null {
+  const has = cpuIsa(readCpuInfo());
+  return ISA_RANK[has] >= ISA_RANK[level] ? null : `not available here (this CPU's widest level is ${has})`;
+}
+
+function isaList(v: string, prev: IsaLevel[] | undefined): IsaLevel[] {
+  const out = [...(prev ?? [])];
+  for (const part of v.split(',')) {
+    const level = part.trim().toLowerCase();
+    if (!(ISA_LEVELS as readonly string[]).includes(level)) {
+      throw new InvalidArgumentError(`expected ${ISA_LEVELS.join(' or ')} (comma-separated), got '${part}'`);
+    }
+    if (!out.includes(level as IsaLevel)) out.push(level as IsaLevel);
+  }
+  return out;
+}
+
 interface Options {
   only?: WorkloadId[];
+  isa?: IsaLevel[];
   json?: string;
   compare?: boolean;
   reps: number;
@@ -269,7 +310,7 @@ function torchScript(): string | null {
 
 function torchAvailable(python: string, script: string | null): string | null {
   if (script === null) return 'bench/torch_workloads.py was not found';
-  const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env: torchEnv() });
+  const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env: torchEnv(null) });
   if (r.error) return `${python} could not be run (${r.error.message})`;
   if (r.status !== 0) return `${python} cannot import torch (install python3-torch): ${r.stderr.trim().split('\n').pop()}`;
   return null;
@@ -280,8 +321,9 @@ function torchAvailable(python: string, script: string | null): string | null {
  * the OpenBLAS core this CPU's flags call for (OpenBLAS 0.3.21 runs generic SSE3 kernels on
  * CPUs it does not know, which would make the yardstick look slower than it is).
  */
-function torchEnv(): NodeJS.ProcessEnv {
+function torchEnv(level: IsaLevel | null): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+  if (level !== null) return { ...env, ...levelEnv(level).torch };
   const userSet = env.OPENBLAS_CORETYPE && env.BLASNET_OPENBLAS_CORE_CHOSEN !== env.OPENBLAS_CORETYPE;
   if (!userSet) {
     const core = flagCore(readCpuInfo());
@@ -330,6 +372,8 @@ interface WorkloadReport {
   ratio: { train: number; infer: number } | null;
   targets: { train: number; infer: number; trainRssMib?: number };
   met: boolean | null;
+  /** The level both frameworks were held to (--isa), or null: as a user gets them. */
+  isa: IsaLevel | null;
   /** Which targets were missed: 'train', 'infer', 'train RSS'. */
   missed: string[];
 }
@@ -343,7 +387,37 @@ function table(rows: string[][]): string {
   return [line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 }
 
-function report(results: WorkloadReport[], o: Options, info: BlasInfo, torchNote: string | null): string {
+/** One run of the workloads: as a user gets them (level null) or held to an --isa level. */
+interface Section {
+  level: IsaLevel | null;
+  /** Why the level could not run here, or null. */
+  unavailable: string | null;
+  results: WorkloadReport[];
+}
+
+function levelHeading(level: IsaLevel | null, compare: boolean): string {
+  if (level === null) return 'As a user gets it: no variables set for blasnet; PyTorch at its best';
+  const e = levelEnv(level);
+  const vars = (r: Record<string, string>): string => Object.entries(r).map(([k, v]) => `${k}=${v}`).join(' ');
+  return `Held to ${level}: blasnet with ${vars(e.blasnet)}${compare ? `; PyTorch with ${vars(e.torch)}` : ''}`;
+}
+
+function report(sections: Section[], o: Options, info: BlasInfo, torchNote: string | null): string {
+  const out: string[] = [];
+  const compare = o.compare === true && torchNote === null;
+  for (const sec of sections) {
+    if (o.isa) out.push(`## ${levelHeading(sec.level, compare)}`, '');
+    if (sec.unavailable !== null) {
+      out.push(`${sec.level}: ${sec.unavailable}`, '');
+      continue;
+    }
+    out.push(...reportTable(sec.results, o, torchNote, sec.level), '');
+  }
+  out.pop();
+  return [...out, ...reportNotes(sections, o, info, torchNote)].join('\n');
+}
+
+function reportTable(results: WorkloadReport[], o: Options, torchNote: string | null, level: IsaLevel | null): string[] {
   const out: string[] = [];
   const head = ['workload', 'blasnet train/s (min–max)', 'blasnet infer/s (min–max)', 'train peak RSS', 'threads'];
   if (o.compare && torchNote === null) {
@@ -371,7 +445,18 @@ function report(results: WorkloadReport[], o: Options, info: BlasInfo, torchNote
     rows.push(row);
   }
   out.push(table(rows));
-  out.push('');
+  const b = results[0]?.blasnet.blas;
+  if (level !== null && typeof b === 'object') out.push(`blasnet ran: ${b.corename} kernels (${b.coreReason}), its own loops at ${b.isa} (${b.isaReason})`);
+  if (level !== null && o.compare && torchNote === null) {
+    const p = results.find((r) => r.pytorch)?.pytorch?.threads1;
+    out.push(`PyTorch ran: ${typeof p?.blas === 'string' ? p.blas : '?'}`);
+  }
+  return out;
+}
+
+function reportNotes(sections: Section[], o: Options, info: BlasInfo, torchNote: string | null): string[] {
+  const out: string[] = [''];
+  const results = sections.flatMap((s) => s.results);
   out.push(`samples/s: median of ${o.reps * o.rounds} repetitions (${o.rounds} round(s) of ${o.reps}) after at least ${o.warmup} warm-up repetition(s) and ${o.warmupSeconds} s of them, for both frameworks; training: ${o.steps} steps of batch ${BATCH}; inference: ${o.inferBatches} batches of ${INFER_BATCH}`);
   out.push(`CPU: ${info.cpu.model} (${info.cpu.isa})`);
   out.push(`blasnet: ${info.library} ${info.version} (${info.corename} kernels, ${info.coreReason}; ${info.threading}), ${info.config}`);
@@ -380,15 +465,19 @@ function report(results: WorkloadReport[], o: Options, info: BlasInfo, torchNote
       out.push(`PyTorch comparison skipped: ${torchNote}`);
     } else {
       const p = results.find((r) => r.pytorch)?.pytorch?.threads1;
-      out.push(`PyTorch ${p?.torch_version ?? '?'} via ${o.python}, OPENBLAS_NUM_THREADS=1, OPENBLAS_CORETYPE=${torchEnv().OPENBLAS_CORETYPE ?? '(OpenBLAS detects)'}, torch threads 1 / 2; ${typeof p?.blas === 'string' ? p.blas : ''}`);
+      if (o.isa === undefined) {
+        out.push(`PyTorch ${p?.torch_version ?? '?'} via ${o.python}, OPENBLAS_NUM_THREADS=1, OPENBLAS_CORETYPE=${torchEnv(null).OPENBLAS_CORETYPE ?? '(OpenBLAS detects)'}, torch threads 1 / 2; ${typeof p?.blas === 'string' ? p.blas : ''}`);
+      } else {
+        out.push(`PyTorch ${p?.torch_version ?? '?'} via ${o.python}, OPENBLAS_NUM_THREADS=1, torch threads 1 / 2 (OpenBLAS core and oneDNN limit per level, above)`);
+      }
       out.push(`ratio: blasnet median over PyTorch's better median; train RSS limit for W4: ${W4_RSS_LIMIT_MIB} MiB`);
       const all = results.every((r) => r.met);
-      out.push(all ? 'every target met' : `targets missed: ${results.filter((r) => !r.met).map((r) => r.workload).join(', ')}`);
+      out.push(all ? 'every target met' : `targets missed: ${results.filter((r) => !r.met).map((r) => `${r.workload}${r.isa ? ` (${r.isa})` : ''}`).join(', ')}`);
     }
   }
   const cpus = os.cpus();
   out.push(`machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} CPUs, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`);
-  return out.join('\n');
+  return out;
 }
 
 function main(argv: string[]): void {
@@ -396,6 +485,7 @@ function main(argv: string[]): void {
     .name('bench')
     .description('Benchmark workloads W1-W5 (shared/BENCHMARKS.md) through blasnet, optionally beside PyTorch')
     .option('--only <ids>', 'run only these workloads, e.g. W4 or W1,W4 (repeatable)', workloadList)
+    .option('--isa <levels>', 'hold both frameworks to these instruction-set levels (avx512, avx2; comma-separated), one table each, instead of running them as a user gets them', isaList)
     .option('--json <file>', 'also write the results as JSON to this file')
     .option('--compare', 'also run PyTorch (/usr/bin/python3, python3-torch) at threads 1 and 2, alternating')
     .option('--reps <n>', 'timed repetitions per figure', positiveInt('--reps'), 5)
@@ -431,26 +521,55 @@ function main(argv: string[]): void {
   if (o.compare && torchNote !== null) process.stderr.write(`PyTorch comparison skipped: ${torchNote}\n`);
   const compare = o.compare === true && torchNote === null;
 
+  const sections: Section[] = (o.isa ?? [null]).map((level) => {
+    const unavailable = level === null ? null : levelUnavailable(level);
+    if (unavailable !== null) process.stderr.write(`${level}: ${unavailable}\n`);
+    return { level, unavailable, results: unavailable === null ? runWorkloads(ids, o, level, compare, script) : [] };
+  });
+
+  const info = blasInfo();
+  console.log(report(sections, o, info, torchNote));
+  if (o.json) {
+    const cpus = os.cpus();
+    const doc = {
+      command: `npm run bench -- ${argv.slice(2).join(' ')}`.trim(),
+      date: new Date().toISOString(),
+      machine: { cpu: cpus[0]?.model, cpus: cpus.length, memGiB: os.totalmem() / 2 ** 30, platform: os.platform(), release: os.release(), node: process.version },
+      settings: { ...settings, rounds: o.rounds, batch: BATCH, inferBatch: INFER_BATCH },
+      blas: info,
+      pytorch: o.compare ? (torchNote ?? 'ok') : 'not requested',
+      results: sections.flatMap((sec) => sec.results),
+      ...(o.isa ? { levels: sections.map((sec) => ({ isa: sec.level, unavailable: sec.unavailable, env: levelEnv(sec.level as IsaLevel) })) } : {}),
+    };
+    fs.writeFileSync(o.json, `${JSON.stringify(doc, null, 2)}\n`);
+    process.stderr.write(`wrote ${o.json}\n`);
+  }
+}
+
+/** The workloads, each in rounds alternating blasnet and PyTorch, at one level (null: none). */
+function runWorkloads(ids: WorkloadId[], o: Options, level: IsaLevel | null, compare: boolean, script: string | null): WorkloadReport[] {
   const blasnetArgs = [__filename, '--child', '', ...childArgs(o), ...(o.threads !== undefined ? ['--threads', String(o.threads)] : [])];
+  const blasnetEnv: NodeJS.ProcessEnv = level === null ? process.env : { ...process.env, ...levelEnv(level).blasnet };
+  const tag = level === null ? '' : ` (${level})`;
   const results: WorkloadReport[] = [];
   for (const id of ids) {
     const runs: { blasnet: RunResult[]; t1: RunResult[]; t2: RunResult[] } = { blasnet: [], t1: [], t2: [] };
     for (let round = 0; round < o.rounds; round++) {
       const jobs: Array<() => void> = [() => {
         blasnetArgs[2] = id;
-        runs.blasnet.push(runChild(process.execPath, blasnetArgs, process.env, `blasnet ${id}`));
+        runs.blasnet.push(runChild(process.execPath, blasnetArgs, blasnetEnv, `blasnet ${id}${tag}`));
       }];
       if (compare) {
         for (const t of [1, 2] as const) {
           jobs.push(() => {
-            const r = runChild(o.python, [script as string, '--only', id, '--threads', String(t), '--json', ...childArgs(o)], torchEnv(), `PyTorch ${id} threads ${t}`);
+            const r = runChild(o.python, [script as string, '--only', id, '--threads', String(t), '--json', ...childArgs(o)], torchEnv(level), `PyTorch ${id} threads ${t}${tag}`);
             (t === 1 ? runs.t1 : runs.t2).push(r);
           });
         }
       }
       // Odd rounds run in reverse order, so neither side always runs first.
       (round % 2 ? jobs.reverse() : jobs).forEach((job) => job());
-      process.stderr.write(`${id} round ${round + 1}/${o.rounds} done\n`);
+      process.stderr.write(`${id}${tag} round ${round + 1}/${o.rounds} done\n`);
     }
     const blasnet = merge(runs.blasnet);
     const pytorch = compare ? { threads1: merge(runs.t1), threads2: merge(runs.t2) } : null;
@@ -469,25 +588,9 @@ function main(argv: string[]): void {
       if (targets.trainRssMib !== undefined && blasnet.train_peak_rss_mib >= targets.trainRssMib) missed.push('train RSS');
       met = missed.length === 0;
     }
-    results.push({ workload: id, name: WORKLOADS[id].name, blasnet, pytorch, ratio, targets, met, missed });
+    results.push({ workload: id, name: WORKLOADS[id].name, blasnet, pytorch, ratio, targets, met, missed, isa: level });
   }
-
-  const info = blasInfo();
-  console.log(report(results, o, info, torchNote));
-  if (o.json) {
-    const cpus = os.cpus();
-    const doc = {
-      command: `npm run bench -- ${argv.slice(2).join(' ')}`.trim(),
-      date: new Date().toISOString(),
-      machine: { cpu: cpus[0]?.model, cpus: cpus.length, memGiB: os.totalmem() / 2 ** 30, platform: os.platform(), release: os.release(), node: process.version },
-      settings: { ...settings, rounds: o.rounds, batch: BATCH, inferBatch: INFER_BATCH },
-      blas: info,
-      pytorch: o.compare ? (torchNote ?? 'ok') : 'not requested',
-      results,
-    };
-    fs.writeFileSync(o.json, `${JSON.stringify(doc, null, 2)}\n`);
-    process.stderr.write(`wrote ${o.json}\n`);
-  }
+  return results;
 }
 
 try {

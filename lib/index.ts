@@ -17,7 +17,7 @@ export type { Labels } from './nn/layers/loss';
 export { Dropout, BatchNormalization } from './nn/layers/regularization';
 export type { DropoutOptions, BatchNormalizationOptions } from './nn/layers/regularization';
 export { Convolution, Pooling, AvgPooling } from './nn/layers/conv';
-export type { ConvolutionOptions } from './nn/layers/conv';
+export type { ConvAlgorithm, ConvolutionOptions } from './nn/layers/conv';
 export { Sequential } from './nn/network';
 export type { SequentialOptions, LoadParamsOptions, LayerOutput } from './nn/network';
 export {

@@ -5,12 +5,15 @@
 #include "conv.h"
 
 #include <algorithm>
+#include <string>
 
+#include "common.h"
 #include "gemm.h"
 #include "generated/contract.h"
 #include "isa.h"
 #include "scratch.h"
 #include "threads.h"
+#include "winograd.h"
 
 namespace blasnet {
 namespace {
@@ -107,17 +110,55 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* x, const float* W,
   std::copy(partials + K * FN, partials + part, db);
 }
 
+ConvAlgorithm ChooseAlgorithm(const ConvGeom& g, int64_t FN, int64_t algorithm) {
+  switch (static_cast<ConvAlgorithm>(algorithm)) {
+    case ConvAlgorithm::kIm2col:
+      return ConvAlgorithm::kIm2col;
+    case ConvAlgorithm::kWinograd:
+      if (!WinogradFits(g, FN)) {
+        throw Refusal(
+            "algorithm 2 (Winograd) needs a 3x3 window, stride 1, pad <= 2, and C and FN "
+            "multiples of 8; got " +
+            std::to_string(g.FH) + "x" + std::to_string(g.FW) + ", stride " +
+            std::to_string(g.stride) + ", pad " + std::to_string(g.pad) + ", C " +
+            std::to_string(g.C) + ", FN " + std::to_string(FN));
+      }
+      return ConvAlgorithm::kWinograd;
+    default:
+      return WinogradPays(g, FN) ? ConvAlgorithm::kWinograd : ConvAlgorithm::kIm2col;
+  }
+}
+
+void ConvForwardWith(ConvAlgorithm algorithm, const ConvGeom& g, int64_t FN, const float* x,
+                     const float* W, const float* b, const ConvOutput& out) {
+  if (algorithm == ConvAlgorithm::kWinograd) {
+    WinogradForward(g, FN, x, W, b, out);
+  } else {
+    ConvForward(g, FN, x, W, b, out);
+  }
+}
+
+void ConvBackwardWith(ConvAlgorithm algorithm, const ConvGeom& g, int64_t FN, const float* x,
+                      const float* W, const ConvOutputGrad& dout, float* dW, float* db, float* dx) {
+  if (algorithm == ConvAlgorithm::kWinograd) {
+    WinogradBackward(g, FN, x, W, dout, dW, db, dx);
+  } else {
+    ConvBackward(g, FN, x, W, dout, dW, db, dx);
+  }
+}
+
 // ---- Bindings: convForward, convBackward (lib/core/contract.ts) ----
 
 void Run(const ConvForwardArgs& a) {
   const ConvGeom g = WindowOf(a.g);
-  ConvForward(g, a.g.FN, a.x.data, a.W.data, a.b.data, PlainOutput(a.out.data, a.g.FN * g.rows()));
+  ConvForwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm), g, a.g.FN, a.x.data, a.W.data, a.b.data,
+                  PlainOutput(a.out.data, a.g.FN * g.rows()));
 }
 
 void Run(const ConvBackwardArgs& a) {
   const ConvGeom g = WindowOf(a.g);
-  ConvBackward(g, a.g.FN, a.x.data, a.W.data, PlainGrad(a.dout.data, a.g.FN * g.rows()), a.dW.data,
-               a.db.data, a.dx.data);
+  ConvBackwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm), g, a.g.FN, a.x.data, a.W.data,
+                   PlainGrad(a.dout.data, a.g.FN * g.rows()), a.dW.data, a.db.data, a.dx.data);
 }
 
 }  // namespace blasnet

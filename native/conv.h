@@ -10,6 +10,25 @@
 
 namespace blasnet {
 
+// A 2x2, stride-2, unpadded max pooling (with the Relu before it when relu) applied to a
+// convolution's output: the pooled output and the winners' plane indices, as MaxPoolForward
+// writes them. A convolution kernel that computes 2x2 output tiles (Winograd) applies it to each
+// tile directly.
+struct PoolFusion {
+  float* pooled;
+  int32_t* argmax;
+  bool relu;
+};
+
+// Its backward: the pooled gradient, the pooled output and the winners (N·FN·POH·POW each).
+struct PoolGradFusion {
+  const float* dpooled;
+  const float* pooled;
+  const int32_t* argmax;
+  bool relu;
+  int64_t total;
+};
+
 // Where each sample's convolution output goes in forward: the caller's array, or a per-thread
 // scratch when a fused layer after it reduces it first (native/conv_fused.cc).
 class ConvOutput {
@@ -19,6 +38,10 @@ class ConvOutput {
   virtual float* Sample(int64_t n) const = 0;
   // Called once sample n's output y (bias included) is complete.
   virtual void Done(int64_t n, float* y) const = 0;
+  // Non-null when all that is wanted is a 2x2 stride-2 max pooling of the output (even OH and
+  // OW), which a kernel may then apply itself instead of calling Sample and Done: the results
+  // must be the same bits.
+  virtual const PoolFusion* pool2x2() const { return nullptr; }
 };
 
 // Where each sample's gradient of the convolution output comes from in backward: dout as
@@ -29,6 +52,9 @@ class ConvOutputGrad {
   // Sample n's (FN x OH·OW) gradient; `scratch` (FN·OH·OW floats) is there to write it into.
   virtual const float* Sample(int64_t n, float* scratch) const = 0;
   virtual bool uses_scratch() const = 0;
+  // Non-null when the gradient comes through a 2x2 stride-2 max pooling (even OH and OW), which
+  // a kernel may then route itself instead of calling Sample: the results must be the same bits.
+  virtual const PoolGradFusion* pool2x2() const { return nullptr; }
 };
 
 // The plain convolution: out (N, FN, OH, OW) is the output, dout its gradient.
@@ -54,6 +80,13 @@ class PlainGrad : public ConvOutputGrad {
   int64_t per_;
 };
 
+// The convolution algorithm (the kernels' `algorithm` argument): kAuto takes Winograd where it
+// applies and pays (WinogradPays), im2col + sgemm elsewhere.
+enum class ConvAlgorithm : int { kAuto = 0, kIm2col = 1, kWinograd = 2 };
+
+// The algorithm a call runs: throws a Refusal when Winograd is asked for where it does not apply.
+ConvAlgorithm ChooseAlgorithm(const ConvGeom& g, int64_t FN, int64_t algorithm);
+
 // x (N, C, H, W), W (FN, C·FH·FW), b (FN): each sample's convolution into `out`.
 void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const float* b,
                  const ConvOutput& out);
@@ -64,5 +97,11 @@ void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, 
 // the result is the same at any thread count.
 void ConvBackward(const ConvGeom& g, int64_t FN, const float* x, const float* W,
                   const ConvOutputGrad& dout, float* dW, float* db, float* dx);
+
+// The same two, with the algorithm chosen (ChooseAlgorithm): the entry points call these.
+void ConvForwardWith(ConvAlgorithm algorithm, const ConvGeom& g, int64_t FN, const float* x,
+                     const float* W, const float* b, const ConvOutput& out);
+void ConvBackwardWith(ConvAlgorithm algorithm, const ConvGeom& g, int64_t FN, const float* x,
+                      const float* W, const ConvOutputGrad& dout, float* dW, float* db, float* dx);
 
 }  // namespace blasnet

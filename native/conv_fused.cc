@@ -47,11 +47,24 @@ PoolGeom PlaneOf(const ConvPoolGeometry& g) {
 
 // Conv [+ Relu] + max pooling: the sample's output stays in a scratch; only the pooled planes
 // and their argmax are written.
+// A 2x2, stride-2, unpadded pooling of even (OH, OW) planes: whole tiles of 2x2 outputs.
+bool Pool2x2(const ConvPoolGeometry& g) {
+  return g.PH == 2 && g.PW == 2 && g.poolStride == 2 && g.poolPad == 0 && g.OH % 2 == 0 &&
+         g.OW % 2 == 0;
+}
+
 class PoolOutput : public ConvOutput {
  public:
   PoolOutput(const ConvPoolGeometry& g, bool relu, float* pooled, int32_t* argmax)
-      : plane_(PlaneOf(g)), FN_(g.FN), relu_(relu), pooled_(pooled), argmax_(argmax) {}
+      : plane_(PlaneOf(g)),
+        FN_(g.FN),
+        relu_(relu),
+        pooled_(pooled),
+        argmax_(argmax),
+        fusion_{pooled, argmax, relu},
+        pool2x2_(Pool2x2(g)) {}
   float* Sample(int64_t) const override { return nullptr; }
+  const PoolFusion* pool2x2() const override { return pool2x2_ ? &fusion_ : nullptr; }
   void Done(int64_t n, float* y) const override {
     const int64_t S = plane_.H * plane_.W, P = plane_.OH * plane_.OW;
     if (relu_) ReluRange(y, y, FN_ * S);
@@ -66,6 +79,8 @@ class PoolOutput : public ConvOutput {
   bool relu_;
   float* pooled_;
   int32_t* argmax_;
+  PoolFusion fusion_;
+  bool pool2x2_;
 };
 
 // Its backward: the pooled gradient routed through argmax (and, after a Relu, dropped where
@@ -79,7 +94,9 @@ class PoolGrad : public ConvOutputGrad {
         relu_(relu),
         dpooled_(dpooled),
         pooled_(pooled),
-        argmax_(argmax) {}
+        argmax_(argmax),
+        fusion_{dpooled, pooled, argmax, relu, g.N * g.FN * g.POH * g.POW},
+        pool2x2_(Pool2x2(g)) {}
   const float* Sample(int64_t n, float* scratch) const override {
     const int64_t S = plane_.H * plane_.W, P = plane_.OH * plane_.OW;
     for (int64_t f = 0; f < FN_; ++f) {
@@ -90,6 +107,7 @@ class PoolGrad : public ConvOutputGrad {
     return scratch;
   }
   bool uses_scratch() const override { return true; }
+  const PoolGradFusion* pool2x2() const override { return pool2x2_ ? &fusion_ : nullptr; }
 
  private:
   PoolGeom plane_;
@@ -98,32 +116,41 @@ class PoolGrad : public ConvOutputGrad {
   const float* dpooled_;
   const float* pooled_;
   const int32_t* argmax_;
+  PoolGradFusion fusion_;
+  bool pool2x2_;
 };
 
 }  // namespace
 
 // ---- Bindings: the fused convolutions (lib/core/contract.ts) ----
 
+// Each runs the algorithm the plain convolution would (ChooseAlgorithm), so that the fused
+// step and the separate layers give the same bits.
+
 void Run(const ConvReluForwardArgs& a) {
   const ConvGeom g = WindowOf(a.g);
-  ConvForward(g, a.g.FN, a.x.data, a.W.data, a.b.data, ReluOutput(a.out.data, a.g.FN * g.rows()));
+  ConvForwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm), g, a.g.FN, a.x.data, a.W.data, a.b.data,
+                  ReluOutput(a.out.data, a.g.FN * g.rows()));
 }
 
 void Run(const ConvReluBackwardArgs& a) {
   const ConvGeom g = WindowOf(a.g);
-  ConvBackward(g, a.g.FN, a.x.data, a.W.data, ReluGrad(a.dout.data, a.out.data, a.g.FN * g.rows()),
-               a.dW.data, a.db.data, a.dx.data);
+  ConvBackwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm), g, a.g.FN, a.x.data, a.W.data,
+                   ReluGrad(a.dout.data, a.out.data, a.g.FN * g.rows()), a.dW.data, a.db.data,
+                   a.dx.data);
 }
 
 void Run(const ConvPoolForwardArgs& a) {
-  ConvForward(WindowOf(a.g), a.g.FN, a.x.data, a.W.data, a.b.data,
-              PoolOutput(a.g, a.relu, a.pooled.data, a.argmax.data));
+  const ConvGeom g = WindowOf(a.g);
+  ConvForwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm), g, a.g.FN, a.x.data, a.W.data, a.b.data,
+                  PoolOutput(a.g, a.relu, a.pooled.data, a.argmax.data));
 }
 
 void Run(const ConvPoolBackwardArgs& a) {
-  ConvBackward(WindowOf(a.g), a.g.FN, a.x.data, a.W.data,
-               PoolGrad(a.g, a.relu, a.dpooled.data, a.pooled.data, a.argmax.data), a.dW.data,
-               a.db.data, a.dx.data);
+  const ConvGeom g = WindowOf(a.g);
+  ConvBackwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm), g, a.g.FN, a.x.data, a.W.data,
+                   PoolGrad(a.g, a.relu, a.dpooled.data, a.pooled.data, a.argmax.data), a.dW.data,
+                   a.db.data, a.dx.data);
 }
 
 }  // namespace blasnet

@@ -6,12 +6,14 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { cpuIsa, readCpuInfo } from '../lib/core/cpu';
 import { ensureBuilt, ROOT } from './helpers/dist';
 
 const RUN = path.join(ROOT, 'dist', 'bench', 'run.js');
+const TINY = ['--only', 'W1', '--reps', '1', '--steps', '2', '--warmup', '0', '--warmup-seconds', '0', '--infer-batches', '1'];
 
-function bench(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [RUN, ...args], { encoding: 'utf8', timeout: 120_000 });
+function bench(args: string[], env: NodeJS.ProcessEnv = process.env): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [RUN, ...args], { encoding: 'utf8', timeout: 120_000, env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -48,7 +50,37 @@ describe('npm run bench', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  (cpuIsa(readCpuInfo()) === 'generic' ? test.skip : test)('--isa avx2 holds blasnet to AVX2 and the Haswell (or Zen) core, in a section of its own', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-bench-'));
+    const file = path.join(dir, 'out.json');
+    const r = bench([...TINY, '--isa', 'avx2', '--json', file]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^## Held to avx2: blasnet with BLASNET_ISA=avx2 OPENBLAS_CORETYPE=(Haswell|Zen)$/m);
+    const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(json.results).toHaveLength(1);
+    expect(json.results[0].isa).toBe('avx2');
+    const b = json.results[0].blasnet.blas;
+    expect([b.isa, b.isaReason]).toEqual(['avx2', 'set by BLASNET_ISA']);
+    expect(b.corename).toMatch(/^(Haswell|Zen)$/);
+    expect(b.coreReason).toBe('set by OPENBLAS_CORETYPE');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('--isa avx512 on a CPU without AVX-512 says it is not available here, and runs nothing for it', () => {
+    // This machine's cpuinfo with the AVX-512 flags taken out.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-bench-'));
+    const real = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    fs.writeFileSync(path.join(dir, 'cpuinfo'), real.replace(/ avx512\w*/g, ''));
+    const env = { ...process.env, BLASNET_CPUINFO_FILE: path.join(dir, 'cpuinfo') };
+    const r = bench([...TINY, '--isa', 'avx512'], env);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^avx512: not available here \(this CPU's widest level is (avx2|generic)\)$/m);
+    expect(r.stdout).not.toMatch(/\| W1 mlp-small/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test.each([
+    [['--isa', 'sse4'], /expected avx512 or avx2 \(comma-separated\), got 'sse4'/],
     [['--warmup-seconds', '-1'], /--warmup-seconds must be a number of seconds >= 0, got '-1'/],
     [['--warmup-seconds', 'soon'], /--warmup-seconds must be a number of seconds >= 0, got 'soon'/],
     [['--reps', '0'], /--reps must be an integer >= 1, got '0'/],

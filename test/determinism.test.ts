@@ -51,7 +51,7 @@ describe('kernels that sum over the batch', () => {
   test('convolution backward: dW, db and dx', () => {
     const byThreads = perThreads(() => {
       const dW = new Float32Array(W.length), db = new Float32Array(g.FN), dx = new Float32Array(x.length);
-      K.convBackward(dout, x, W, dW, db, dx, g);
+      K.convBackward(dout, x, W, dW, db, dx, g, 0);
       return hash(dW, db, dx);
     });
     expectAllEqual(byThreads);
@@ -63,12 +63,41 @@ describe('kernels that sum over the batch', () => {
     const dpooled = rng.floats(P);
     const byThreads = perThreads(() => {
       const pooled = new Float32Array(P), argmax = new Int32Array(P);
-      K.convPoolForward(x, W, b, pooled, argmax, fg, true);
+      K.convPoolForward(x, W, b, pooled, argmax, fg, true, 0);
       const dW = new Float32Array(W.length), db = new Float32Array(g.FN), dx = new Float32Array(x.length);
-      K.convPoolBackward(dpooled, x, W, pooled, argmax, dW, db, dx, fg, true);
+      K.convPoolBackward(dpooled, x, W, pooled, argmax, dW, db, dx, fg, true, 0);
       return hash(pooled, argmax, dW, db, dx);
     });
     expectAllEqual(byThreads);
+  });
+
+  // Winograd F(2x2, 3x3) (16 channels): gemm blocks of samples fixed by the shape, the filter
+  // gradient summed over fixed reduction blocks in block order.
+  describe('Winograd F(2x2, 3x3)', () => {
+    const wg = { N: 48, C: 16, H: 12, W: 12, FN: 16, FH: 3, FW: 3, stride: 1, pad: 1 };
+    const wx = rng.floats(wg.N * wg.C * 144), wW = rng.floats(wg.FN * wg.C * 9), wb = rng.floats(wg.FN);
+    const wdout = rng.floats(wg.N * wg.FN * 144);
+    test('forward, and backward: dW, db and dx', () => {
+      expectAllEqual(perThreads(() => {
+        const out = new Float32Array(wdout.length);
+        K.convForward(wx, wW, wb, out, wg, 2);
+        const dW = new Float32Array(wW.length), db = new Float32Array(wg.FN), dx = new Float32Array(wx.length);
+        K.convBackward(wdout, wx, wW, dW, db, dx, wg, 2);
+        return hash(out, dW, db, dx);
+      }));
+    });
+    test('the fused convolution + Relu + 2x2 pooling, forward and backward', () => {
+      const fg = { ...wg, PH: 2, PW: 2, poolStride: 2, poolPad: 0 };
+      const P = wg.N * wg.FN * 36;
+      const dpooled = rng.floats(P);
+      expectAllEqual(perThreads(() => {
+        const pooled = new Float32Array(P), argmax = new Int32Array(P);
+        K.convPoolForward(wx, wW, wb, pooled, argmax, fg, true, 2);
+        const dW = new Float32Array(wW.length), db = new Float32Array(wg.FN), dx = new Float32Array(wx.length);
+        K.convPoolBackward(dpooled, wx, wW, pooled, argmax, dW, db, dx, fg, true, 2);
+        return hash(pooled, argmax, dW, db, dx);
+      }));
+    });
   });
 
   // OpenBLAS's small-matrix kernels (SkylakeX and others) sum a smaller call in another order:

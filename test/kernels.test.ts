@@ -255,34 +255,34 @@ describe('convolution', () => {
     const W = rng.floats(FN * g.C * g.FH * g.FW);
     const b = rng.floats(FN);
     const out = nanFilled(g.N * FN * OH * OW);
-    K.convForward(x, W, b, out, cg);
+    K.convForward(x, W, b, out, cg, 0);
     expectClose(out, ref.convForward(x, W, b, FN, g), 'out');
 
     const dout = rng.floats(out.length);
     const want = ref.convBackward(dout, x, W, FN, g);
     const dW = nanFilled(W.length), db = nanFilled(FN), dx = nanFilled(x.length);
-    K.convBackward(dout, x, W, dW, db, dx, cg);
+    K.convBackward(dout, x, W, dW, db, dx, cg, 0);
     expectClose(dW, want.dW, 'dW');
     expectClose(db, want.db, 'db');
     expectClose(dx, want.dx, 'dx');
 
     // Without dx, dW and db come out the same, bit for bit.
     const dW2 = nanFilled(W.length), db2 = nanFilled(FN);
-    K.convBackward(dout, x, W, dW2, db2, null, cg);
+    K.convBackward(dout, x, W, dW2, db2, null, cg, 0);
     expect(sameBits(dW2, dW)).toBe(true);
     expect(sameBits(db2, db)).toBe(true);
 
     // The fused Relu: convolution then reluForward, and reluBackward then convBackward, bit for bit.
     const outR = nanFilled(out.length), relu = nanFilled(out.length);
-    K.convReluForward(x, W, b, outR, cg);
+    K.convReluForward(x, W, b, outR, cg, 0);
     K.reluForward(out, relu);
     expect(sameBits(outR, relu)).toBe(true);
     const masked = nanFilled(out.length);
     K.reluBackward(out, dout, masked);
     const wantR = { dW: nanFilled(W.length), db: nanFilled(FN), dx: nanFilled(x.length) };
-    K.convBackward(masked, x, W, wantR.dW, wantR.db, wantR.dx, cg);
+    K.convBackward(masked, x, W, wantR.dW, wantR.db, wantR.dx, cg, 0);
     const dW5 = nanFilled(W.length), db5 = nanFilled(FN), dx5 = nanFilled(x.length);
-    K.convReluBackward(dout, x, W, outR, dW5, db5, dx5, cg);
+    K.convReluBackward(dout, x, W, outR, dW5, db5, dx5, cg, 0);
     expect(sameBits(dW5, wantR.dW)).toBe(true);
     expect(sameBits(db5, wantR.db)).toBe(true);
     expect(sameBits(dx5, wantR.dx)).toBe(true);
@@ -307,7 +307,7 @@ describe('convolution', () => {
       const S = OH * OW;
       for (let n = 0; n < g.N; n++) for (let s = 0; s < S; s++) for (let f = 0; f < FN; f++) course[(n * FN + f) * S + s] = outT[(n * S + s) * FN + f];
       const out = new Float32Array(outT.length);
-      K.convForward(x, W, b, out, { ...g, FN });
+      K.convForward(x, W, b, out, { ...g, FN }, 0);
       expectClose(out, course, 'out vs im2col · Wᵀ + b', 1e-5);
       // Backward: dW = doutᵀ · col, dcol = dout · W, dx = col2im(dcol).
       const dout = rng.floats(out.length);
@@ -318,7 +318,7 @@ describe('convolution', () => {
       K.sgemm(false, false, rows, cols, FN, 1, doutT, W, 0, dcol);
       K.col2im(dcol, dxc, g);
       const dW = new Float32Array(W.length), db = new Float32Array(FN), dx = new Float32Array(x.length);
-      K.convBackward(dout, x, W, dW, db, dx, { ...g, FN });
+      K.convBackward(dout, x, W, dW, db, dx, { ...g, FN }, 0);
       expectClose(dW, dWc, 'dW vs doutᵀ · col', 1e-5);
       expectClose(dx, dxc, 'dx vs col2im(dout · W)', 1e-5);
     });
@@ -326,7 +326,7 @@ describe('convolution', () => {
   test('a hand-checked case: 3x3 ones, 2x2 ones filter, bias 0.5', () => {
     const g: Geom = { N: 1, C: 1, H: 3, W: 3, FH: 2, FW: 2, stride: 1, pad: 0 };
     const out = new Float32Array(4);
-    K.convForward(new Float32Array(9).fill(1), new Float32Array(4).fill(1), Float32Array.from([0.5]), out, { ...g, FN: 1 });
+    K.convForward(new Float32Array(9).fill(1), new Float32Array(4).fill(1), Float32Array.from([0.5]), out, { ...g, FN: 1 }, 0);
     expect(Array.from(out)).toEqual([4.5, 4.5, 4.5, 4.5]);
   });
 });
@@ -358,7 +358,7 @@ describe('convolution with fused max pooling', () => {
       for (const relu of [false, true]) {
         // Unfused: convolution, its Relu (when fused too), max pooling, and their backward passes.
         const conv = nanFilled(g.N * FN * OH * OW);
-        K.convForward(x, W, b, conv, cg);
+        K.convForward(x, W, b, conv, cg, 0);
         const out = nanFilled(conv.length);
         if (relu) K.reluForward(conv, out); else out.set(conv);
         const wantPooled = nanFilled(dpooled.length), wantArg = new Int32Array(dpooled.length);
@@ -368,20 +368,20 @@ describe('convolution with fused max pooling', () => {
         const dconv = nanFilled(out.length);
         if (relu) K.reluBackward(conv, dout, dconv); else dconv.set(dout);
         const wantDW = nanFilled(W.length), wantDb = nanFilled(FN), wantDx = nanFilled(x.length);
-        K.convBackward(dconv, x, W, wantDW, wantDb, wantDx, cg);
+        K.convBackward(dconv, x, W, wantDW, wantDb, wantDx, cg, 0);
 
         const pooled = nanFilled(dpooled.length), argmax = new Int32Array(dpooled.length).fill(-7);
-        K.convPoolForward(x, W, b, pooled, argmax, fg, relu);
+        K.convPoolForward(x, W, b, pooled, argmax, fg, relu, 0);
         expect(sameBits(pooled, wantPooled)).toBe(true);
         expect(argmax).toEqual(wantArg);
         const dW = nanFilled(W.length), db = nanFilled(FN), dx = nanFilled(x.length);
-        K.convPoolBackward(dpooled, x, W, pooled, argmax, dW, db, dx, fg, relu);
+        K.convPoolBackward(dpooled, x, W, pooled, argmax, dW, db, dx, fg, relu, 0);
         expect(sameBits(dW, wantDW)).toBe(true);
         expect(sameBits(db, wantDb)).toBe(true);
         expect(sameBits(dx, wantDx)).toBe(true);
         // dx null: the same dW and db.
         const dW2 = nanFilled(W.length), db2 = nanFilled(FN);
-        K.convPoolBackward(dpooled, x, W, pooled, argmax, dW2, db2, null, fg, relu);
+        K.convPoolBackward(dpooled, x, W, pooled, argmax, dW2, db2, null, fg, relu, 0);
         expect(sameBits(dW2, wantDW)).toBe(true);
         expect(sameBits(db2, wantDb)).toBe(true);
 
@@ -410,7 +410,7 @@ describe('convolution with fused max pooling', () => {
     const x = rng.floats(16), W = Float32Array.from([1]), dW = new Float32Array(1), db = new Float32Array(1);
     const dx = nanFilled(16);
     const fg = { ...g, FN: 1, PH: pool.PH, PW: pool.PW, poolStride: pool.stride, poolPad: pool.pad };
-    K.convPoolBackward(new Float32Array(4).fill(1), x, W, new Float32Array(4), Int32Array.from([0, -5, 16, 1 << 30]), dW, db, dx, fg, false);
+    K.convPoolBackward(new Float32Array(4).fill(1), x, W, new Float32Array(4), Int32Array.from([0, -5, 16, 1 << 30]), dW, db, dx, fg, false, 0);
     expect(Array.from(dx)).toEqual([1, ...new Array<number>(15).fill(0)]);
     expect(db[0]).toBe(1);
   });
@@ -557,14 +557,14 @@ describe('zero copy: subarrays are read and written in place', () => {
 
     const W = embed(rng.floats(FN * cols)), b = embed(rng.floats(FN));
     const out = embed(new Float32Array(g.N * FN * OH * OW));
-    K.convForward(x.view, W.view, b.view, out.view, { ...g, FN });
+    K.convForward(x.view, W.view, b.view, out.view, { ...g, FN }, 0);
     expectClose(out.view, ref.convForward(x.view, W.view, b.view, FN, g), 'out');
     expectOnlyWindowChanged(out);
 
     const dout = embed(rng.floats(out.view.length));
     const dW = embed(new Float32Array(W.view.length)), db = embed(new Float32Array(FN));
     const dx2 = embed(new Float32Array(x.view.length));
-    K.convBackward(dout.view, x.view, W.view, dW.view, db.view, dx2.view, { ...g, FN });
+    K.convBackward(dout.view, x.view, W.view, dW.view, db.view, dx2.view, { ...g, FN }, 0);
     const want = ref.convBackward(dout.view, x.view, W.view, FN, g);
     expectClose(dW.view, want.dW, 'dW');
     expectClose(db.view, want.db, 'db');
@@ -618,9 +618,9 @@ describe('thread count', () => {
 
   function runAll(): Record<string, Float32Array | Int32Array> {
     const out = new Float32Array(dout.length);
-    K.convForward(x, W, b, out, { ...g, FN });
+    K.convForward(x, W, b, out, { ...g, FN }, 0);
     const dW = new Float32Array(W.length), db = new Float32Array(FN), dx = new Float32Array(x.length);
-    K.convBackward(dout, x, W, dW, db, dx, { ...g, FN });
+    K.convBackward(dout, x, W, dW, db, dx, { ...g, FN }, 0);
     const pg: Geom = { ...g, FH: 2, FW: 2, stride: 2, pad: 0 };
     const p = dims(pg);
     const pout = new Float32Array(g.N * g.C * p.OH * p.OW), arg = new Int32Array(pout.length);

@@ -346,7 +346,7 @@ describe('sizes whose product overflows', () => {
     expectRange(() => K.sgemm(false, false, m, m, m, 1, E(), E(), 0, E()),
       /'A' of shape MxK = 2147483647x2147483647 has more elements than fit in memory/);
     const g = { N: big, C: big, H: 1, W: 1, FN: 1, FH: 1, FW: 1, stride: 1, pad: 0 };
-    expectRange(() => K.convForward(E(), E(), new Float32Array(1), E(), g), /^convForward: 'x' must have 4294967296 elements/);
+    expectRange(() => K.convForward(E(), E(), new Float32Array(1), E(), g, 0), /^convForward: 'x' must have 4294967296 elements/);
     expectRange(() => K.im2col(E(), E(), g), /^im2col: 'x' must have 4294967296/);
   });
 });
@@ -383,7 +383,7 @@ describe('after every refused call above', () => {
     const { OH, OW } = ref.outShape(g);
     const x = rng.floats(g.N * g.C * g.H * g.W), W = rng.floats(3 * g.C * g.FH * g.FW), b = rng.floats(3);
     const out = new Float32Array(g.N * 3 * OH * OW);
-    K.convForward(x, W, b, out, { ...g, FN: 3 });
+    K.convForward(x, W, b, out, { ...g, FN: 3 }, 0);
     const want = ref.convForward(x, W, b, 3, g);
     for (let i = 0; i < want.length; i++) expect(Math.abs(out[i] - want[i])).toBeLessThan(1e-4 * (1 + Math.abs(want[i])));
   });

@@ -57,10 +57,10 @@ report(() => new lib.Convolution(lib.Tensor.zeros([1, 1, 64, 64]), lib.Tensor.ze
 lib.setNumThreads(2);
 const H = 1024, F = 16, g = { N: 2, C: 1, H, W: H, FN: 1, FH: F, FW: F, stride: 1, pad: 0 };
 const S = (H - F + 1) ** 2;
-report(() => lib.kernels.convForward(new Float32Array(2 * H * H), new Float32Array(F * F), new Float32Array(1), new Float32Array(2 * S), g));
+report(() => lib.kernels.convForward(new Float32Array(2 * H * H), new Float32Array(F * F), new Float32Array(1), new Float32Array(2 * S), g, 0));
 // Afterwards a small convolution still computes: 3x3 ones over ones, bias 1.
 const out = new Float32Array(1);
-lib.kernels.convForward(new Float32Array(9).fill(1), new Float32Array(9).fill(1), Float32Array.of(1), out, { N: 1, C: 1, H: 3, W: 3, FN: 1, FH: 3, FW: 3, stride: 1, pad: 0 });
+lib.kernels.convForward(new Float32Array(9).fill(1), new Float32Array(9).fill(1), Float32Array.of(1), out, { N: 1, C: 1, H: 3, W: 3, FN: 1, FH: 3, FW: 3, stride: 1, pad: 0 }, 0);
 report(() => out[0]);`, { shellPrefix: 'ulimit -v 1500000' });
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);
@@ -80,7 +80,7 @@ describe('scratch', () => {
   test('scratch grown for one huge call (271 MiB per thread, both threads) is released when it returns', () => {
     const r = child(`${report('release')}
 lib.setNumThreads(2);
-const small = () => { const o = new Float32Array(2 * 24 * 24 * 30); lib.kernels.convForward(new Float32Array(2 * 28 * 28), new Float32Array(30 * 25), new Float32Array(30), o, { N: 2, C: 1, H: 28, W: 28, FN: 30, FH: 5, FW: 5, stride: 1, pad: 0 }); };
+const small = () => { const o = new Float32Array(2 * 24 * 24 * 30); lib.kernels.convForward(new Float32Array(2 * 28 * 28), new Float32Array(30 * 25), new Float32Array(30), o, { N: 2, C: 1, H: 28, W: 28, FN: 30, FH: 5, FW: 5, stride: 1, pad: 0 }, 0); };
 small();
 const mb = () => process.memoryUsage().rss / 2 ** 20;
 const before = mb();
@@ -89,8 +89,8 @@ const x = new Float32Array(2 * H * H), out = new Float32Array(2 * (H - F + 1) **
 const inputs = mb() - before;
 let peak = 0;
 for (let i = 0; i < 3; i++) {
-  lib.kernels.convForward(x, new Float32Array(F * F), new Float32Array(1), out, g);
-  lib.kernels.convBackward(out, x, new Float32Array(F * F), new Float32Array(F * F), new Float32Array(1), new Float32Array(x.length), g);
+  lib.kernels.convForward(x, new Float32Array(F * F), new Float32Array(1), out, g, 0);
+  lib.kernels.convBackward(out, x, new Float32Array(F * F), new Float32Array(F * F), new Float32Array(1), new Float32Array(x.length), g, 0);
   peak = Math.max(peak, mb());
 }
 small();

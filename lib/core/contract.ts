@@ -156,6 +156,9 @@ const num = (name: string, example: number, doc?: string): NumArg => ({ kind: 'n
 const bool = (name: string, example: boolean, doc?: string): BoolArg => ({ kind: 'bool', name, example, doc });
 const geometry = (type: GeometryName, name = 'g'): GeometryArg => ({ kind: 'geometry', name, type });
 
+// The convolution algorithm argument of the convolution entry points (native/conv.h).
+const ALGORITHM = int('algorithm', 0, 0, 2, 'the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)');
+
 // The dims of a convolution's tensors.
 const X = 'N C H W', WEIGHTS = 'FN C FH FW', CONV_OUT = 'N FN OH OW', POOLED = 'N FN POH POW';
 
@@ -211,38 +214,38 @@ export const ENTRIES = {
   convForward: {
     file: 'conv',
     doc: 'Convolution: out (N, FN, OH, OW) = W (FN, C·FH·FW) · im2col(x)ᵀ + b, per sample (the columns stay in a per-thread scratch).',
-    args: [f32('x', X), f32('W', WEIGHTS), f32('b', 'FN'), out('out', CONV_OUT), geometry('ConvGeometry')],
+    args: [f32('x', X), f32('W', WEIGHTS), f32('b', 'FN'), out('out', CONV_OUT), geometry('ConvGeometry'), ALGORITHM],
   },
   convBackward: {
     file: 'conv',
     doc: 'Convolution backward from dout (N, FN, OH, OW) and the forward\'s input x: dW, db and, unless dx is null, dx (through col2im of doutᵀ·W).',
     args: [f32('dout', CONV_OUT), f32('x', X), f32('W', WEIGHTS), out('dW', WEIGHTS), out('db', 'FN'),
-      out('dx', X, { nullable: true }), geometry('ConvGeometry')],
+      out('dx', X, { nullable: true }), geometry('ConvGeometry'), ALGORITHM],
   },
 
   // ---- native/conv_fused.cc: a convolution with the Relu and/or max pooling after it ----
   convReluForward: {
     file: 'conv_fused',
     doc: 'out = max(0, convolution): convForward with the Relu applied to each sample while it is in cache.',
-    args: [f32('x', X), f32('W', WEIGHTS), f32('b', 'FN'), out('out', CONV_OUT), geometry('ConvGeometry')],
+    args: [f32('x', X), f32('W', WEIGHTS), f32('b', 'FN'), out('out', CONV_OUT), geometry('ConvGeometry'), ALGORITHM],
   },
   convReluBackward: {
     file: 'conv_fused',
     doc: 'Backward of convReluForward: dout counts as zero where out (its output) is <= 0.',
     args: [f32('dout', CONV_OUT), f32('x', X), f32('W', WEIGHTS), f32('out', CONV_OUT), out('dW', WEIGHTS), out('db', 'FN'),
-      out('dx', X, { nullable: true }), geometry('ConvGeometry')],
+      out('dx', X, { nullable: true }), geometry('ConvGeometry'), ALGORITHM],
   },
   convPoolForward: {
     file: 'conv_fused',
     doc: 'Convolution, then max(0, .) when relu, then max pooling, per sample in cache: pooled (N, FN, POH, POW) and argmax (plane indices into the (OH, OW) convolution output, as maxPoolForward); equal bit for bit to the separate kernels.',
     args: [f32('x', X), f32('W', WEIGHTS), f32('b', 'FN'), out('pooled', POOLED), i32('argmax', POOLED, { written: true }),
-      geometry('ConvPoolGeometry'), bool('relu', true)],
+      geometry('ConvPoolGeometry'), bool('relu', true), ALGORITHM],
   },
   convPoolBackward: {
     file: 'conv_fused',
     doc: 'Backward of convPoolForward from dpooled: the gradient is routed through argmax (and, when relu, dropped where pooled <= 0) into dW, db and, unless dx is null, dx.',
     args: [f32('dpooled', POOLED), f32('x', X), f32('W', WEIGHTS), f32('pooled', POOLED), i32('argmax', POOLED),
-      out('dW', WEIGHTS), out('db', 'FN'), out('dx', X, { nullable: true }), geometry('ConvPoolGeometry'), bool('relu', true)],
+      out('dW', WEIGHTS), out('db', 'FN'), out('dx', X, { nullable: true }), geometry('ConvPoolGeometry'), bool('relu', true), ALGORITHM],
   },
 
   // ---- native/pooling.cc ----
@@ -281,7 +284,7 @@ export const ENTRIES = {
   },
 
   // ---- native/optim.cc: one optimizer step on one parameter array, the course's formulas,
-  // each element's arithmetic in double and stored once ----
+  // in float arithmetic (the hyper-parameters rounded to float once per call) ----
   sgdStep: {
     file: 'optim',
     doc: 'SGD: p -= lr·g.',

@@ -65,12 +65,12 @@ export interface NativeAddon {
   readonly openblasConfig: () => BlasConfig;
   readonly im2col: (x: Float32Array, col: Float32Array, g: WindowGeometry) => void;
   readonly col2im: (col: Float32Array, dx: Float32Array, g: WindowGeometry) => void;
-  readonly convForward: (x: Float32Array, W: Float32Array, b: Float32Array, out: Float32Array, g: ConvGeometry) => void;
-  readonly convBackward: (dout: Float32Array, x: Float32Array, W: Float32Array, dW: Float32Array, db: Float32Array, dx: Float32Array | null, g: ConvGeometry) => void;
-  readonly convReluForward: (x: Float32Array, W: Float32Array, b: Float32Array, out: Float32Array, g: ConvGeometry) => void;
-  readonly convReluBackward: (dout: Float32Array, x: Float32Array, W: Float32Array, out: Float32Array, dW: Float32Array, db: Float32Array, dx: Float32Array | null, g: ConvGeometry) => void;
-  readonly convPoolForward: (x: Float32Array, W: Float32Array, b: Float32Array, pooled: Float32Array, argmax: Int32Array, g: ConvPoolGeometry, relu: boolean) => void;
-  readonly convPoolBackward: (dpooled: Float32Array, x: Float32Array, W: Float32Array, pooled: Float32Array, argmax: Int32Array, dW: Float32Array, db: Float32Array, dx: Float32Array | null, g: ConvPoolGeometry, relu: boolean) => void;
+  readonly convForward: (x: Float32Array, W: Float32Array, b: Float32Array, out: Float32Array, g: ConvGeometry, algorithm: number) => void;
+  readonly convBackward: (dout: Float32Array, x: Float32Array, W: Float32Array, dW: Float32Array, db: Float32Array, dx: Float32Array | null, g: ConvGeometry, algorithm: number) => void;
+  readonly convReluForward: (x: Float32Array, W: Float32Array, b: Float32Array, out: Float32Array, g: ConvGeometry, algorithm: number) => void;
+  readonly convReluBackward: (dout: Float32Array, x: Float32Array, W: Float32Array, out: Float32Array, dW: Float32Array, db: Float32Array, dx: Float32Array | null, g: ConvGeometry, algorithm: number) => void;
+  readonly convPoolForward: (x: Float32Array, W: Float32Array, b: Float32Array, pooled: Float32Array, argmax: Int32Array, g: ConvPoolGeometry, relu: boolean, algorithm: number) => void;
+  readonly convPoolBackward: (dpooled: Float32Array, x: Float32Array, W: Float32Array, pooled: Float32Array, argmax: Int32Array, dW: Float32Array, db: Float32Array, dx: Float32Array | null, g: ConvPoolGeometry, relu: boolean, algorithm: number) => void;
   readonly maxPoolForward: (x: Float32Array, out: Float32Array, argmax: Int32Array, g: WindowGeometry) => void;
   readonly maxPoolBackward: (dout: Float32Array, argmax: Int32Array, dx: Float32Array, g: WindowGeometry) => void;
   readonly avgPoolForward: (x: Float32Array, out: Float32Array, g: WindowGeometry) => void;
@@ -185,6 +185,7 @@ export const col2im: NativeAddon['col2im'] = addon.col2im;
  * @param b (FN)
  * @param out (N, FN, OH, OW), written
  * @param g a ConvGeometry object
+ * @param algorithm an integer in [0, 2]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)
  */
 export const convForward: NativeAddon['convForward'] = addon.convForward;
 
@@ -197,6 +198,7 @@ export const convForward: NativeAddon['convForward'] = addon.convForward;
  * @param db (FN), written
  * @param dx (N, C, H, W), written; null to skip it
  * @param g a ConvGeometry object
+ * @param algorithm an integer in [0, 2]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)
  */
 export const convBackward: NativeAddon['convBackward'] = addon.convBackward;
 
@@ -207,6 +209,7 @@ export const convBackward: NativeAddon['convBackward'] = addon.convBackward;
  * @param b (FN)
  * @param out (N, FN, OH, OW), written
  * @param g a ConvGeometry object
+ * @param algorithm an integer in [0, 2]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)
  */
 export const convReluForward: NativeAddon['convReluForward'] = addon.convReluForward;
 
@@ -220,6 +223,7 @@ export const convReluForward: NativeAddon['convReluForward'] = addon.convReluFor
  * @param db (FN), written
  * @param dx (N, C, H, W), written; null to skip it
  * @param g a ConvGeometry object
+ * @param algorithm an integer in [0, 2]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)
  */
 export const convReluBackward: NativeAddon['convReluBackward'] = addon.convReluBackward;
 
@@ -232,6 +236,7 @@ export const convReluBackward: NativeAddon['convReluBackward'] = addon.convReluB
  * @param argmax (N, FN, POH, POW), written
  * @param g a ConvPoolGeometry object
  * @param relu a boolean
+ * @param algorithm an integer in [0, 2]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)
  */
 export const convPoolForward: NativeAddon['convPoolForward'] = addon.convPoolForward;
 
@@ -247,6 +252,7 @@ export const convPoolForward: NativeAddon['convPoolForward'] = addon.convPoolFor
  * @param dx (N, C, H, W), written; null to skip it
  * @param g a ConvPoolGeometry object
  * @param relu a boolean
+ * @param algorithm an integer in [0, 2]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)
  */
 export const convPoolBackward: NativeAddon['convPoolBackward'] = addon.convPoolBackward;
 

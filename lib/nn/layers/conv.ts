@@ -5,9 +5,41 @@ import { expectBoolean, expectInt, outExtent, readOptions, ShapeError } from '..
 import { Tensor, asTensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
+/**
+ * How a Convolution computes: 'im2col' is the course's im2col + matrix product (sgemm);
+ * 'winograd' is Winograd's F(2x2, 3x3) algorithm, for 3x3 windows at stride 1 with pad <= 2 and
+ * channel counts (input and filters) that are multiples of 8: 2.25x fewer multiplications, the
+ * same results within float rounding (a RangeError where it does not apply); 'auto' takes
+ * Winograd where it applies and is the faster one (with AVX2 or AVX-512 vectors: every such
+ * layer; with the baseline's 128-bit vectors only from 64 input x 64 output channels) and
+ * im2col elsewhere.
+ */
+export type ConvAlgorithm = 'auto' | 'im2col' | 'winograd';
+export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'im2col', 'winograd'];
+
+/** The kernels' algorithm argument (contract.ts): 0 auto, 1 im2col, 2 Winograd. */
+export function convAlgorithmCode(a: ConvAlgorithm): number {
+  return CONV_ALGORITHMS.indexOf(a);
+}
+
+/**
+ * The default algorithm of new Convolution layers: 'auto', or 'im2col' when the environment
+ * variable BLASNET_CONV_ALGORITHM says so (the switch that turns Winograd off everywhere, to
+ * compare or to rule it out; 'auto' is the other value it takes).
+ */
+export function defaultConvAlgorithm(): ConvAlgorithm {
+  const raw = process.env.BLASNET_CONV_ALGORITHM;
+  const v = (raw ?? '').trim().toLowerCase();
+  if (v === '' || v === 'auto') return 'auto';
+  if (v === 'im2col') return 'im2col';
+  throw new RangeError(`BLASNET_CONV_ALGORITHM must be auto or im2col, got '${raw}'`);
+}
+
 export interface ConvolutionOptions {
   /** Skip dx in backward unless asked for (see Layer.backward's inputGradient). */
   skipInputGradient?: boolean;
+  /** 'auto' (the default; 'im2col' under BLASNET_CONV_ALGORITHM=im2col), 'im2col' or 'winograd': see ConvAlgorithm. */
+  algorithm?: ConvAlgorithm;
 }
 
 /**
@@ -27,10 +59,14 @@ export function convGeometry(fn: string, W: Tensor, stride: number, pad: number,
 
 /**
  * 2-D convolution with filters W (FN, C, FH, FW) and bias b (FN); out (N, FN, OH, OW) with
- * OH = (H + 2*pad - FH) / stride + 1 (floor), as the course's im2col.
+ * OH = (H + 2*pad - FH) / stride + 1 (floor), as the course's im2col. A 3x3, stride-1 layer
+ * whose channel counts are multiples of 8 (DeepConvNet's second to sixth) computes the same
+ * convolution with Winograd's F(2x2, 3x3) where that is faster, equal within float rounding;
+ * `{ algorithm: 'im2col' }` keeps the course's method (see ConvAlgorithm).
  * @example
  *   const conv = new Convolution(W, b, 1, 0); // W: [30, 1, 5, 5], b: [30]
  *   const y = conv.forward(x);               // x: [N, 1, 28, 28] -> y: [N, 30, 24, 24]
+ *   const c2 = new Convolution(W2, b2, 1, 1, { algorithm: 'im2col' }); // W2: [16, 16, 3, 3]
  */
 export class Convolution implements Layer {
   readonly name = 'Convolution';
@@ -40,11 +76,13 @@ export class Convolution implements Layer {
   readonly pad: number;
   /** backward() skips dx unless its inputGradient argument asks for it. */
   readonly skipInputGradient: boolean;
+  /** How it computes: 'auto' (Winograd where it applies and pays, im2col elsewhere), 'im2col' or 'winograd'. */
+  readonly algorithm: ConvAlgorithm;
   private readonly buf = new Buffers();
   private x: Tensor | null = null;
 
   constructor(W: Tensor, b: Tensor, stride = 1, pad = 0, options?: ConvolutionOptions) {
-    const o = readOptions('Convolution', options, ['skipInputGradient']);
+    const o = readOptions('Convolution', options, ['skipInputGradient', 'algorithm']);
     W = asTensor('Convolution', 'W', W);
     b = asTensor('Convolution', 'b', b);
     if (W.shape.length !== 4) throw new ShapeError(`Convolution: W must be 4-D (FN, C, FH, FW), got ${shapeStr(W.shape)}`);
@@ -56,6 +94,11 @@ export class Convolution implements Layer {
     this.params = { W, b };
     this.grads = { W: Tensor.zeros(W.shape), b: Tensor.zeros(b.shape) };
     this.skipInputGradient = o.skipInputGradient === undefined ? false : expectBoolean('Convolution', 'options.skipInputGradient', o.skipInputGradient);
+    const algorithm = o.algorithm === undefined ? defaultConvAlgorithm() : o.algorithm;
+    if (!(CONV_ALGORITHMS as readonly unknown[]).includes(algorithm)) {
+      throw new RangeError(`Convolution: algorithm must be one of ${CONV_ALGORITHMS.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(algorithm)}`);
+    }
+    this.algorithm = algorithm;
   }
 
   outputShape(inputShape: readonly number[]): number[] {
@@ -80,7 +123,7 @@ export class Convolution implements Layer {
     // scratch, and writes out in (N, FN, outH, outW) order directly; backward recomputes the
     // columns from x instead of keeping col for the whole batch.
     const out = this.buf.get('out', [N, FN, outH, outW]);
-    k.convForward(x.data, this.params.W.data, this.params.b.data, out.data, g);
+    k.convForward(x.data, this.params.W.data, this.params.b.data, out.data, g, convAlgorithmCode(this.algorithm));
     this.x = x;
     return out;
   }
@@ -102,7 +145,7 @@ export class Convolution implements Layer {
     // Again one native call, sample by sample (dx skipped when nobody needs it).
     const dx = inputGradient ? this.buf.get('dx', x.shape) : null;
     k.convBackward(dout.data, x.data, this.params.W.data, this.grads.W.data, this.grads.b.data,
-      dx ? dx.data : null, g);
+      dx ? dx.data : null, g, convAlgorithmCode(this.algorithm));
     return dx ?? this.buf.get('dxSkipped', x.shape);
   }
 }

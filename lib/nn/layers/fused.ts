@@ -9,7 +9,7 @@ import * as k from '../../core/kernels';
 import { outExtent, ShapeError } from '../../core/errors';
 import { asTensor, expectTensor, Tensor } from '../../core/tensor';
 import { Relu } from './activations';
-import { Convolution, convGeometry, Pooling } from './conv';
+import { Convolution, convAlgorithmCode, convGeometry, Pooling } from './conv';
 import { Buffers, Layer, shapeStr } from './layer';
 
 /** A Convolution with the Relu and/or max Pooling after it, run as one step. */
@@ -70,11 +70,11 @@ export class FusedConvolution implements Layer {
     if (this.pool) {
       out = this.buf.get('pooled', [g.N, g.FN, g.POH, g.POW]);
       const argmax = this.buf.getInt('argmax', out.data.length);
-      k.convPoolForward(x.data, W.data, b.data, out.data, argmax, g, this.relu);
+      k.convPoolForward(x.data, W.data, b.data, out.data, argmax, g, this.relu, convAlgorithmCode(this.conv.algorithm));
       this.argmax = argmax;
     } else {
       out = this.buf.get('out', [g.N, g.FN, g.OH, g.OW]);
-      k.convReluForward(x.data, W.data, b.data, out.data, g);
+      k.convReluForward(x.data, W.data, b.data, out.data, g, convAlgorithmCode(this.conv.algorithm));
     }
     this.x = x;
     this.out = out;
@@ -93,9 +93,10 @@ export class FusedConvolution implements Layer {
     const dx = inputGradient ? this.buf.get('dx', x.shape) : null;
     if (this.pool) {
       k.convPoolBackward(dout.data, x.data, W.data, out.data, this.argmax as Int32Array, dW.data, db.data,
-        dx ? dx.data : null, g, this.relu);
+        dx ? dx.data : null, g, this.relu, convAlgorithmCode(this.conv.algorithm));
     } else {
-      k.convReluBackward(dout.data, x.data, W.data, out.data, dW.data, db.data, dx ? dx.data : null, g);
+      k.convReluBackward(dout.data, x.data, W.data, out.data, dW.data, db.data, dx ? dx.data : null, g,
+        convAlgorithmCode(this.conv.algorithm));
     }
     return dx ?? this.buf.get('dxSkipped', x.shape);
   }
