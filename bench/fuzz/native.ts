@@ -59,6 +59,13 @@ function intValue(r: Rng, spec: EntrySpec, a: IntArg): number {
   return r.chance(0.5) ? a.example : r.int(a.min, Math.min(max, a.min + 3));
 }
 
+/**
+ * An int whose declaration says some in-range values are refused where they do not apply (the
+ * convolutions' algorithm: 2, Winograd, only for 3x3 stride-1 windows): a value other than the
+ * declared example may then be a clean RangeError naming it.
+ */
+const conditional = (a: IntArg): boolean => /RangeError where/.test(a.doc ?? '');
+
 const NUM_VALUES = [0.1, 1, 0, -0, -1, 0.9, 1e-7, NaN, Infinity, -Infinity, 1e308, 5e-324, 0.999];
 
 /** Buffers (and int dims) of the call that share a dim with `a`: a wrong length of one may be reported on another. */
@@ -125,6 +132,12 @@ function makeNative(c: Ctx, fn: string, spec: EntrySpec, via: 'addon' | 'kernels
   for (const a of spec.args) if (a.kind === 'geometry') Object.assign(dims, extents(GEOS[a.type], geos[a.name]));
   for (const a of spec.args) {
     if (isBuffer(a)) for (const d of a.dims) if (dims[d] === undefined) dims[d] = r.chance(0.04) ? 0 : r.int(1, 9);
+  }
+
+  for (const a of spec.args) {
+    if (a.kind === 'int' && conditional(a) && ints[a.name] !== a.example) {
+      c.either(`'${a.name}' = ${ints[a.name]} (may not apply here, as declared)`, a.name);
+    }
   }
 
   const srcs: string[] = [];
@@ -241,6 +254,7 @@ function makeNative(c: Ctx, fn: string, spec: EntrySpec, via: 'addon' | 'kernels
         // A buffer of this dim is mutated too: it may come to fit the new value.
         c.either(`${at} = ${v.numSrc(x)} (a buffer of this dim is changed too)`, a.name, ...bufNamesWith(spec, a.name));
       } else if (isDim(spec, a.name) && x !== ints[a.name]) c.bad(`${at} = ${v.numSrc(x)} (the buffers do not fit it)`, a.name, ...bufNamesWith(spec, a.name));
+      else if (conditional(a) && x !== a.example) c.either(`${at} = ${v.numSrc(x)} (in range; may not apply here, as declared)`, a.name);
       else c.ok(`${at} = ${v.numSrc(x)} (in range)`);
     } else if (a.kind === 'num') {
       if (r.chance(0.5)) {
