@@ -149,7 +149,8 @@ export function suggestName(key: string, allowed: readonly string[]): string | u
  */
 export function readOptions<T extends object>(fn: string, options: T | undefined, allowed: readonly string[]): Partial<T> {
   if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+  // A plain object (or a class instance); not an array, typed array, ArrayBuffer, Map, Date, ...
+  if (options === null || typeof options !== 'object' || Object.prototype.toString.call(options) !== '[object Object]') {
     throw new TypeError(`${fn}: options must be an object like { ${allowed.join(', ')} }, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {

@@ -2,7 +2,20 @@
 // The one data type: a shape and a live Float32Array, row-major (NCHW for images).
 import { describe, expectFloat32, product, ShapeError } from './errors';
 
-/** A row-major array of float32 values. `data` is the live buffer: nothing copies it behind your back. */
+/**
+ * Elements of a Float32Array now, from its byteLength: in Node 20's optimized code, `length` of
+ * a typed array whose memory was just detached can read its old value once length-tracking
+ * arrays (over a resizable ArrayBuffer) have been seen at the same place; `byteLength` reads 0.
+ */
+export function elements(a: Float32Array): number {
+  return a.byteLength >>> 2;
+}
+
+/**
+ * A row-major array of float32 values. `data` is the live buffer: nothing copies it behind your
+ * back. `shape` is frozen: a tensor's shape cannot be changed after it is made (reshape() gives
+ * another view of the same buffer).
+ */
 export class Tensor {
   readonly shape: number[];
   readonly data: Float32Array;
@@ -11,10 +24,10 @@ export class Tensor {
     checkShape('Tensor', shape);
     expectFloat32('Tensor', 'data', data);
     const n = product('Tensor', 'shape', shape);
-    if (data.length !== n) {
-      throw new ShapeError(`Tensor: data has ${data.length} elements but shape [${shape.join(', ')}] needs ${n}`);
+    if (elements(data) !== n) {
+      throw new ShapeError(`Tensor: data has ${elements(data)} elements but shape [${shape.join(', ')}] needs ${n}`);
     }
-    this.shape = [...shape];
+    this.shape = Object.freeze([...shape]) as number[];
     this.data = data;
   }
 
@@ -140,7 +153,7 @@ export function take<T extends Tensor | IntArray | Float32Array | Float64Array>(
  *   const pred = argmax(net.predict(xTest.rows(0, 20)));   // Int32Array(20)
  */
 export function argmax(y: Tensor): Int32Array {
-  expectTensor('argmax', 'y', y);
+  y = asTensor('argmax', 'y', y);
   if (y.shape.length < 1) throw new ShapeError('argmax: y must have at least one axis (rows), got shape []');
   const N = y.shape.length === 1 ? 1 : y.shape[0];
   const per = y.data.length / N;
@@ -174,6 +187,9 @@ function checkShape(fn: string, shape: unknown): asserts shape is number[] {
  *   const y = tensor(new Float32Array(6), [2, 3]); // wraps the buffer
  */
 export function tensor(data: Float32Array | ArrayLike<number> | unknown[], shape?: readonly number[]): Tensor {
+  if (shape !== undefined && !Array.isArray(shape)) {
+    throw new TypeError(`tensor: shape must be an array of positive integers (or left out), got ${describe(shape)}`);
+  }
   if (data instanceof Float32Array) {
     return new Tensor(data, shape ?? [data.length]);
   }
@@ -201,14 +217,48 @@ export function tensor(data: Float32Array | ArrayLike<number> | unknown[], shape
 }
 
 /**
+ * The checked Tensor of an argument: a Tensor as it is (its data length checked again), or a
+ * tensor-like { shape, data } read once (each property one read, the shape copied) and wrapped
+ * in a Tensor over the same data. Entry points use this rather than reading a caller's object
+ * again after checking it: a getter that answers differently on a later read (a shape of
+ * [1, 2 ** 31] after an honest one) cannot reach a loop or an allocation.
+ * @example
+ *   x = asTensor('Affine.forward', 'x', x);
+ */
+export function asTensor(fn: string, name: string, v: unknown): Tensor {
+  if (v instanceof Tensor) {
+    expectTensor(fn, name, v);
+    return v;
+  }
+  if (v === null || typeof v !== 'object') expectTensor(fn, name, v);
+  const o = v as { shape?: unknown; data?: unknown };
+  const shape = o.shape;
+  const data = o.data;
+  const snapshot = { shape: Array.isArray(shape) ? [...shape] : shape, data };
+  expectTensor(fn, name, snapshot);
+  return new Tensor(snapshot.data, snapshot.shape);
+}
+
+/**
  * Throws unless v is a Tensor, or a tensor-like { shape, data: Float32Array } whose shape is
  * an array of positive integers with data.length elements in all (a TypeError for the wrong
- * kind of value, a ShapeError when shape and data disagree). Tensors built by the constructor
- * were checked then; a plain object is checked at every call, so a lying shape never reaches a
+ * kind of value, a ShapeError when shape and data disagree). A Tensor's frozen shape was
+ * checked by its constructor, and its data length is checked again (memory can be detached or
+ * shrunk later); a plain object is checked at every call, so a lying shape never reaches a
  * loop or a kernel.
  */
 export function expectTensor(fn: string, name: string, v: unknown): asserts v is Tensor {
-  if (v instanceof Tensor) return;
+  if (v instanceof Tensor) {
+    // Its shape is frozen, but its memory may have been detached (transferred to a worker) or
+    // a resizable buffer under it shrunk since it was made.
+    let n = 1;
+    for (const d of v.shape) n *= d;
+    if (elements(v.data) !== n) {
+      throw new ShapeError(`${fn}: ${name} has shape [${v.shape.join(', ')}] (${n} elements) but its data now holds ${elements(v.data)} `
+        + '(its memory was detached or resized after the Tensor was made)');
+    }
+    return;
+  }
   const o = v as { shape?: unknown; data?: unknown };
   if (!o || typeof o !== 'object' || !Array.isArray(o.shape) || !(o.data instanceof Float32Array)) {
     throw new TypeError(`${fn}: ${name} must be a Tensor ({ shape, data: Float32Array }), got ${describe(v)}`);
@@ -222,7 +272,7 @@ export function expectTensor(fn: string, name: string, v: unknown): asserts v is
     }
     n *= d;
   }
-  if (n !== o.data.length) {
-    throw new ShapeError(`${fn}: ${name} has shape [${shape.join(', ')}] (${n} elements) but its data holds ${o.data.length}`);
+  if (n !== elements(o.data)) {
+    throw new ShapeError(`${fn}: ${name} has shape [${shape.join(', ')}] (${n} elements) but its data holds ${elements(o.data)}`);
   }
 }

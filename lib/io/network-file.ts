@@ -14,6 +14,7 @@
 //   network the description (NetworkDescription, JSON)
 //   config  the network's config, JSON (a preset's { kind, options }), as version 1 wrote it
 import { describe, readOptions, ShapeError } from '../core/errors';
+import { FileError } from './files';
 import { Tensor } from '../core/tensor';
 import { BatchNormalization } from '../nn/layers/regularization';
 import { Layer, shapeStr } from '../nn/layers/layer';
@@ -276,7 +277,7 @@ function isShape(v: unknown): v is number[] {
 
 /** Parses and checks the `network` metadata of a file: everything loadNetwork relies on. */
 function parseDescription(file: string, text: string, layoutKey: string | undefined): ParsedDescription {
-  const bad = (why: string): Error => new Error(`${file}: its network description ${why}`);
+  const bad = (why: string): Error => new FileError(file, `${file}: its network description ${why}`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -361,7 +362,7 @@ export interface LoadHooks<N extends NetworkLike> {
 export function readNetworkDescription(file: string): NetworkDescription {
   const { metadata } = readSafetensorsHeader(file);
   if (metadata.format !== 'blasnet' || metadata.version !== String(NETWORK_FORMAT_VERSION) || typeof metadata.network !== 'string') {
-    throw new Error(`${file}: has no blasnet network description (metadata version ${NETWORK_FORMAT_VERSION}); `
+    throw new FileError(file, `${file}: has no blasnet network description (metadata version ${NETWORK_FORMAT_VERSION}); `
       + 'files of blasnet 0.1 load with loadNetwork and are described when saved again');
   }
   return parseDescription(file, metadata.network, metadata.layout).description;
@@ -386,22 +387,22 @@ export function loadNetworkFile<N extends NetworkLike>(file: string, hooks: Load
     try {
       config = JSON.parse(metadata.config);
     } catch {
-      throw new Error(`${file}: its network configuration is not valid JSON`);
+      throw new FileError(file, `${file}: its network configuration is not valid JSON`);
     }
     plan = hooks.plan(config?.kind, config?.options);
     if (plan === null) {
       if (config?.kind === 'Sequential') {
-        throw new Error(`${file}: was saved by blasnet 0.1, whose files name a Sequential's layers but not their hyper-parameters `
+        throw new FileError(file, `${file}: was saved by blasnet 0.1, whose files name a Sequential's layers but not their hyper-parameters `
           + `(${describe(config.layers)}); build the network by hand, call net.loadParams(file), and save it again to get a file loadNetwork rebuilds`);
       }
       // Not a preset the plans know: the presets' own factory names the kinds it knows.
       hooks.preset(config);
-      throw new Error(`networkFromConfig: unknown network kind ${describe(config?.kind)}`);
+      throw new RangeError(`networkFromConfig: unknown network kind ${describe(config?.kind)}`);
     }
     specs = plan.layers;
     names = blasnetNames(specs);
   } else if (metadata.version === String(NETWORK_FORMAT_VERSION)) {
-    if (typeof metadata.network !== 'string') throw new Error(`${file}: its metadata (version 2) has no network description`);
+    if (typeof metadata.network !== 'string') throw new FileError(file, `${file}: its metadata (version 2) has no network description`);
     const parsed = parseDescription(file, metadata.network, metadata.layout);
     description = parsed.description;
     ({ specs, names } = parsed);
@@ -412,12 +413,12 @@ export function loadNetworkFile<N extends NetworkLike>(file: string, hooks: Load
       const i = plan.layers.findIndex((s, k) => k >= specs.length || JSON.stringify(s) !== JSON.stringify(specs[k]));
       if (i >= 0 || plan.layers.length !== specs.length) {
         const k = i >= 0 ? i : plan.layers.length;
-        throw new Error(`${file}: its ${description.kind} options give other layers than the file lists: layer ${k} is `
+        throw new FileError(file, `${file}: its ${description.kind} options give other layers than the file lists: layer ${k} is `
           + `${k < plan.layers.length ? specText(plan.layers[k]) : 'absent'} by the options, ${k < specs.length ? specText(specs[k]) : 'absent'} in the file`);
       }
     }
   } else {
-    throw new Error(`${file}: was written in blasnet's metadata format version ${describe(metadata.version)}; this blasnet reads versions 1 and ${NETWORK_FORMAT_VERSION}`);
+    throw new FileError(file, `${file}: was written in blasnet's metadata format version ${describe(metadata.version)}; this blasnet reads versions 1 and ${NETWORK_FORMAT_VERSION}`);
   }
 
   // Every tensor the layers need, by name and shape, against the header: before any allocation.
@@ -429,13 +430,13 @@ export function loadNetworkFile<N extends NetworkLike>(file: string, hooks: Load
   const held = [...header.tensors.keys()];
   for (const [name, want] of expected) {
     const got = header.tensors.get(name);
-    if (!got) throw new Error(`${file}: has no tensor '${name}' (it holds ${held.sort().join(', ') || 'none'})`);
+    if (!got) throw new FileError(file, `${file}: has no tensor '${name}' (it holds ${held.sort().join(', ') || 'none'})`);
     if (got.shape.join() !== want.shape.join()) {
       throw new ShapeError(`${file}: tensor '${name}' has shape ${shapeStr(got.shape)}, its layer ${want.layer} (${specText(specs[want.layer])}) needs ${shapeStr(want.shape)}`);
     }
   }
   const extra = held.filter((k) => !expected.has(k));
-  if (extra.length) throw new Error(`${file}: holds tensors its layers do not have: ${extra.join(', ')}`);
+  if (extra.length) throw new FileError(file, `${file}: holds tensors its layers do not have: ${extra.join(', ')}`);
 
   let net: N;
   if (plan !== null) {

@@ -270,7 +270,7 @@ export interface PickleParams {
 export function readPickleParams(source: string | Uint8Array, options?: ReadPickleOptions): PickleParams {
   const fn = 'readPickleParams';
   const o = readOptions(fn, options, ['maxBytes']);
-  const maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
+  const maxBytes = o.maxBytes === undefined ? DEFAULT_MAX_BYTES : o.maxBytes;
   if (typeof maxBytes !== 'number' || !Number.isSafeInteger(maxBytes) || maxBytes < 1) {
     throw new RangeError(`${fn}: options.maxBytes must be a positive integer, got ${describe(maxBytes)}`);
   }

@@ -9,7 +9,7 @@
 // byte is read or allocated, so a file of a few KB can never cost more than a few KB.
 // Tensors of other float and integer dtypes (F64, F16, BF16, I8 ... U64, BOOL) are converted
 // to float32, and the conversion is reported.
-import { Tensor } from '../core/tensor';
+import { asTensor, Tensor } from '../core/tensor';
 import { describe } from '../core/errors';
 import { closeQuietly, FileError, OpenFile, openRegularFile, readExactly } from './files';
 import { findDuplicateKey, nestingDepth } from './json';
@@ -421,13 +421,17 @@ export function writeSafetensors(file: string, tensors: Record<string, Tensor>, 
   }
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = nullObject();
+  const checked = nullObject<Tensor>();
   if (Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
   let offset = 0;
   for (const name of names) {
     if (name === '__metadata__') throw new RangeError(`${fn}: a tensor cannot be named '__metadata__' (the format reserves it)`);
-    const t = tensors[name];
-    if (!(t instanceof Tensor)) throw new TypeError(`${fn}: tensors[${JSON.stringify(name)}] must be a Tensor, got ${describe(t)}`);
-    const bytes = t.data.length * 4;
+    const given: unknown = tensors[name];
+    if (!(given instanceof Tensor)) throw new TypeError(`${fn}: tensors[${JSON.stringify(name)}] must be a Tensor, got ${describe(given)}`);
+    // Read once, its data length checked again (memory detached since the Tensor was made is refused here).
+    const t = asTensor(fn, `tensors[${JSON.stringify(name)}]`, given);
+    checked[name] = t;
+    const bytes = t.data.byteLength;
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -442,7 +446,7 @@ export function writeSafetensors(file: string, tensors: Record<string, Tensor>, 
     yield prefix;
     yield headerBytes;
     for (const name of names) {
-      const t = tensors[name];
+      const t = checked[name];
       if (little) {
         yield new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
       } else {

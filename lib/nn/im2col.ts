@@ -2,7 +2,7 @@
 // im2col / col2im on Tensors, in the course's element order.
 import * as k from '../core/kernels';
 import { describe, expectInt } from '../core/errors';
-import { Tensor, expectTensor } from '../core/tensor';
+import { Tensor, asTensor, expectTensor } from '../core/tensor';
 
 /**
  * Unfolds x (N, C, H, W) into a 2-D tensor (N*OH*OW, C*filterH*filterW): one row per output
@@ -11,7 +11,7 @@ import { Tensor, expectTensor } from '../core/tensor';
  *   const col = im2col(x, 5, 5, 1, 0); // x [10, 3, 7, 7] -> col [90, 75]
  */
 export function im2col(x: Tensor, filterH: number, filterW: number, stride = 1, pad = 0): Tensor {
-  expectTensor('im2col', 'x', x);
+  x = asTensor('im2col', 'x', x);
   if (x.shape.length !== 4) throw new RangeError(`im2col: x must be 4-D (N, C, H, W), got shape [${x.shape.join(', ')}]`);
   const [N, C, H, W] = x.shape;
   const g = { N, C, H, W, FH: expectInt('im2col', 'filterH', filterH), FW: expectInt('im2col', 'filterW', filterW),
@@ -30,7 +30,7 @@ export function im2col(x: Tensor, filterH: number, filterW: number, stride = 1, 
  */
 export function col2im(col: Tensor, inputShape: readonly number[], filterH: number, filterW: number,
   stride = 1, pad = 0): Tensor {
-  expectTensor('col2im', 'col', col);
+  col = asTensor('col2im', 'col', col);
   if (!Array.isArray(inputShape) || inputShape.length !== 4) {
     throw new TypeError(`col2im: inputShape must be [N, C, H, W], got ${describe(inputShape)}`);
   }

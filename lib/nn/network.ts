@@ -2,7 +2,7 @@
 // Sequential: any stack of layers ending in SoftmaxWithLoss, with the course's
 // network methods (predict, loss, accuracy, gradient, numericalGradient), L2
 // and L1 weight decay, and save/load in the safetensors format.
-import { describe, expectBoolean, expectNumber, readOptions, ShapeError } from '../core/errors';
+import { describe, expectBoolean, expectInt, expectNumber, readOptions, ShapeError } from '../core/errors';
 import { Affine } from './layers/dense';
 import { FusedConvolution } from './layers/fused';
 import { Layer, shapeStr } from './layers/layer';
@@ -13,7 +13,7 @@ import { readPickleParams, ReadPickleOptions } from '../io/pickle';
 import { readSafetensors } from '../io/safetensors';
 import { exportOnnx, onnxModel, OnnxExportOptions, OnnxModelInfo } from '../io/onnx';
 import { addDecayGradient, decayPenalty } from './weight-decay';
-import { Tensor, expectTensor } from '../core/tensor';
+import { Tensor, asTensor, expectTensor } from '../core/tensor';
 
 /** A sample shape with the batch dimension in front, as [N, 30, 24, 24]. */
 function batchShape(shape: readonly number[]): string {
@@ -240,7 +240,7 @@ export class Sequential {
 
   /** Forward through every layer but the loss. train = false by default, as the course. */
   predict(x: Tensor, train = false): Tensor {
-    expectTensor('predict', 'x', x);
+    x = asTensor('predict', 'x', x);
     let y = x;
     for (const step of this.plan()) {
       try {
@@ -269,7 +269,7 @@ export class Sequential {
    *   for (const { key, output } of outs) console.log(key, output.shape);
    */
   layerOutputs(x: Tensor, options?: { train?: boolean }): LayerOutput[] {
-    expectTensor('layerOutputs', 'x', x);
+    x = asTensor('layerOutputs', 'x', x);
     const o = readOptions('layerOutputs', options, ['train']);
     const train = o.train === undefined ? false : expectBoolean('layerOutputs', 'options.train', o.train);
     const counts = new Map<string, number>();
@@ -303,7 +303,8 @@ export class Sequential {
 
   /** Fraction of correct predictions (test mode), evaluated in chunks of batchSize rows. */
   accuracy(x: Tensor, t: Labels, batchSize = 1000): number {
-    expectTensor('accuracy', 'x', x);
+    x = asTensor('accuracy', 'x', x);
+    expectInt('accuracy', 'batchSize', batchSize, 1);
     const N = x.shape[0];
     const per = x.data.length / N;
     let labels: Int32Array | null = null;
@@ -478,7 +479,7 @@ export class Sequential {
       if (!src && empty[name]) {
         throw new ShapeError(`${source}: tensor '${name}' has shape ${shapeStr(empty[name])} (no element), the network needs ${shapeStr(t.shape)}`);
       }
-      if (!src) throw new Error(`${source}: has no tensor '${name}' (it holds ${Object.keys(tensors).join(', ') || 'none'})`);
+      if (!src) throw new RangeError(`${source}: has no tensor '${name}' (it holds ${Object.keys(tensors).join(', ') || 'none'})`);
       if (src.data.length !== t.data.length || src.shape.join() !== t.shape.join()) {
         throw new ShapeError(`${source}: tensor '${name}' has shape ${shapeStr(src.shape)}, the network needs ${shapeStr(t.shape)}`);
       }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The course's networks as presets of Sequential, with its parameter names,
 // weight initialisation and defaults (options in camelCase).
-import { describe, expectInt, expectNumber, readOptions } from '../core/errors';
+import { describe, expectBoolean, expectInt, expectNumber, readOptions } from '../core/errors';
 import { Layer } from './layers/layer';
 import { BN_EPS } from './layers/regularization';
 import { SoftmaxWithLoss } from './layers/loss';
@@ -22,6 +22,13 @@ export function initScale(fn: string, init: WeightInit, fanIn: number): number {
   if (name === 'relu' || name === 'he') return Math.sqrt(2 / fanIn);
   if (name === 'sigmoid' || name === 'xavier') return Math.sqrt(1 / fanIn);
   throw new RangeError(`${fn}: weightInitStd must be a number, 'he'/'relu' or 'xavier'/'sigmoid', got ${describe(init)}`);
+}
+
+/** The weight-decay options of a preset, checked under the preset's name (Sequential checks them again). */
+function checkDecay(fn: string, o: { weightDecayLambda?: unknown; l1Lambda?: unknown }): void {
+  for (const key of ['weightDecayLambda', 'l1Lambda'] as const) {
+    if (o[key] !== undefined) expectNumber(fn, key, o[key], { min: 0 });
+  }
 }
 
 function activationSpec(fn: string, a: unknown): LayerSpec {
@@ -87,10 +94,11 @@ function planMlp(fn: string, o: MultiLayerNetExtendOptions, extend: boolean): Pr
   const outputSize = expectInt(fn, 'outputSize', o.outputSize);
   if (!Array.isArray(o.hiddenSizeList)) throw new TypeError(`${fn}: hiddenSizeList must be an array of positive integers, got ${describe(o.hiddenSizeList)}`);
   const hidden = o.hiddenSizeList.map((h, i) => expectInt(fn, `hiddenSizeList[${i}]`, h));
-  const activation = activationSpec(fn, o.activation ?? 'relu');
-  const useDropout = extend && (o.useDropout ?? false);
-  const useBatchnorm = extend && (o.useBatchnorm ?? false);
-  const ratio = o.dropoutRatio ?? 0.5;
+  const activation = activationSpec(fn, o.activation === undefined ? 'relu' : o.activation);
+  const useDropout = extend && o.useDropout !== undefined && expectBoolean(fn, 'useDropout', o.useDropout);
+  const useBatchnorm = extend && o.useBatchnorm !== undefined && expectBoolean(fn, 'useBatchnorm', o.useBatchnorm);
+  const ratio = o.dropoutRatio === undefined ? 0.5 : expectNumber(fn, 'dropoutRatio', o.dropoutRatio, { min: 0, max: 1, maxExclusive: true });
+  checkDecay(fn, o);
   const sizes = [inputSize, ...hidden, outputSize];
   const layers: LayerSpec[] = [];
   for (let i = 1; i < sizes.length; i++) {
@@ -100,7 +108,7 @@ function planMlp(fn: string, o: MultiLayerNetExtendOptions, extend: boolean): Pr
     layers.push(activation);
     if (useDropout) layers.push({ type: 'Dropout', ratio, inverted: false });
   }
-  return { layers, inputShape: [inputSize], init: o.weightInitStd ?? 'relu' };
+  return { layers, inputShape: [inputSize], init: o.weightInitStd === undefined ? 'relu' : o.weightInitStd };
 }
 
 function cleanConfig(kind: string, o: object): Record<string, unknown> {
@@ -159,11 +167,11 @@ function planTwoLayerNet(options: TwoLayerNetOptions): PresetPlan {
   const inputSize = expectInt(fn, 'inputSize', options.inputSize);
   const hiddenSize = expectInt(fn, 'hiddenSize', options.hiddenSize);
   const outputSize = expectInt(fn, 'outputSize', options.outputSize);
-  const act = activationSpec(fn, options.activation ?? 'relu');
+  const act = activationSpec(fn, options.activation === undefined ? 'relu' : options.activation);
   return {
     layers: [{ type: 'Affine', in: inputSize, out: hiddenSize }, act, { type: 'Affine', in: hiddenSize, out: outputSize }],
     inputShape: [inputSize],
-    init: options.weightInitStd ?? 0.01,
+    init: options.weightInitStd === undefined ? 0.01 : options.weightInitStd,
   };
 }
 
@@ -228,14 +236,18 @@ export class SimpleConvNet extends Sequential {
 function planSimpleConvNet(options: SimpleConvNetOptions): PresetPlan {
   const fn = 'SimpleConvNet';
   readOptions(fn, options, ['inputDim', 'convParam', 'hiddenSize', 'outputSize', 'weightInitStd', 'weightDecayLambda', 'l1Lambda']);
-  const [C, H, W] = checkInputDim(fn, options.inputDim ?? [1, 28, 28]);
-  const cp = { filterNum: 30, filterSize: 5, pad: 0, stride: 1, ...readOptions(`${fn}: convParam`, options.convParam, CONV_PARAM_KEYS) };
+  checkDecay(fn, options);
+  const [C, H, W] = checkInputDim(fn, options.inputDim === undefined ? [1, 28, 28] : options.inputDim);
+  // A key given as undefined keeps its default, as a missing one does.
+  const given = readOptions(`${fn}: convParam`, options.convParam, CONV_PARAM_KEYS) as Partial<ConvParam>;
+  const cp: Record<keyof ConvParam, unknown> = { filterNum: 30, filterSize: 5, pad: 0, stride: 1 };
+  for (const key of CONV_PARAM_KEYS as Array<keyof ConvParam>) if (given[key] !== undefined) cp[key] = given[key];
   const FN = expectInt(fn, 'convParam.filterNum', cp.filterNum);
   const FS = expectInt(fn, 'convParam.filterSize', cp.filterSize);
   const pad = expectInt(fn, 'convParam.pad', cp.pad, 0);
   const stride = expectInt(fn, 'convParam.stride', cp.stride);
-  const hidden = expectInt(fn, 'hiddenSize', options.hiddenSize ?? 100);
-  const out = expectInt(fn, 'outputSize', options.outputSize ?? 10);
+  const hidden = expectInt(fn, 'hiddenSize', (options.hiddenSize === undefined ? 100 : options.hiddenSize));
+  const out = expectInt(fn, 'outputSize', (options.outputSize === undefined ? 10 : options.outputSize));
   const conv: LayerSpec = { type: 'Convolution', filters: FN, channels: C, kernel: [FS, FS], stride, pad };
   const pool: LayerSpec = { type: 'Pooling', window: [2, 2], stride: 2, pad: 0 };
   const poolShape = specOutputShape(fn, pool, specOutputShape(fn, conv, [C, H, W]));
@@ -243,7 +255,7 @@ function planSimpleConvNet(options: SimpleConvNetOptions): PresetPlan {
   return {
     layers: [conv, { type: 'Relu' }, pool, { type: 'Affine', in: flat, out: hidden }, { type: 'Relu' }, { type: 'Affine', in: hidden, out }],
     inputShape: [C, H, W],
-    init: options.weightInitStd ?? 0.01,
+    init: options.weightInitStd === undefined ? 0.01 : options.weightInitStd,
   };
 }
 
@@ -284,12 +296,12 @@ export class DeepConvNet extends Sequential {
 function planDeepConvNet(options: DeepConvNetOptions): PresetPlan {
   const fn = 'DeepConvNet';
   readOptions(fn, options, ['inputDim', 'convParams', 'hiddenSize', 'outputSize', 'dropoutRatio', 'weightInitStd']);
-  const [C, H, W] = checkInputDim(fn, options.inputDim ?? [1, 28, 28]);
-  const params = options.convParams ?? DEEP_CONV_PARAMS;
+  const [C, H, W] = checkInputDim(fn, options.inputDim === undefined ? [1, 28, 28] : options.inputDim);
+  const params = (options.convParams === undefined ? DEEP_CONV_PARAMS : options.convParams);
   if (!Array.isArray(params) || params.length !== 6) throw new TypeError(`${fn}: convParams must be an array of 6 conv parameter objects, got ${describe(params)}`);
-  const hidden = expectInt(fn, 'hiddenSize', options.hiddenSize ?? 50);
-  const out = expectInt(fn, 'outputSize', options.outputSize ?? 10);
-  const ratio = options.dropoutRatio ?? 0.5;
+  const hidden = expectInt(fn, 'hiddenSize', (options.hiddenSize === undefined ? 50 : options.hiddenSize));
+  const out = expectInt(fn, 'outputSize', (options.outputSize === undefined ? 10 : options.outputSize));
+  const ratio = options.dropoutRatio === undefined ? 0.5 : expectNumber(fn, 'dropoutRatio', options.dropoutRatio, { min: 0, max: 1, maxExclusive: true });
   const layers: LayerSpec[] = [];
   let shape: number[] = [C, H, W];
   params.forEach((p, i) => {
@@ -309,7 +321,7 @@ function planDeepConvNet(options: DeepConvNetOptions): PresetPlan {
   const flat = shape[0] * shape[1] * shape[2];
   const dropout: LayerSpec = { type: 'Dropout', ratio, inverted: false };
   layers.push({ type: 'Affine', in: flat, out: hidden }, { type: 'Relu' }, dropout, { type: 'Affine', in: hidden, out }, dropout);
-  return { layers, inputShape: [C, H, W], init: options.weightInitStd ?? 'he' };
+  return { layers, inputShape: [C, H, W], init: options.weightInitStd === undefined ? 'he' : options.weightInitStd };
 }
 
 /**
@@ -340,7 +352,7 @@ export function networkFromConfig(config: unknown): Sequential {
     case 'MultiLayerNetExtend': return new MultiLayerNetExtend(o);
     case 'SimpleConvNet': return new SimpleConvNet(o);
     case 'DeepConvNet': return new DeepConvNet(o);
-    default: throw new Error(`networkFromConfig: unknown network kind ${describe(c?.kind)}; saved presets are TwoLayerNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet`);
+    default: throw new RangeError(`networkFromConfig: unknown network kind ${describe(c?.kind)}; saved presets are TwoLayerNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, DeepConvNet`);
   }
 }
 

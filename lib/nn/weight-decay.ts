@@ -4,7 +4,7 @@
 // the penalty to its loss and the gradient term to dW before any optimizer runs, so decay works
 // with all of them; the exported helpers do the same for hand-written training loops.
 import { describe, expectNumber, readOptions, ShapeError } from '../core/errors';
-import { expectTensor, Tensor } from '../core/tensor';
+import { asTensor, expectTensor, Tensor } from '../core/tensor';
 import { sameShape, shapeStr } from './layers/layer';
 
 /**
@@ -36,7 +36,7 @@ export function addDecayGradient(g: Float32Array, w: Float32Array, l2: number, l
 function checkWeights(fn: string, weights: unknown): Float32Array[] {
   if (!Array.isArray(weights)) throw new TypeError(`${fn}: weights must be an array of Tensors, got ${describe(weights)}`);
   return weights.map((w, i) => {
-    expectTensor(fn, `weights[${i}]`, w);
+    w = asTensor(fn, `weights[${i}]`, w);
     return (w as Tensor).data;
   });
 }
@@ -84,8 +84,8 @@ export interface WeightDecayOptions {
  */
 export function addWeightDecayGrad(grad: Tensor, W: Tensor, options?: WeightDecayOptions): Tensor {
   const fn = 'addWeightDecayGrad';
-  expectTensor(fn, 'grad', grad);
-  expectTensor(fn, 'W', W);
+  grad = asTensor(fn, 'grad', grad);
+  W = asTensor(fn, 'W', W);
   const o = readOptions(fn, options, ['l2', 'l1']);
   const l2 = lambdaArg(fn, 'l2', o.l2 === undefined ? 0 : o.l2);
   const l1 = lambdaArg(fn, 'l1', o.l1 === undefined ? 0 : o.l1);

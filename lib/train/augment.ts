@@ -4,7 +4,7 @@
 // drawn from the library's seeded stream, so setSeed(n) repeats them.
 import { describe, expectInt, readOptions, ShapeError } from '../core/errors';
 import { random } from '../core/random';
-import { expectTensor, Tensor } from '../core/tensor';
+import { asTensor, expectTensor, Tensor } from '../core/tensor';
 import { checkLabels, Labels } from '../nn/layers/loss';
 
 /** (channels, height, width) of the images in `x`: [N, C, H, W], [N, H, W] or square [N, H*W]. */
@@ -29,7 +29,7 @@ function imageGeometry(fn: string, x: Tensor): [number, number, number] {
  */
 export function shiftImages(x: Tensor, shifts: ReadonlyArray<readonly [number, number]>): Tensor {
   const fn = 'shiftImages';
-  expectTensor(fn, 'x', x);
+  x = asTensor(fn, 'x', x);
   const [C, H, W] = imageGeometry(fn, x);
   const N = x.shape[0];
   if (!Array.isArray(shifts) || shifts.length !== N) {
@@ -75,7 +75,7 @@ export interface ShiftAugmentOptions {
  */
 export function shiftAugment(x: Tensor, t: Labels, copies: number, options?: ShiftAugmentOptions): { x: Tensor; t: Int32Array | Tensor } {
   const fn = 'shiftAugment';
-  expectTensor(fn, 'x', x);
+  x = asTensor(fn, 'x', x);
   const o = readOptions(fn, options, ['maxShift']);
   const n = expectInt(fn, 'copies', copies, 0);
   const maxShift = expectInt(fn, 'maxShift', o.maxShift ?? 2, 0);

@@ -9,7 +9,7 @@
 // (`opt.lr = x`, or a schedule through the Trainer) without losing any state.
 import { describe, expectInt, expectNumber, readOptions, ShapeError } from '../core/errors';
 import { adaGradStep, adamStep, momentumStep, nesterovStep, rmspropStep, sgdStep } from '../core/kernels';
-import { expectTensor, Tensor } from '../core/tensor';
+import { asTensor, expectTensor, Tensor } from '../core/tensor';
 import { sameShape, shapeStr } from '../nn/layers/layer';
 
 // Weight decay is implemented once, next to the network that applies it; these helpers stay
@@ -203,8 +203,7 @@ abstract class OptimizerBase implements StatefulOptimizer {
     for (const key of keys) {
       const first = slots[this.slotNames[0]][key];
       const arrays = this.slotNames.map((slotName) => {
-        const t = slots[slotName][key];
-        expectTensor(fn, `state.slots.${slotName}.${key}`, t);
+        const t = asTensor(fn, `state.slots.${slotName}.${key}`, slots[slotName][key]);
         if (!sameShape(t.shape, first.shape)) {
           throw new ShapeError(`${fn}: state.slots.${slotName}.${key} has shape ${shapeStr(t.shape)}, state.slots.${this.slotNames[0]}.${key} ${shapeStr(first.shape)}`);
         }

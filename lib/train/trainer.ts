@@ -9,7 +9,7 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { describe, expectBoolean, expectInt, readOptions, ShapeError } from '../core/errors';
 import { getRandomState, permutation, setRandomState } from '../core/random';
-import { Tensor, expectTensor } from '../core/tensor';
+import { Tensor, asTensor, expectTensor } from '../core/tensor';
 import { argmaxRows, checkLabels, Labels } from '../nn/layers/loss';
 import { countNonFinite, Sequential } from '../nn/network';
 import {
@@ -164,6 +164,21 @@ const OPTION_NAMES = ['epochs', 'miniBatchSize', 'optimizer', 'optimizerParam', 
   'evaluateAt', 'evaluatePerEpoch', 'evaluateFirst', 'maxIterations', 'lrSchedule', 'checkFinite', 'checkpointFile',
   'checkpointEvery', 'checkpointMetadata', 'verbose', 'log', 'onIteration', 'onEvaluate', 'onCheckpoint'];
 
+/**
+ * Runs a check made by another function (the network's shapes, the optimizer's options) and
+ * puts the Trainer's name and argument in front of its TypeError or RangeError.
+ */
+function named<T>(fn: string, what: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof ShapeError) throw new ShapeError(`${fn}: ${what}: ${err.message}`);
+    if (err instanceof RangeError) throw new RangeError(`${fn}: ${what}: ${err.message}`, { cause: err });
+    if (err instanceof TypeError) throw new TypeError(`${fn}: ${what}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
 function isStateful(o: Optimizer): o is StatefulOptimizer {
   const s = o as Partial<StatefulOptimizer>;
   return typeof s.state === 'function' && typeof s.loadState === 'function';
@@ -229,10 +244,10 @@ export class Trainer {
   constructor(network: Sequential, xTrain: Tensor, tTrain: Labels, xTest: Tensor, tTest: Labels, opts?: TrainerOptions) {
     const fn = 'Trainer';
     if (!(network instanceof Sequential)) throw new TypeError(`${fn}: network must be a Sequential network, got ${describe(network)}`);
-    expectTensor(fn, 'xTrain', xTrain);
-    expectTensor(fn, 'xTest', xTest);
+    xTrain = asTensor(fn, 'xTrain', xTrain);
+    xTest = asTensor(fn, 'xTest', xTest);
     const options: TrainerOptions = readOptions(fn, opts, OPTION_NAMES);
-    const outShape = network.checkShapes(xTrain.shape.slice(1));
+    const outShape = named(fn, `xTrain (samples of shape [${xTrain.shape.slice(1).join(', ')}])`, () => network.checkShapes(xTrain.shape.slice(1)));
     if (outShape.length !== 1) throw new ShapeError(`${fn}: the network's output per sample is ${JSON.stringify(outShape)}, not a vector of class scores`);
     const classes = outShape[0];
     this.network = network;
@@ -255,29 +270,30 @@ export class Trainer {
     this.trainIdx = toIdx(this.tTrain, xTrain.shape[0]);
     this.testIdx = toIdx(this.tTest, xTest.shape[0]);
     this.opts = options;
-    this.epochs = expectInt(fn, 'epochs', options.epochs ?? 20);
+    this.epochs = expectInt(fn, 'epochs', options.epochs === undefined ? 20 : options.epochs);
     const N = xTrain.shape[0];
     if (N === 0) throw new RangeError(`${fn}: xTrain has no samples`);
-    this.batchSize = Math.min(expectInt(fn, 'miniBatchSize', options.miniBatchSize ?? 100), N);
+    this.batchSize = Math.min(expectInt(fn, 'miniBatchSize', options.miniBatchSize === undefined ? 100 : options.miniBatchSize), N);
     this.iterPerEpoch = Math.max(Math.floor(N / this.batchSize), 1);
     this.maxIterations = options.maxIterations !== undefined
       ? expectInt(fn, 'maxIterations', options.maxIterations) : this.epochs * this.iterPerEpoch;
     if (options.evalEvery !== undefined) expectInt(fn, 'evalEvery', options.evalEvery, 0);
     if (options.evaluateSampleNumPerEpoch !== undefined) expectInt(fn, 'evaluateSampleNumPerEpoch', options.evaluateSampleNumPerEpoch);
-    const at = options.evaluateAt ?? 'end';
+    const at = options.evaluateAt === undefined ? 'end' : options.evaluateAt;
     if (at !== 'end' && at !== 'start') throw new RangeError(`${fn}: evaluateAt must be 'end' or 'start' (the course's timing), got ${describe(at)}`);
     this.evaluateAt = at;
     for (const k of ['evaluatePerEpoch', 'evaluateFirst', 'verbose'] as const) {
       if (options[k] !== undefined) expectBoolean(fn, k, options[k]);
     }
-    const check = options.checkFinite ?? 'loss';
+    const check = options.checkFinite === undefined ? 'loss' : options.checkFinite;
     if (check !== 'loss' && check !== 'layers') throw new RangeError(`${fn}: checkFinite must be 'loss' or 'layers', got ${describe(check)}`);
     for (const k of ['log', 'onIteration', 'onEvaluate', 'onCheckpoint', 'lrSchedule'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'function') throw new TypeError(`${fn}: ${k} must be a function, got ${describe(options[k])}`);
     }
-    const opt = options.optimizer ?? 'sgd';
+    const opt = options.optimizer === undefined ? 'sgd' : options.optimizer;
     this.optimizer = typeof opt === 'string'
-      ? optimizerFromName(opt, options.optimizerParam ?? { lr: 0.01 })
+      ? named(fn, options.optimizerParam === undefined ? 'optimizer' : 'optimizer, optimizerParam',
+        () => optimizerFromName(opt, options.optimizerParam === undefined ? { lr: 0.01 } : options.optimizerParam))
       : opt;
     if (!this.optimizer || typeof this.optimizer.update !== 'function') {
       throw new TypeError(`${fn}: optimizer must be a name or an object with update(params, grads), got ${describe(opt)}`);

@@ -3,7 +3,7 @@
 // is x > 0), Sigmoid and Tanh their output; none of them changes dout.
 import * as k from '../../core/kernels';
 import { ShapeError } from '../../core/errors';
-import { Tensor, expectTensor } from '../../core/tensor';
+import { Tensor, asTensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
 type Kernel = (input: Float32Array, out: Float32Array) => void;
@@ -25,7 +25,7 @@ abstract class Elementwise implements Layer {
   }
 
   forward(x: Tensor, _train = true): Tensor {
-    expectTensor(`${this.name}.forward`, 'x', x);
+    x = asTensor(`${this.name}.forward`, 'x', x);
     const out = this.buf.get('out', x.shape);
     this.fwd(x.data, out.data);
     this.saved = this.keepsInput ? x : out;
@@ -35,7 +35,7 @@ abstract class Elementwise implements Layer {
   backward(dout: Tensor): Tensor {
     const saved = this.saved;
     if (saved === null) throw new Error(`${this.name}.backward: call forward first`);
-    expectTensor(`${this.name}.backward`, 'dout', dout);
+    dout = asTensor(`${this.name}.backward`, 'dout', dout);
     if (dout.data.length !== saved.data.length) {
       throw new ShapeError(`${this.name}.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape ${shapeStr(saved.shape)}`);
     }

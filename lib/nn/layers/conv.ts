@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Convolution (im2col, gemm and bias in one native call) and pooling layers, NCHW.
 import * as k from '../../core/kernels';
-import { expectInt, outExtent, readOptions, ShapeError } from '../../core/errors';
-import { Tensor, expectTensor } from '../../core/tensor';
+import { expectBoolean, expectInt, outExtent, readOptions, ShapeError } from '../../core/errors';
+import { Tensor, asTensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
 /**
@@ -48,7 +48,7 @@ export interface ConvolutionOptions {
  */
 export function convGeometry(fn: string, W: Tensor, stride: number, pad: number, x: Tensor):
   k.ConvGeometry & { OH: number; OW: number } {
-  expectTensor(fn, 'x', x);
+  x = asTensor(fn, 'x', x);
   const [FN, C, FH, FW] = W.shape;
   if (x.shape.length !== 4) throw new ShapeError(`${fn}: input must be 4-D (N, C, H, W), got ${shapeStr(x.shape)}`);
   if (x.shape[1] !== C) throw new ShapeError(`${fn}: input has ${x.shape[1]} channels ${shapeStr(x.shape)}, the layer expects ${C}`);
@@ -83,8 +83,8 @@ export class Convolution implements Layer {
 
   constructor(W: Tensor, b: Tensor, stride = 1, pad = 0, options?: ConvolutionOptions) {
     const o = readOptions('Convolution', options, ['skipInputGradient', 'algorithm']);
-    expectTensor('Convolution', 'W', W);
-    expectTensor('Convolution', 'b', b);
+    W = asTensor('Convolution', 'W', W);
+    b = asTensor('Convolution', 'b', b);
     if (W.shape.length !== 4) throw new ShapeError(`Convolution: W must be 4-D (FN, C, FH, FW), got ${shapeStr(W.shape)}`);
     if (b.data.length !== W.shape[0]) {
       throw new ShapeError(`Convolution: b must have ${W.shape[0]} elements to match W ${shapeStr(W.shape)}, got ${shapeStr(b.shape)}`);
@@ -93,8 +93,8 @@ export class Convolution implements Layer {
     this.pad = expectInt('Convolution', 'pad', pad, 0);
     this.params = { W, b };
     this.grads = { W: Tensor.zeros(W.shape), b: Tensor.zeros(b.shape) };
-    this.skipInputGradient = o.skipInputGradient ?? false;
-    const algorithm = o.algorithm ?? defaultConvAlgorithm();
+    this.skipInputGradient = o.skipInputGradient === undefined ? false : expectBoolean('Convolution', 'options.skipInputGradient', o.skipInputGradient);
+    const algorithm = o.algorithm === undefined ? defaultConvAlgorithm() : o.algorithm;
     if (!(CONV_ALGORITHMS as readonly unknown[]).includes(algorithm)) {
       throw new RangeError(`Convolution: algorithm must be one of ${CONV_ALGORITHMS.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(algorithm)}`);
     }
@@ -111,6 +111,7 @@ export class Convolution implements Layer {
   }
 
   forward(x: Tensor, _train = true): Tensor {
+    x = asTensor('Convolution.forward', 'x', x);
     const g = convGeometry('Convolution.forward', this.params.W, this.stride, this.pad, x);
     const { N, FN, OH: outH, OW: outW } = g;
     // The course's forward:
@@ -130,7 +131,8 @@ export class Convolution implements Layer {
   backward(dout: Tensor, inputGradient = !this.skipInputGradient): Tensor {
     const x = this.x;
     if (x === null) throw new Error('Convolution.backward: call forward first');
-    expectTensor('Convolution.backward', 'dout', dout);
+    expectBoolean('Convolution.backward', 'inputGradient', inputGradient);
+    dout = asTensor('Convolution.backward', 'dout', dout);
     const g = convGeometry('Convolution.backward', this.params.W, this.stride, this.pad, x);
     const outShape = [g.N, g.FN, g.OH, g.OW];
     if (dout.data.length !== g.N * g.FN * g.OH * g.OW) {
@@ -173,22 +175,23 @@ abstract class PoolingBase implements Layer {
   }
 
   protected geometry(x: Tensor): k.WindowGeometry & { OH: number; OW: number } {
-    expectTensor(`${this.name}.forward`, 'x', x);
+    x = asTensor(`${this.name}.forward`, 'x', x);
     if (x.shape.length !== 4) throw new ShapeError(`${this.name}.forward: input must be 4-D (N, C, H, W), got ${shapeStr(x.shape)}`);
     const [N, C, H, W] = x.shape;
     const g = { N, C, H, W, FH: this.poolH, FW: this.poolW, stride: this.stride, pad: this.pad };
     return { ...g, ...k.windowOutput(`${this.name}.forward`, g) };
   }
 
-  protected checkDout(dout: Tensor): k.WindowGeometry & { OH: number; OW: number } {
+  /** dout read once and checked against the last forward's output: its Tensor and the geometry. */
+  protected checkDout(arg: Tensor): { dout: Tensor; g: k.WindowGeometry & { OH: number; OW: number } } {
     const g = this.geom;
     if (g === null) throw new Error(`${this.name}.backward: call forward first`);
-    expectTensor(`${this.name}.backward`, 'dout', dout);
+    const dout = asTensor(`${this.name}.backward`, 'dout', arg);
     const { OH, OW } = k.windowOutput(`${this.name}.backward`, g);
     if (dout.data.length !== g.N * g.C * OH * OW) {
       throw new ShapeError(`${this.name}.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape [${g.N}, ${g.C}, ${OH}, ${OW}]`);
     }
-    return { ...g, OH, OW };
+    return { dout, g: { ...g, OH, OW } };
   }
 
   abstract forward(x: Tensor, train?: boolean): Tensor;
@@ -210,6 +213,7 @@ export class Pooling extends PoolingBase {
   }
 
   forward(x: Tensor, _train = true): Tensor {
+    x = asTensor(`${this.name}.forward`, 'x', x);
     const g = this.geometry(x);
     const out = this.buf.get('out', [g.N, g.C, g.OH, g.OW]);
     const argmax = this.buf.getInt('argmax', out.data.length);
@@ -220,7 +224,8 @@ export class Pooling extends PoolingBase {
   }
 
   backward(dout: Tensor): Tensor {
-    const g = this.checkDout(dout);
+    const { dout: d, g } = this.checkDout(dout);
+    dout = d;
     const dx = this.buf.get('dx', [g.N, g.C, g.H, g.W]);
     k.maxPoolBackward(dout.data, this.argmax as Int32Array, dx.data, g);
     return dx;
@@ -236,6 +241,7 @@ export class AvgPooling extends PoolingBase {
   }
 
   forward(x: Tensor, _train = true): Tensor {
+    x = asTensor(`${this.name}.forward`, 'x', x);
     const g = this.geometry(x);
     const out = this.buf.get('out', [g.N, g.C, g.OH, g.OW]);
     k.avgPoolForward(x.data, out.data, g);
@@ -244,7 +250,8 @@ export class AvgPooling extends PoolingBase {
   }
 
   backward(dout: Tensor): Tensor {
-    const g = this.checkDout(dout);
+    const { dout: d, g } = this.checkDout(dout);
+    dout = d;
     const dx = this.buf.get('dx', [g.N, g.C, g.H, g.W]);
     k.avgPoolBackward(dout.data, dx.data, g);
     return dx;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Affine: out = x W + b, by one native call (sgemm seeded with the bias).
 import * as k from '../../core/kernels';
-import { readOptions, ShapeError } from '../../core/errors';
-import { Tensor, expectTensor } from '../../core/tensor';
+import { expectBoolean, readOptions, ShapeError } from '../../core/errors';
+import { Tensor, asTensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
 export interface AffineOptions {
@@ -28,15 +28,15 @@ export class Affine implements Layer {
 
   constructor(W: Tensor, b: Tensor, options?: AffineOptions) {
     const o = readOptions('Affine', options, ['skipInputGradient']);
-    expectTensor('Affine', 'W', W);
-    expectTensor('Affine', 'b', b);
+    W = asTensor('Affine', 'W', W);
+    b = asTensor('Affine', 'b', b);
     if (W.shape.length !== 2) throw new ShapeError(`Affine: W must be 2-D (in, out), got shape ${shapeStr(W.shape)}`);
     if (b.shape.length !== 1 || b.shape[0] !== W.shape[1]) {
       throw new ShapeError(`Affine: b must have shape [${W.shape[1]}] to match W ${shapeStr(W.shape)}, got ${shapeStr(b.shape)}`);
     }
     this.params = { W, b };
     this.grads = { W: Tensor.zeros(W.shape), b: Tensor.zeros(b.shape) };
-    this.skipInputGradient = o.skipInputGradient ?? false;
+    this.skipInputGradient = o.skipInputGradient === undefined ? false : expectBoolean('Affine', 'options.skipInputGradient', o.skipInputGradient);
   }
 
   get W(): Tensor { return this.params.W; }
@@ -53,7 +53,7 @@ export class Affine implements Layer {
   }
 
   forward(x: Tensor, _train = true): Tensor {
-    expectTensor('Affine.forward', 'x', x);
+    x = asTensor('Affine.forward', 'x', x);
     const [I, O] = this.params.W.shape;
     const N = x.shape[0];
     if (x.shape.length < 2 || x.data.length !== N * I) {
@@ -68,7 +68,8 @@ export class Affine implements Layer {
   backward(dout: Tensor, inputGradient = !this.skipInputGradient): Tensor {
     const x = this.x;
     if (x === null) throw new Error('Affine.backward: call forward first');
-    expectTensor('Affine.backward', 'dout', dout);
+    expectBoolean('Affine.backward', 'inputGradient', inputGradient);
+    dout = asTensor('Affine.backward', 'dout', dout);
     const [I, O] = this.params.W.shape;
     const N = x.shape[0];
     if (dout.data.length !== N * O) {

@@ -7,7 +7,7 @@
 // bit: the same arithmetic on the same values.
 import * as k from '../../core/kernels';
 import { outExtent, ShapeError } from '../../core/errors';
-import { expectTensor, Tensor } from '../../core/tensor';
+import { asTensor, expectTensor, Tensor } from '../../core/tensor';
 import { Relu } from './activations';
 import { Convolution, convAlgorithmCode, convGeometry, Pooling } from './conv';
 import { Buffers, Layer, shapeStr } from './layer';
@@ -63,6 +63,7 @@ export class FusedConvolution implements Layer {
   }
 
   forward(x: Tensor, _train = true): Tensor {
+    x = asTensor('Convolution.forward', 'x', x);
     const g = this.geometry('Convolution.forward', x);
     const { W, b } = this.conv.params;
     let out: Tensor;
@@ -83,7 +84,7 @@ export class FusedConvolution implements Layer {
   backward(dout: Tensor, inputGradient = true): Tensor {
     const x = this.x, out = this.out;
     if (x === null || out === null) throw new Error(`${this.name}.backward: call forward first`);
-    expectTensor(`${this.name}.backward`, 'dout', dout);
+    dout = asTensor(`${this.name}.backward`, 'dout', dout);
     if (dout.data.length !== out.data.length) {
       throw new ShapeError(`${this.name}.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape ${shapeStr(out.shape)}`);
     }

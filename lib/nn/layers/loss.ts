@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Softmax followed by cross-entropy, as one layer (its backward is y - t).
 import { describe, ShapeError } from '../../core/errors';
-import { Tensor, expectTensor } from '../../core/tensor';
+import { Tensor, asTensor, expectTensor } from '../../core/tensor';
 import { Buffers, shapeStr } from './layer';
 
 const { exp, log } = Math;
@@ -34,6 +34,8 @@ export function checkLabels(fn: string, t: unknown, N: number, classes: number):
   }
   const o = t as { shape?: unknown; data?: unknown };
   if (o && typeof o === 'object' && Array.isArray(o.shape) && o.data instanceof Float32Array) {
+    // A tensor-like's shape is checked against its data like any tensor argument's.
+    t = asTensor(fn, 't', t);
     const tt = t as Tensor;
     if (tt.shape.length !== 2 || tt.shape[0] !== N || tt.shape[1] !== classes) {
       throw new ShapeError(`${fn}: one-hot t has shape ${shapeStr(tt.shape)}, x needs [${N}, ${classes}]`);
@@ -76,7 +78,7 @@ export class SoftmaxWithLoss {
   private readonly buf = new Buffers();
 
   forward(x: Tensor, t: Labels): number {
-    expectTensor('SoftmaxWithLoss.forward', 'x', x);
+    x = asTensor('SoftmaxWithLoss.forward', 'x', x);
     if (x.shape.length !== 2) throw new ShapeError(`SoftmaxWithLoss.forward: x must be 2-D (N, classes), got ${shapeStr(x.shape)}`);
     const [N, C] = x.shape;
     const labels = checkLabels('SoftmaxWithLoss.forward', t, N, C);

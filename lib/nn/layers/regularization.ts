@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Dropout and batch normalisation, with the course's conventions.
 import * as k from '../../core/kernels';
-import { expectNumber, readOptions, ShapeError } from '../../core/errors';
+import { expectBoolean, expectNumber, readOptions, ShapeError } from '../../core/errors';
 import { random } from '../../core/random';
-import { Tensor, expectTensor } from '../../core/tensor';
+import { Tensor, asTensor, expectTensor } from '../../core/tensor';
 import { Buffers, Layer, shapeStr } from './layer';
 
 export interface DropoutOptions {
@@ -36,7 +36,7 @@ export class Dropout implements Layer {
   constructor(ratio = 0.5, options?: DropoutOptions) {
     const o = readOptions('Dropout', options, ['inverted']);
     this.ratio = expectNumber('Dropout', 'ratio', ratio, { min: 0, max: 1, maxExclusive: true });
-    this.inverted = o.inverted ?? false;
+    this.inverted = o.inverted === undefined ? false : expectBoolean('Dropout', 'options.inverted', o.inverted);
   }
 
   outputShape(inputShape: readonly number[]): number[] {
@@ -44,7 +44,8 @@ export class Dropout implements Layer {
   }
 
   forward(x: Tensor, train = true): Tensor {
-    expectTensor('Dropout.forward', 'x', x);
+    x = asTensor('Dropout.forward', 'x', x);
+    expectBoolean('Dropout.forward', 'train', train);
     const out = this.buf.get('out', x.shape);
     const xs = x.data, o = out.data;
     this.lastTrain = train;
@@ -63,7 +64,7 @@ export class Dropout implements Layer {
   }
 
   backward(dout: Tensor): Tensor {
-    expectTensor('Dropout.backward', 'dout', dout);
+    dout = asTensor('Dropout.backward', 'dout', dout);
     if (this.lastShape.length === 0) throw new Error('Dropout.backward: call forward first');
     const n = this.lastShape.reduce((a, d) => a * d, 1);
     if (dout.data.length !== n) {
@@ -113,8 +114,8 @@ export class BatchNormalization implements Layer {
 
   constructor(gamma: Tensor, beta: Tensor, momentum = 0.9, options?: BatchNormalizationOptions) {
     const o = readOptions('BatchNormalization', options, ['runningMean', 'runningVar']);
-    expectTensor('BatchNormalization', 'gamma', gamma);
-    expectTensor('BatchNormalization', 'beta', beta);
+    gamma = asTensor('BatchNormalization', 'gamma', gamma);
+    beta = asTensor('BatchNormalization', 'beta', beta);
     const D = gamma.data.length;
     if (beta.data.length !== D) {
       throw new ShapeError(`BatchNormalization: gamma ${shapeStr(gamma.shape)} and beta ${shapeStr(beta.shape)} must have the same size`);
@@ -122,10 +123,9 @@ export class BatchNormalization implements Layer {
     this.momentum = expectNumber('BatchNormalization', 'momentum', momentum, { min: 0, max: 1 });
     this.params = { gamma, beta };
     this.grads = { gamma: Tensor.zeros(gamma.shape), beta: Tensor.zeros(beta.shape) };
-    this.runningMean = o.runningMean ?? Tensor.zeros([D]);
-    this.runningVar = o.runningVar ?? Tensor.zeros([D]);
+    this.runningMean = o.runningMean === undefined ? Tensor.zeros([D]) : asTensor('BatchNormalization', 'runningMean', o.runningMean);
+    this.runningVar = o.runningVar === undefined ? Tensor.zeros([D]) : asTensor('BatchNormalization', 'runningVar', o.runningVar);
     for (const [k, t] of [['runningMean', this.runningMean], ['runningVar', this.runningVar]] as const) {
-      expectTensor('BatchNormalization', k, t);
       if (t.data.length !== D) throw new ShapeError(`BatchNormalization: ${k} must have ${D} elements, got ${t.data.length}`);
     }
     this.std = new Float32Array(D);
@@ -140,7 +140,8 @@ export class BatchNormalization implements Layer {
   }
 
   forward(x: Tensor, train = true): Tensor {
-    expectTensor('BatchNormalization.forward', 'x', x);
+    x = asTensor('BatchNormalization.forward', 'x', x);
+    expectBoolean('BatchNormalization.forward', 'train', train);
     const D = this.params.gamma.data.length;
     const N = x.shape[0];
     if (x.shape.length < 2 || x.data.length !== N * D) {
@@ -160,7 +161,7 @@ export class BatchNormalization implements Layer {
   backward(dout: Tensor): Tensor {
     const xc = this.xc, xn = this.xn;
     if (xc === null || xn === null) throw new Error('BatchNormalization.backward: call forward first');
-    expectTensor('BatchNormalization.backward', 'dout', dout);
+    dout = asTensor('BatchNormalization.backward', 'dout', dout);
     const [N, D] = xc.shape;
     if (dout.data.length !== N * D) {
       throw new ShapeError(`BatchNormalization.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape ${shapeStr(this.inputShape)}`);
