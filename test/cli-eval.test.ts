@@ -11,7 +11,8 @@ import { Io } from '../lib/cli/common';
 import { loadIdxPair } from '../lib/data';
 import { MultiLayerNet, setSeed } from '../lib';
 
-const MNIST_DIR = path.resolve(__dirname, '../../shared/data/mnist');
+// The real MNIST test set: BLASNET_MNIST_DIR, or the shared data folder beside the checkout.
+const MNIST_DIR = process.env.BLASNET_MNIST_DIR ?? path.resolve(__dirname, '../../shared/data/mnist');
 const T10K = ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
 
 let tmp = '';

@@ -18,7 +18,8 @@ import {
 import { main } from '../lib/cli/main';
 import { decodeOnnx, haveOrt, runOrt } from './helpers/onnx';
 
-const MNIST_DIR = path.resolve(__dirname, '../../shared/data/mnist');
+// The real MNIST test set: BLASNET_MNIST_DIR, or the shared data folder beside the checkout.
+const MNIST_DIR = process.env.BLASNET_MNIST_DIR ?? path.resolve(__dirname, '../../shared/data/mnist');
 const T10K_IMAGES = path.join(MNIST_DIR, 't10k-images-idx3-ubyte.gz');
 const T10K_LABELS = path.join(MNIST_DIR, 't10k-labels-idx1-ubyte.gz');
 const haveRealMnist = fs.existsSync(T10K_IMAGES) && fs.existsSync(T10K_LABELS);

@@ -10,7 +10,8 @@ import {
 } from '../lib';
 import { Rng, toyData } from './helpers/random';
 
-const MNIST_DIR = join(__dirname, '..', '..', 'shared', 'data', 'mnist');
+// The real MNIST test set: BLASNET_MNIST_DIR, or the shared data folder beside the checkout.
+const MNIST_DIR = process.env.BLASNET_MNIST_DIR ?? join(__dirname, '..', '..', 'shared', 'data', 'mnist');
 const IMAGES = join(MNIST_DIR, 't10k-images-idx3-ubyte.gz');
 const LABELS = join(MNIST_DIR, 't10k-labels-idx1-ubyte.gz');
 const haveMnist = existsSync(IMAGES) && existsSync(LABELS);
