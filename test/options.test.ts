@@ -4,7 +4,7 @@
 import { describe, expect, test } from '@jest/globals';
 import {
   Adam, Affine, BatchNormalization, Convolution, DeepConvNet, Dropout, MultiLayerNet, MultiLayerNetExtend,
-  Sequential, SimpleConvNet, Tensor, Trainer,
+  Sequential, SGD, SimpleConvNet, Tensor, Trainer,
 } from '../lib';
 import { suggestName } from '../lib/core/errors';
 import { caught } from './helpers/errors';
@@ -43,6 +43,18 @@ describe('unknown options are refused with the valid names and a hint', () => {
     expect(a.message).toContain("did you mean 'optimizerParam'?");
     const b = caught(() => new Trainer(net, x, t, x, t, { epoch: 1 } as never));
     expect(b.message).toContain("did you mean 'epochs'?");
+  });
+
+  test('Trainer: optimizerParam beside an optimizer object is refused, not dropped', () => {
+    const net = new MultiLayerNet(mlp);
+    const x = Tensor.zeros([4, 4]);
+    const t = new Int32Array(4);
+    const e = caught(() => new Trainer(net, x, t, x, t, { optimizer: new SGD({ lr: 0.1 }), optimizerParam: { lr: 0.5 } }));
+    expect(e.name).toBe('TypeError');
+    expect(e.message).toMatch(/^Trainer: optimizerParam applies to an optimizer given by name/);
+    // by name it is used
+    const tr = new Trainer(net, x, t, x, t, { optimizer: 'sgd', optimizerParam: { lr: 0.5 } });
+    expect((tr.optimizer as SGD).lr).toBe(0.5);
   });
 
   test('an options value that is not an object is a TypeError naming the call', () => {

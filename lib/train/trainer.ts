@@ -49,7 +49,7 @@ export interface TrainerOptions {
   miniBatchSize?: number;
   /** An optimizer instance or its name ('sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'). */
   optimizer?: Optimizer | string;
-  /** Options for a named optimizer, e.g. { lr: 0.01 }. */
+  /** Options for a named optimizer, e.g. { lr: 0.01 } (refused with an optimizer object: give those to its constructor). */
   optimizerParam?: Record<string, number>;
   /** Evaluate accuracy on only the first n samples of each set (all by default). */
   evaluateSampleNumPerEpoch?: number;
@@ -291,6 +291,10 @@ export class Trainer {
       if (options[k] !== undefined && typeof options[k] !== 'function') throw new TypeError(`${fn}: ${k} must be a function, got ${describe(options[k])}`);
     }
     const opt = options.optimizer === undefined ? 'sgd' : options.optimizer;
+    if (typeof opt !== 'string' && options.optimizerParam !== undefined) {
+      // Settings that would not reach the optimizer are refused, not dropped.
+      throw new TypeError(`${fn}: optimizerParam applies to an optimizer given by name; ${describe(opt)} was given as an object, so set its options in its constructor`);
+    }
     this.optimizer = typeof opt === 'string'
       ? named(fn, options.optimizerParam === undefined ? 'optimizer' : 'optimizer, optimizerParam',
         () => optimizerFromName(opt, options.optimizerParam === undefined ? { lr: 0.01 } : options.optimizerParam))
