@@ -158,7 +158,7 @@ describe('what a checkpoint refuses', () => {
 
   test('checkpoints need an optimizer whose state can be saved', () => {
     const custom = { name: 'custom', update: () => {} };
-    expect(() => trainer(build(1), { optimizer: custom, lrSchedule: undefined, checkpointFile: file })).toThrow(/state\(\) and loadState\(\)/);
+    expect(() => trainer(build(1), { optimizer: custom, optimizerParam: undefined, lrSchedule: undefined, checkpointFile: file })).toThrow(/state\(\) and loadState\(\)/);
     expect(() => trainer(build(1), { checkpointFile: '' })).toThrow(/checkpointFile/);
   });
 });
