@@ -212,6 +212,51 @@ describe('updates in place', () => {
   });
 });
 
+// A decaying state of a parameter whose gradient stays 0 would otherwise shrink into the
+// subnormal floats and stay there for good (0.9 times the smallest one rounds back to it),
+// which costs a microcode assist per vector instruction on Intel cores.
+describe('decaying states never hold subnormal floats', () => {
+  const FLT_MIN = 1.1754943508222875e-38;
+  const subnormal = (a: Float32Array): number[] => Array.from(a).filter((v) => v !== 0 && Math.abs(v) < FLT_MIN);
+  test.each(['momentum', 'nesterov', 'rmsprop', 'adam'])('%s: states below FLT_MIN become 0, the parameters move as without the flush', (name) => {
+    const opt = MAKE[name]();
+    const p0 = [0.5, -0.25, 1e-3, 3, 2e-30];
+    const params = { w: tensor(p0, [5]) };
+    // One real step puts every state entry at a normal value, then the state is scaled down to
+    // just above FLT_MIN (loadState) and the gradient is 0 from there on.
+    opt.update(params, { w: tensor([1, -1, 1e-3, 0.5, -2], [5]) });
+    const st = opt.state();
+    for (const slot of Object.values(st.slots)) {
+      const a = slot.w.data;
+      for (let i = 0; i < a.length; i++) a[i] = Math.fround(Math.sign(a[i]) * 4 * FLT_MIN * (1 + i / 10));
+    }
+    opt.loadState(st);
+    const before = Array.from(params.w.data);
+    const zero = { w: tensor([0, 0, 0, 0, 0], [5]) };
+    for (let k = 0; k < 2500; k++) opt.update(params, zero);
+    for (const [slotName, slot] of Object.entries(opt.state().slots)) {
+      expect({ slotName, subnormal: subnormal(slot.w.data) }).toEqual({ slotName, subnormal: [] });
+    }
+    // The updates such tiny states would make (at most ~lr·4e-38/eps) move no normal parameter,
+    // so the parameters after the zero-gradient steps are those before them.
+    expect(Array.from(params.w.data).slice(0, 4)).toEqual(before.slice(0, 4));
+  });
+
+  test('a state at a normal value is kept: the first zero-gradient step decays it exactly', () => {
+    const opt = new Momentum({ lr: 0.01, momentum: 0.5 });
+    const params = { w: tensor([1], [1]) };
+    opt.update(params, { w: tensor([Math.fround(4 * FLT_MIN) / 0.01], [1]) });
+    const v = opt.state().slots.v.w.data[0];
+    expect(v).toBe(Math.fround(-4 * FLT_MIN));
+    opt.update(params, { w: tensor([0], [1]) });
+    expect(opt.state().slots.v.w.data[0]).toBe(Math.fround(-2 * FLT_MIN));
+    opt.update(params, { w: tensor([0], [1]) });
+    expect(opt.state().slots.v.w.data[0]).toBe(Math.fround(-FLT_MIN));
+    opt.update(params, { w: tensor([0], [1]) });
+    expect(opt.state().slots.v.w.data[0]).toBe(0);
+  });
+});
+
 describe('weight decay helpers', () => {
   const weights = () => Object.values(toTensors(fx.params0));
 
