@@ -6,6 +6,7 @@
 #include "generated/contract.h"
 #include "isa.h"
 #include "scratch.h"
+#include "threads.h"
 
 namespace blasnet {
 
@@ -113,7 +114,28 @@ BLASNET_INLINE void BackwardImpl(const float* dout, const float* gamma, const fl
   }
 }
 
+// The test-mode forward with the Relu and the test-mode Dropout scale after it, in one pass over
+// rows [r0, r1): each element goes through the arithmetic of the three layers' own loops (the
+// same float operations in the same order, so the same bits), without writing xc, xn or the
+// intermediate outputs.
+BLASNET_INLINE void InferImpl(const float* x, const float* gamma, const float* beta,
+                              const float* run_mean, const float* std, float* out, int64_t r0,
+                              int64_t r1, int64_t D, bool relu, float scale, bool scaled) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * D;
+    float* orow = out + r * D;
+    for (int64_t j = 0; j < D; ++j) {
+      const float c = xr[j] - run_mean[j];
+      const float v = c / std[j];
+      float y = gamma[j] * v + beta[j];
+      if (relu) y = y <= 0.0f ? 0.0f : y;
+      orow[j] = scaled ? y * scale : y;
+    }
+  }
+}
+
 BLASNET_MULTIVERSION(ForwardLoops, ForwardImpl, BLASNET_TARGET_AVX512)
+BLASNET_MULTIVERSION(InferLoops, InferImpl, BLASNET_TARGET_AVX512)
 BLASNET_MULTIVERSION(BackwardLoops, BackwardImpl, BLASNET_TARGET_AVX512)
 
 }  // namespace
@@ -126,6 +148,19 @@ void BatchNormForward(const float* x, const float* gamma, const float* beta, flo
   double* var = var_buf.Get(D);
   ForwardLoops(x, gamma, beta, run_mean, run_var, xc, xn, std, out, N, D, momentum, eps, train,
                mean, var);
+}
+
+void BatchNormInfer(const float* x, const float* gamma, const float* beta, const float* run_mean,
+                    const float* run_var, float* out, int64_t N, int64_t D, double eps, bool relu,
+                    double scale) {
+  thread_local Scratch<float> std_buf;
+  float* std = std_buf.Get(D);
+  for (int64_t j = 0; j < D; ++j) std[j] = static_cast<float>(std::sqrt(run_var[j] + eps));
+  const float s = static_cast<float>(scale);
+  const bool scaled = s != 1.0f;
+  ParallelFor(N, N * D, [&](int64_t r0, int64_t r1) {
+    InferLoops(x, gamma, beta, run_mean, std, out, r0, r1, D, relu, s, scaled);
+  });
 }
 
 void BatchNormBackward(const float* dout, const float* gamma, const float* xc, const float* xn,
@@ -141,6 +176,11 @@ void BatchNormBackward(const float* dout, const float* gamma, const float* xc, c
 void Run(const BatchNormForwardArgs& a) {
   BatchNormForward(a.x.data, a.gamma.data, a.beta.data, a.runMean.data, a.runVar.data, a.xc.data,
                    a.xn.data, a.std_.data, a.out.data, a.N, a.D, a.momentum, a.eps, a.train);
+}
+
+void Run(const BatchNormInferArgs& a) {
+  BatchNormInfer(a.x.data, a.gamma.data, a.beta.data, a.runMean.data, a.runVar.data, a.out.data,
+                 a.N, a.D, a.eps, a.relu, a.scale);
 }
 
 void Run(const BatchNormBackwardArgs& a) {

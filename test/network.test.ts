@@ -409,6 +409,97 @@ describe('Convolution followed by Relu runs fused', () => {
   });
 });
 
+describe('BatchNormalization followed by Relu and/or Dropout runs fused in test mode', () => {
+  const filled = (shape: number[], f: (i: number) => number): Tensor => {
+    const t = Tensor.zeros(shape);
+    for (let i = 0; i < t.data.length; i++) t.data[i] = f(i);
+    return t;
+  };
+  // Affine, BN, Relu, Dropout; Affine, BN, Dropout (inverted); Affine, BN, Relu; Affine.
+  const build = (fuse: boolean): Sequential => {
+    setSeed(11);
+    const D = 7;
+    const bn = (k: number): BatchNormalization => new BatchNormalization(
+      filled([D], (i) => 0.5 + Math.abs(Math.sin(i + k))), filled([D], (i) => Math.cos(i * 1.1 + k) * 0.3), 0.8);
+    return new Sequential([
+      new Affine(filled([5, D], (i) => Math.sin(i * 0.7)), filled([D], (i) => 0.1 * i - 0.3)), bn(1), new Relu(), new Dropout(0.3),
+      new Affine(filled([D, D], (i) => Math.cos(i * 0.9)), Tensor.zeros([D])), bn(2), new Dropout(0.2, { inverted: true }),
+      new Affine(filled([D, D], (i) => Math.sin(i * 1.3)), Tensor.zeros([D])), bn(3), new Relu(),
+      new Affine(filled([D, 3], (i) => Math.cos(i * 0.4)), Tensor.zeros([3])), new SoftmaxWithLoss(),
+    ], { fuse, inputGradient: true });
+  };
+  const x = filled([6, 5], (i) => Math.cos(i * 0.37) * 2);
+  const t = [0, 1, 2, 1, 0, 2];
+
+  test('the plan fuses the three groups, and only with fuse on', () => {
+    expect(build(true).fusedRanges).toEqual([[1, 4], [5, 7], [8, 10]]);
+    expect(build(false).fusedRanges).toEqual([]);
+  });
+
+  test('training, then test-mode predictions equal the unfused layers bit for bit (NaN and ±0 too)', () => {
+    const fused = build(true), plain = build(false);
+    // Each network's Dropout masks come from the library's stream: the same seed before each.
+    const grad = (net: Sequential, seed: number): Record<string, Tensor> => { setSeed(seed); return net.gradient(x, t); };
+    for (let step = 0; step < 3; step++) {
+      const gf = grad(fused, 100 + step), gp = grad(plain, 100 + step);
+      for (const key of Object.keys(gp)) expect(Array.from(gf[key].data)).toEqual(Array.from(gp[key].data));
+      for (const key of Object.keys(gp)) {
+        for (const net of [fused, plain]) {
+          const p = net.params[key].data, g = (net === fused ? gf : gp)[key].data;
+          for (let i = 0; i < p.length; i++) p[i] -= 0.1 * g[i];
+        }
+      }
+    }
+    // Running statistics are those of the three training steps; the test pass uses them.
+    expect(Array.from(fused.predict(x).data)).toEqual(Array.from(plain.predict(x).data));
+    const odd = x.clone();
+    odd.data[0] = NaN; odd.data[1] = -0; odd.data[7] = Infinity; odd.data[8] = -1e30;
+    const yf = Array.from(fused.predict(odd).data), yp = Array.from(plain.predict(odd).data);
+    expect(yf.map((v) => Object.is(v, -0) ? '-0' : String(v))).toEqual(yp.map((v) => Object.is(v, -0) ? '-0' : String(v)));
+    expect(fused.accuracy(x, t)).toBe(plain.accuracy(x, t));
+  });
+
+  test('the test-mode pass equals the course formula out = scale·max(0, gamma·(x - mean)/sqrt(var + eps) + beta)', () => {
+    const net = build(true);
+    net.gradient(x, t);
+    const bn = net.layers[1] as BatchNormalization;
+    const h = net.layers[0].forward(x, false);
+    const y = net.layers.slice(1, 4).reduce((v, l) => l.forward(v, false), h);  // the layers on their own
+    const D = 7;
+    for (let i = 0; i < h.data.length; i++) {
+      const j = i % D;
+      const z = bn.params.gamma.data[j] * (h.data[i] - bn.runningMean.data[j]) / Math.sqrt(bn.runningVar.data[j] + 1e-6)
+        + bn.params.beta.data[j];
+      expect(y.data[i]).toBeCloseTo(0.7 * Math.max(0, z), 5);
+    }
+    // and the network's fused pass gives those very numbers.
+    const viaNet = net.layerOutputs(x).find((o) => o.index === 3)!.output;
+    expect(Array.from(viaNet.data)).toEqual(Array.from(y.data));
+  });
+
+  test('a backward after a test-mode loss gives the unfused gradients', () => {
+    const fused = build(true), plain = build(false);
+    setSeed(5);
+    fused.gradient(x, t);
+    setSeed(5);
+    plain.gradient(x, t);
+    expect(fused.loss(x, t, false)).toBe(plain.loss(x, t, false));
+    const dxF = fused.backward(1), dxP = plain.backward(1);
+    expect(dxF.data.some((v) => v !== 0)).toBe(true);
+    expect(Array.from(dxF.data)).toEqual(Array.from(dxP.data));
+    // The test-mode backward's parameter gradients (BatchNormalization: dgamma = Σ xn·dout).
+    const grads = (net: Sequential): number[][] => net.layers.flatMap((l) => Object.values(l.grads).map((g) => Array.from(g.data)));
+    expect(grads(fused)).toEqual(grads(plain));
+  });
+
+  test('a wrong input width names the BatchNormalization and both shapes', () => {
+    const net = new Sequential([new BatchNormalization(filled([4], () => 1), Tensor.zeros([4])), new Relu(),
+      new Affine(Tensor.zeros([4, 2]), Tensor.zeros([2])), new SoftmaxWithLoss()]);
+    expect(net.fusedRanges).toEqual([[0, 2]]);
+    expect(() => net.predict(Tensor.zeros([3, 5]))).toThrow(/layer 0 \(BatchNormalization\): BatchNormalization\.forward: input shape \[3, 5\] does not have 4 features per sample/);
+  });
+});
+
 describe('the step plan leaves the layers as they are', () => {
   const filled = (shape: number[], f: (i: number) => number): Tensor => {
     const t = Tensor.zeros(shape);

@@ -325,6 +325,12 @@ export const ENTRIES = {
       out('xn', 'N D'), out('std', 'D'), out('out', 'N D'), int('N', 4), int('D', 3), num('momentum', 0.9), num('eps', 1e-6),
       bool('train', true)],
   },
+  batchNormInfer: {
+    file: 'batchnorm',
+    doc: 'Test-mode batch normalisation with the Relu (relu) and the test-mode Dropout factor (scale) after it, in one pass and rounded as the three layers round: out = scale·relu(gamma·(x - runMean) / sqrt(runVar + eps) + beta). Keeps nothing for backward.',
+    args: [f32('x', 'N D'), f32('gamma', 'D'), f32('beta', 'D'), f32('runMean', 'D'), f32('runVar', 'D'),
+      out('out', 'N D'), int('N', 4), int('D', 3), num('eps', 1e-6), bool('relu', true), num('scale', 0.85)],
+  },
   batchNormBackward: {
     file: 'batchnorm',
     doc: 'Batch-normalisation backward: dgamma, dbeta and dx from dout and the forward\'s xc, xn and std (test mode: dx = gamma·dout / std).',

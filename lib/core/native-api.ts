@@ -89,6 +89,7 @@ export interface NativeAddon {
   readonly rmspropStep: (p: Float32Array, g: Float32Array, h: Float32Array, lr: number, decayRate: number, eps: number) => void;
   readonly adamStep: (p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lrT: number, beta1: number, beta2: number, eps: number) => void;
   readonly batchNormForward: (x: Float32Array, gamma: Float32Array, beta: Float32Array, runMean: Float32Array, runVar: Float32Array, xc: Float32Array, xn: Float32Array, std: Float32Array, out: Float32Array, N: number, D: number, momentum: number, eps: number, train: boolean) => void;
+  readonly batchNormInfer: (x: Float32Array, gamma: Float32Array, beta: Float32Array, runMean: Float32Array, runVar: Float32Array, out: Float32Array, N: number, D: number, eps: number, relu: boolean, scale: number) => void;
   readonly batchNormBackward: (dout: Float32Array, gamma: Float32Array, xc: Float32Array, xn: Float32Array, std: Float32Array, dgamma: Float32Array, dbeta: Float32Array, dx: Float32Array, N: number, D: number, train: boolean) => void;
   readonly dropoutForward: (x: Float32Array, out: Float32Array, mask: Float32Array, ratio: number, keep: number, seedHigh: number, seedLow: number) => void;
   readonly multiply: (a: Float32Array, b: Float32Array, out: Float32Array) => void;
@@ -424,6 +425,22 @@ export const adamStep: NativeAddon['adamStep'] = addon.adamStep;
  * @param train a boolean
  */
 export const batchNormForward: NativeAddon['batchNormForward'] = addon.batchNormForward;
+
+/**
+ * Test-mode batch normalisation with the Relu (relu) and the test-mode Dropout factor (scale) after it, in one pass and rounded as the three layers round: out = scale·relu(gamma·(x - runMean) / sqrt(runVar + eps) + beta). Keeps nothing for backward.
+ * @param x (N, D)
+ * @param gamma (D)
+ * @param beta (D)
+ * @param runMean (D)
+ * @param runVar (D)
+ * @param out (N, D), written
+ * @param N an integer in [1, 2147483647]
+ * @param D an integer in [1, 2147483647]
+ * @param eps a number
+ * @param relu a boolean
+ * @param scale a number
+ */
+export const batchNormInfer: NativeAddon['batchNormInfer'] = addon.batchNormInfer;
 
 /**
  * Batch-normalisation backward: dgamma, dbeta and dx from dout and the forward's xc, xn and std (test mode: dx = gamma·dout / std).

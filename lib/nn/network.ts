@@ -4,7 +4,7 @@
 // and L1 weight decay, and save/load in the safetensors format.
 import { describe, expectBoolean, expectInt, expectNumber, readOptions, ShapeError } from '../core/errors';
 import { Affine } from './layers/dense';
-import { FusedConvolution } from './layers/fused';
+import { FusedConvolution, FusedNormalization } from './layers/fused';
 import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
@@ -38,9 +38,10 @@ export interface SequentialOptions {
   inputGradient?: boolean;
   /**
    * Run each Convolution and the Relu and/or max Pooling right after it as one fused step, one
-   * native call per pass (true by default; the numbers are the same bit for bit, and a pooled
-   * step never writes the full convolution output out). Only this network's forward and
-   * backward do so: the layer objects keep their own behaviour when called directly.
+   * native call per pass, and the test-mode pass of each BatchNormalization with the Relu
+   * and/or Dropout right after it as one pass (true by default; the numbers are the same bit
+   * for bit, a pooled step never writes the full convolution output out). Only this network's
+   * forward and backward do so: the layer objects keep their own behaviour when called directly.
    */
   fuse?: boolean;
 }
@@ -82,7 +83,8 @@ export class Sequential {
   private readonly gradsOut: Record<string, Tensor> = {};
   /**
    * The step plan forward and backward run: each layer on its own, except that a fused step
-   * (see `fuse`) stands for a Convolution and the Relu and/or Pooling after it. It is made
+   * (see `fuse`) stands for a Convolution and the Relu and/or Pooling after it, or for a
+   * BatchNormalization and the Relu and/or Dropout after it. It is made
    * for the layers in `planned` and made again when `layers` no longer holds those.
    */
   private steps: Array<{ layer: Layer; start: number; end: number }> = [];
@@ -214,7 +216,7 @@ export class Sequential {
     if (layers.length === this.planned.length && layers.every((l, i) => l === this.planned[i])) return this.steps;
     const steps: Array<{ layer: Layer; start: number; end: number }> = [];
     for (let i = 0; i < layers.length;) {
-      const match = this.fuse ? FusedConvolution.match(layers, i) : null;
+      const match = this.fuse ? FusedConvolution.match(layers, i) ?? FusedNormalization.match(layers, i) : null;
       const span = match ? match.span : 1;
       steps.push({ layer: match ? match.step : layers[i], start: i, end: i + span });
       i += span;

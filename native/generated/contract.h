@@ -421,6 +421,22 @@ struct BatchNormForwardArgs {
 };
 void Run(const BatchNormForwardArgs& a);
 
+// batchNormInfer: Test-mode batch normalisation with the Relu (relu) and the test-mode Dropout factor (scale) after it, in one pass and rounded as the three layers round: out = scale·relu(gamma·(x - runMean) / sqrt(runVar + eps) + beta). Keeps nothing for backward.
+struct BatchNormInferArgs {
+  F32 x;  // N x D
+  F32 gamma;  // D
+  F32 beta;  // D
+  F32 runMean;  // D
+  F32 runVar;  // D
+  F32 out;  // N x D, written
+  int64_t N;  // integer in [1, 2147483647]
+  int64_t D;  // integer in [1, 2147483647]
+  double eps;
+  bool relu;
+  double scale;
+};
+void Run(const BatchNormInferArgs& a);
+
 // batchNormBackward: Batch-normalisation backward: dgamma, dbeta and dx from dout and the forward's xc, xn and std (test mode: dx = gamma·dout / std).
 struct BatchNormBackwardArgs {
   F32 dout;  // N x D
@@ -521,6 +537,7 @@ int64_t Run(const GetNumThreadsArgs& a);
   X(rmspropStep, RmspropStepArgs) \
   X(adamStep, AdamStepArgs) \
   X(batchNormForward, BatchNormForwardArgs) \
+  X(batchNormInfer, BatchNormInferArgs) \
   X(batchNormBackward, BatchNormBackwardArgs) \
   X(dropoutForward, DropoutForwardArgs) \
   X(multiply, MultiplyArgs) \

@@ -621,6 +621,32 @@ inline void Read(Reader& r, BatchNormForwardArgs* a) {
   r.Disjoint("out", a->out, "beta", a->beta);
 }
 
+inline void Read(Reader& r, BatchNormInferArgs* a) {
+  r.Count(11, "x, gamma, beta, runMean, runVar, out, N, D, eps, relu, scale");
+  a->N = r.Int(6, "N", 1, 2147483647);
+  a->D = r.Int(7, "D", 1, 2147483647);
+  a->eps = r.Number(8, "eps");
+  a->relu = r.Bool(9, "relu");
+  a->scale = r.Number(10, "scale");
+  a->x = r.Floats(0, "x", false);
+  a->gamma = r.Floats(1, "gamma", false);
+  a->beta = r.Floats(2, "beta", false);
+  a->runMean = r.Floats(3, "runMean", false);
+  a->runVar = r.Floats(4, "runVar", false);
+  a->out = r.Floats(5, "out", false);
+  r.Length("x", a->x, {{"N", a->N}, {"D", a->D}});
+  r.Length("gamma", a->gamma, {{"D", a->D}});
+  r.Length("beta", a->beta, {{"D", a->D}});
+  r.Length("runMean", a->runMean, {{"D", a->D}});
+  r.Length("runVar", a->runVar, {{"D", a->D}});
+  r.Length("out", a->out, {{"N", a->N}, {"D", a->D}});
+  r.Disjoint("out", a->out, "x", a->x);
+  r.Disjoint("out", a->out, "gamma", a->gamma);
+  r.Disjoint("out", a->out, "beta", a->beta);
+  r.Disjoint("out", a->out, "runMean", a->runMean);
+  r.Disjoint("out", a->out, "runVar", a->runVar);
+}
+
 inline void Read(Reader& r, BatchNormBackwardArgs* a) {
   r.Count(11, "dout, gamma, xc, xn, std, dgamma, dbeta, dx, N, D, train");
   a->N = r.Int(8, "N", 1, 2147483647);

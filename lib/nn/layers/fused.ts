@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MIT
-// The step a network runs for a Convolution followed by a Relu and/or a max Pooling: one
-// native call per pass applies them to each sample's convolution output while it is in cache,
-// so a pooled step never writes the full convolution output out. Sequential puts such a step
+// The steps a network runs for a Convolution followed by a Relu and/or a max Pooling, and for
+// a BatchNormalization followed by a Relu and/or a Dropout. A convolution step applies them in
+// one native call per pass to each sample's convolution output while it is in cache, so a
+// pooled step never writes the full convolution output out; a normalisation step runs the
+// test-mode pass of its layers as one pass over the batch. Sequential puts such a step
 // in its plan in place of those layers (network.ts); the layer objects themselves are not
 // touched and behave as the course's when called directly. The numbers equal theirs bit for
 // bit: the same arithmetic on the same values.
 import * as k from '../../core/kernels';
-import { outExtent, ShapeError } from '../../core/errors';
+import { expectBoolean, outExtent, ShapeError } from '../../core/errors';
 import { asTensor, expectTensor, Tensor } from '../../core/tensor';
 import { Relu } from './activations';
 import { Convolution, convAlgorithmCode, convGeometry, Pooling } from './conv';
 import { Buffers, Layer, shapeStr } from './layer';
+import { BatchNormalization, BN_EPS, Dropout } from './regularization';
 
 /** A Convolution with the Relu and/or max Pooling after it, run as one step. */
 export class FusedConvolution implements Layer {
@@ -99,5 +102,88 @@ export class FusedConvolution implements Layer {
         convAlgorithmCode(this.conv.algorithm));
     }
     return dx ?? this.buf.get('dxSkipped', x.shape);
+  }
+}
+
+/**
+ * A BatchNormalization with the Relu and/or Dropout right after it. Training runs the three
+ * layers one after another, as they are; a test-mode pass (predict, accuracy) runs them as one
+ * native pass over the batch that keeps nothing for backward and equals their outputs bit for
+ * bit. A backward after a test-mode pass (loss(x, t, false) then backward()) first replays the
+ * layers' own test-mode forward on the same input, then runs their backward.
+ */
+export class FusedNormalization implements Layer {
+  readonly name: string;
+  /** The BatchNormalization's own tensors. */
+  readonly params: { gamma: Tensor; beta: Tensor };
+  readonly grads: { gamma: Tensor; beta: Tensor };
+  private readonly buf = new Buffers();
+  private readonly layers: Layer[];
+  private x: Tensor | null = null;
+  /** Whether the last forward was the fused test-mode pass (the layers hold nothing of it). */
+  private fusedPass = false;
+
+  private constructor(readonly bn: BatchNormalization, readonly relu: Relu | null, readonly dropout: Dropout | null) {
+    this.layers = [bn, relu, dropout].filter((l): l is NonNullable<typeof l> => l !== null);
+    this.name = this.layers.map((l) => l.name).join('+');
+    this.params = bn.params;
+    this.grads = bn.grads;
+  }
+
+  /**
+   * The fused step for layers[i..] when layers[i] is a BatchNormalization followed by a Relu
+   * and/or a Dropout, with how many layers it stands for; null otherwise.
+   */
+  static match(layers: readonly Layer[], i: number): { step: FusedNormalization; span: number } | null {
+    const bn = layers[i];
+    if (!(bn instanceof BatchNormalization)) return null;
+    let span = 1;
+    const relu = layers[i + span] instanceof Relu ? layers[i + span] as Relu : null;
+    if (relu) span++;
+    const dropout = layers[i + span] instanceof Dropout ? layers[i + span] as Dropout : null;
+    if (dropout) span++;
+    return span > 1 ? { step: new FusedNormalization(bn, relu, dropout), span } : null;
+  }
+
+  outputShape(inputShape: readonly number[]): number[] {
+    return this.bn.outputShape(inputShape);
+  }
+
+  forward(x: Tensor, train = true): Tensor {
+    x = asTensor('BatchNormalization.forward', 'x', x);
+    expectBoolean('BatchNormalization.forward', 'train', train);
+    this.x = x;
+    if (train) {
+      this.fusedPass = false;
+      let y = x;
+      for (const layer of this.layers) y = layer.forward(y, true);
+      return y;
+    }
+    const bn = this.bn;
+    const D = bn.params.gamma.data.length;
+    const N = x.shape[0];
+    if (x.shape.length < 2 || x.data.length !== N * D) {
+      throw new ShapeError(`BatchNormalization.forward: input shape ${shapeStr(x.shape)} does not have ${D} features per sample`);
+    }
+    const out = this.buf.get('out', x.shape);
+    const d = this.dropout;
+    const scale = d === null || d.inverted ? 1 : 1 - d.ratio;
+    k.batchNormInfer(x.data, bn.params.gamma.data, bn.params.beta.data, bn.runningMean.data, bn.runningVar.data,
+      out.data, N, D, BN_EPS, this.relu !== null, scale);
+    this.fusedPass = true;
+    return out;
+  }
+
+  backward(dout: Tensor, _inputGradient = true): Tensor {
+    const x = this.x;
+    if (x === null) throw new Error(`${this.name}.backward: call forward first`);
+    if (this.fusedPass) {
+      let y = x;
+      for (const layer of this.layers) y = layer.forward(y, false);
+      this.fusedPass = false;
+    }
+    let d = dout;
+    for (let i = this.layers.length - 1; i >= 0; i--) d = this.layers[i].backward(d);
+    return d;
   }
 }
