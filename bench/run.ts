@@ -322,12 +322,23 @@ function torchAvailable(python: string, script: string | null): string | null {
 }
 
 /**
- * PyTorch at its best: one thread pool (OPENBLAS_NUM_THREADS=1) and, unless the caller set one,
- * the OpenBLAS core this CPU's flags call for (OpenBLAS 0.3.21 runs generic SSE3 kernels on
+ * glibc's allocator kept from handing memory back to the kernel: PyTorch allocates a fresh
+ * output for every operation, and a tensor above glibc's mmap threshold (or one that frees the
+ * heap's top) comes back as new pages, each zeroed in a page fault. Where faults are dear
+ * (seen on a KVM guest: 12 µs per 4 KiB page, 50x a bare machine) that alone made PyTorch
+ * train W3 3.7x and infer W4 7x slower; blasnet reuses its buffers and does not need it.
+ */
+export const TORCH_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184';
+
+/**
+ * PyTorch at its best: one thread pool (OPENBLAS_NUM_THREADS=1), an allocator that keeps freed
+ * memory (TORCH_GLIBC_TUNABLES, unless the caller set GLIBC_TUNABLES) and, unless the caller set
+ * one, the OpenBLAS core this CPU's flags call for (OpenBLAS 0.3.21 runs generic SSE3 kernels on
  * CPUs it does not know, which would make the yardstick look slower than it is).
  */
 function torchEnv(level: IsaLevel | null): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+  if (!env.GLIBC_TUNABLES) env.GLIBC_TUNABLES = TORCH_GLIBC_TUNABLES;
   if (level !== null) return { ...env, ...levelEnv(level).torch };
   const userSet = env.OPENBLAS_CORETYPE && env.BLASNET_OPENBLAS_CORE_CHOSEN !== env.OPENBLAS_CORETYPE;
   if (!userSet) {
@@ -471,7 +482,7 @@ function reportNotes(sections: Section[], o: Options, info: BlasInfo, torchNote:
     } else {
       const p = results.find((r) => r.pytorch)?.pytorch?.threads1;
       if (o.isa === undefined) {
-        out.push(`PyTorch ${p?.torch_version ?? '?'} via ${o.python}, OPENBLAS_NUM_THREADS=1, OPENBLAS_CORETYPE=${torchEnv(null).OPENBLAS_CORETYPE ?? '(OpenBLAS detects)'}, torch threads 1 / 2; ${typeof p?.blas === 'string' ? p.blas : ''}`);
+        out.push(`PyTorch ${p?.torch_version ?? '?'} via ${o.python}, OPENBLAS_NUM_THREADS=1, OPENBLAS_CORETYPE=${torchEnv(null).OPENBLAS_CORETYPE ?? '(OpenBLAS detects)'}, GLIBC_TUNABLES=${torchEnv(null).GLIBC_TUNABLES}, torch threads 1 / 2; ${typeof p?.blas === 'string' ? p.blas : ''}`);
       } else {
         out.push(`PyTorch ${p?.torch_version ?? '?'} via ${o.python}, OPENBLAS_NUM_THREADS=1, torch threads 1 / 2 (OpenBLAS core and oneDNN limit per level, above)`);
       }
