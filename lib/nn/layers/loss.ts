@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Softmax followed by cross-entropy, as one layer (its backward is y - t).
 import { describe, ShapeError } from '../../core/errors';
+import * as k from '../../core/kernels';
 import { Tensor, asTensor, expectTensor } from '../../core/tensor';
 import { Buffers, shapeStr } from './layer';
 
-const { exp, log } = Math;
+const { log } = Math;
 
 /**
  * Class indices (any integer typed array, e.g. the Uint8Array of readIdxLabels, or number[])
@@ -83,16 +84,9 @@ export class SoftmaxWithLoss {
     const [N, C] = x.shape;
     const labels = checkLabels('SoftmaxWithLoss.forward', t, N, C);
     const y = this.buf.get('y', x.shape);
-    const xs = x.data, ys = y.data;
-    for (let r = 0; r < N; r++) {
-      const base = r * C;
-      let max = -Infinity;
-      for (let c = 0; c < C; c++) if (xs[base + c] > max) max = xs[base + c];
-      let sum = 0;
-      for (let c = 0; c < C; c++) { const e = exp(xs[base + c] - max); ys[base + c] = e; sum += e; }
-      const inv = 1 / sum;
-      for (let c = 0; c < C; c++) ys[base + c] *= inv;
-    }
+    const ys = y.data;
+    // Each row: exp(x - max) / sum(exp(x - max)), in double, as the course's softmax (native).
+    k.softmax(x.data, ys, N, C);
     // One-hot labels are turned into indices by arg max, as the course's cross_entropy_error does.
     const idx = labels instanceof Int32Array ? labels : argmaxRows(labels.data, N, C, this.buf.getInt('idx', N));
     let total = 0;
