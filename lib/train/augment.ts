@@ -37,26 +37,34 @@ export function shiftImages(x: Tensor, shifts: ReadonlyArray<readonly [number, n
   }
   const P = C * H * W;
   const out = new Float32Array(N * P);
-  const src = x.data;
   for (let n = 0; n < N; n++) {
     const sh = shifts[n];
     if (!Array.isArray(sh) || sh.length !== 2 || !Number.isInteger(sh[0]) || !Number.isInteger(sh[1])) {
       throw new TypeError(`${fn}: shifts[${n}] must be [dy, dx] integers, got ${describe(sh)}`);
     }
-    const [dy, dx] = sh;
-    // Rows and columns of the result that receive a pixel: [i0, i1) x [j0, j1).
-    const i0 = Math.max(0, dy), i1 = Math.min(H, H + dy);
-    const j0 = Math.max(0, dx), j1 = Math.min(W, W + dx);
-    if (i0 >= i1 || j0 >= j1) continue;
-    for (let c = 0; c < C; c++) {
-      const base = n * P + c * H * W;
-      for (let i = i0; i < i1; i++) {
-        const from = base + (i - dy) * W + (j0 - dx);
-        out.set(src.subarray(from, from + (j1 - j0)), base + i * W + j0);
-      }
-    }
+    shiftInto(x.data, n * P, out, n * P, C, H, W, sh[0], sh[1]);
   }
   return new Tensor(out, [...x.shape]);
+}
+
+/**
+ * Image src[from..] (C, H, W) moved by (dy, dx) into dst[to..], whose pixels outside the moved
+ * image must already be 0. Rows are copied element by element: at 28 pixels a loop is several
+ * times faster than a subarray and set() per row.
+ */
+function shiftInto(src: Float32Array, from: number, dst: Float32Array, to: number, C: number, H: number, W: number,
+  dy: number, dx: number): void {
+  // Rows and columns of the result that receive a pixel: [i0, i1) x [j0, j1).
+  const i0 = Math.max(0, dy), i1 = Math.min(H, H + dy);
+  const j0 = Math.max(0, dx), j1 = Math.min(W, W + dx);
+  if (i0 >= i1 || j0 >= j1) return;
+  for (let c = 0; c < C; c++) {
+    const plane = c * H * W;
+    for (let i = i0; i < i1; i++) {
+      const s = from + plane + (i - dy) * W - dx, d = to + plane + i * W;
+      for (let j = j0; j < j1; j++) dst[d + j] = src[s + j];
+    }
+  }
 }
 
 export interface ShiftAugmentOptions {
@@ -79,7 +87,7 @@ export function shiftAugment(x: Tensor, t: Labels, copies: number, options?: Shi
   const o = readOptions(fn, options, ['maxShift']);
   const n = expectInt(fn, 'copies', copies, 0);
   const maxShift = expectInt(fn, 'maxShift', o.maxShift ?? 2, 0);
-  imageGeometry(fn, x);
+  const [C, H, W] = imageGeometry(fn, x);
   const N = x.shape[0];
   // Class count for the label check: the one-hot width, or anything above the largest index.
   const classes = t instanceof Tensor ? t.shape[1] : 2 ** 31 - 1;
@@ -89,14 +97,13 @@ export function shiftAugment(x: Tensor, t: Labels, copies: number, options?: Shi
   const xs = new Float32Array(N * P * (n + 1));
   xs.set(x.data);
   const span = 2 * maxShift + 1;
+  // Each copy written in place (the array starts zeroed): no intermediate tensor per copy.
   for (let c = 1; c <= n; c++) {
-    const shifts: Array<[number, number]> = [];
     for (let i = 0; i < N; i++) {
       const dy = Math.floor(random() * span) - maxShift;
       const dx = Math.floor(random() * span) - maxShift;
-      shifts.push([dy, dx]);
+      shiftInto(x.data, i * P, xs, (c * N + i) * P, C, H, W, dy, dx);
     }
-    xs.set(shiftImages(x, shifts).data, c * N * P);
   }
   const xOut = new Tensor(xs, [N * (n + 1), ...x.shape.slice(1)]);
   if (labels instanceof Int32Array) {
