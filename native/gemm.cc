@@ -127,6 +127,23 @@ void AffineForward(const float* x, const float* W, const float* b, float* out, i
 
 void AffineBackward(const float* dout, const float* x, const float* W, float* dx, float* dW,
                     float* db, int N, int I, int O) {
+  // dW (with db) and dx are independent. When neither is big enough to be cut into slices
+  // (GemmSlices, fixed by the shape), each runs whole on one thread, the two side by side:
+  // the same single-threaded calls as one after the other, so the same bits at any thread count.
+  if (dx != nullptr && GemmSlices(I, O, N) == 1 && GemmSlices(N, I, O) == 1) {
+    const double work = 2.0 * static_cast<double>(N) * I * O;
+    ParallelFor(2, static_cast<int64_t>(work), [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) {
+        if (task == 0) {
+          Sgemm(true, false, I, O, N, 1.0f, x, dout, 0.0f, dW, false);
+          ColumnSums(dout, N, O, db, false);
+        } else {
+          Sgemm(false, true, N, I, O, 1.0f, dout, W, 0.0f, dx, false);
+        }
+      }
+    });
+    return;
+  }
   Sgemm(true, false, I, O, N, 1.0f, x, dout, 0.0f, dW);
   ColumnSums(dout, N, O, db, false);
   if (dx != nullptr) Sgemm(false, true, N, I, O, 1.0f, dout, W, 0.0f, dx);
