@@ -65,34 +65,47 @@ class Pool {
 
   // Runs fn over [0, n) in up to `parts` chunks with the workers; returns false, having run
   // nothing, when another caller's call holds the pool or no worker could be created.
+  //
+  // The hand-off takes no lock while both sides are awake: the caller publishes the call's
+  // generation and chunk count in one atomic word (a worker reads both at once, so a worker
+  // that sits a call out never mixes two calls' counts), the workers count `pending_` down,
+  // and the caller spins on it. The mutex and condition variables are only for a side that
+  // has gone to sleep: a worker parked on cv_ (counted in sleepers_) and a caller parked on
+  // done_cv_ (main_waiting_).
   bool Run(int64_t n, int parts, const std::function<void(int64_t, int64_t)>& fn) {
     std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     parts = std::min(parts, EnsureWorkers(parts - 1) + 1);
     if (parts <= 1) return false;
+    fn_ = &fn;
+    n_ = n;
+    parts_ = parts;
+    error_ = nullptr;
+    error_part_ = parts;
+    pending_.store(parts - 1, std::memory_order_relaxed);
+    bool wake;
     {
+      // Under mu_, so that a worker about to sleep either sees the new ticket or is counted.
       std::lock_guard<std::mutex> lk(mu_);
-      fn_ = &fn;
-      n_ = n;
-      parts_ = parts;
-      error_ = nullptr;
-      error_part_ = parts;
-      pending_.store(parts - 1);
-      generation_.fetch_add(1, std::memory_order_release);
+      generation_ += 1;
+      ticket_.store((generation_ << kPartsBits) | static_cast<uint64_t>(parts),
+                    std::memory_order_release);
+      wake = sleepers_ > 0;
     }
-    cv_.notify_all();
+    if (wake) cv_.notify_all();
     RunChunk(0);
     // The other chunks usually finish within microseconds of ours: spin a little before
     // sleeping, since a futex wake-up on a virtual machine can take tens of microseconds.
     for (int i = 0; i < kSpin && pending_.load(std::memory_order_acquire) > 0; ++i) CpuRelax();
-    std::exception_ptr error;
-    {
+    if (pending_.load(std::memory_order_seq_cst) > 0) {
       std::unique_lock<std::mutex> lk(mu_);
-      done_cv_.wait(lk, [&] { return pending_.load() == 0; });
-      fn_ = nullptr;
-      error = error_;
-      error_ = nullptr;
+      main_waiting_.store(true, std::memory_order_seq_cst);
+      done_cv_.wait(lk, [&] { return pending_.load(std::memory_order_seq_cst) == 0; });
+      main_waiting_.store(false, std::memory_order_relaxed);
     }
+    fn_ = nullptr;
+    std::exception_ptr error = error_;
+    error_ = nullptr;
     if (error) std::rethrow_exception(error);
     return true;
   }
@@ -133,7 +146,8 @@ class Pool {
           throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
                                   "BLASNET_TEST_MAX_WORKERS");
         }
-        workers_.emplace_back([this, index] { Loop(index); });
+        // The worker starts from the last published call: the next one is its first.
+        workers_.emplace_back([this, index, last = generation_] { Loop(index, last); });
       } catch (...) {
         failed_at_ = Clock::now();
         break;
@@ -142,27 +156,36 @@ class Pool {
     return static_cast<int>(workers_.size());
   }
 
-  void Loop(int part) {
+  void Loop(int part, uint64_t seen) {
     WarmUpBlas();
-    uint64_t seen = 0;
     for (;;) {
       // Training runs parallel regions back to back: wait for the next one spinning for a
       // moment, then sleep on the condition variable.
-      for (int i = 0; i < kSpin && generation_.load(std::memory_order_acquire) == seen &&
-                      !stop_.load(std::memory_order_relaxed);
+      uint64_t ticket = ticket_.load(std::memory_order_acquire);
+      for (int i = 0;
+           i < kSpin && (ticket >> kPartsBits) == seen && !stop_.load(std::memory_order_relaxed);
            ++i) {
         CpuRelax();
+        ticket = ticket_.load(std::memory_order_acquire);
       }
-      std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait(lk, [&] { return stop_.load() || generation_.load() != seen; });
+      if ((ticket >> kPartsBits) == seen) {
+        std::unique_lock<std::mutex> lk(mu_);
+        ++sleepers_;
+        cv_.wait(lk, [&] {
+          return stop_.load() || (ticket_.load(std::memory_order_acquire) >> kPartsBits) != seen;
+        });
+        --sleepers_;
+        ticket = ticket_.load(std::memory_order_acquire);
+      }
       if (stop_.load()) return;
-      seen = generation_.load();
-      if (part >= parts_) continue;
-      lk.unlock();
+      seen = ticket >> kPartsBits;
+      // A worker outside this call's chunk count sits it out; it touches nothing else of it.
+      if (part >= static_cast<int>(ticket & kPartsMask)) continue;
       RunChunk(part);
       // A huge call's scratch is not kept by the worker for the rest of the process.
       ReleaseLargeScratch();
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      if (pending_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+          main_waiting_.load(std::memory_order_seq_cst)) {
         std::lock_guard<std::mutex> done(mu_);
         done_cv_.notify_one();
       }
@@ -181,7 +204,14 @@ class Pool {
   std::exception_ptr error_;
   int error_part_ = 0;
   std::atomic<int> pending_{0};
-  std::atomic<uint64_t> generation_{0};
+  // The current call's generation (high bits) and chunk count (low kPartsBits bits).
+  static constexpr int kPartsBits = 8;
+  static constexpr uint64_t kPartsMask = (uint64_t{1} << kPartsBits) - 1;
+  static_assert(kMaxThreads <= static_cast<int>(kPartsMask), "chunk count must fit the ticket");
+  std::atomic<uint64_t> ticket_{0};
+  uint64_t generation_ = 0;  // the caller's count of calls (run_mu_ held)
+  int sleepers_ = 0;         // workers parked on cv_ (mu_ held)
+  std::atomic<bool> main_waiting_{false};
   std::atomic<bool> stop_{false};
 };
 

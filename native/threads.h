@@ -47,6 +47,10 @@ void SetCallThreads(int n);
 // could not be created, or the pool busy with another caller's call) means fewer chunks.
 void ParallelFor(int64_t n, int64_t work, const std::function<void(int64_t, int64_t)>& fn);
 
+// A `work` for ParallelFor from a caller that has already judged its split worth the threads
+// (the gemm slices): above any threshold.
+constexpr int64_t kAlwaysSplit = int64_t{1} << 50;
+
 // The number of reduction blocks for n items: min(n, kReductionBlocks), fixed by n alone.
 int64_t ReductionBlocks(int64_t n);
 // The items [*begin, *end) of block b of `blocks` over n items.
