@@ -8,7 +8,9 @@
 #include <cstring>
 #include <vector>
 
+#include "activations.h"
 #include "generated/contract.h"
+#include "scratch.h"
 #include "threads.h"
 
 namespace blasnet {
@@ -88,8 +90,8 @@ void Sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
   // Cut the longer side of C into `parts` slices; the threads of the call share them.
   const bool by_rows = M >= N;
   const int64_t extent = by_rows ? M : N;
-  const double work = static_cast<double>(M) * N * K;
-  ParallelFor(parts, static_cast<int64_t>(work), [&](int64_t begin, int64_t end) {
+  // GemmSlices has judged the work worth the threads: ParallelFor must not run it inline.
+  ParallelFor(parts, kAlwaysSplit, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const int lo = static_cast<int>(extent * p / parts),
                 hi = static_cast<int>(extent * (p + 1) / parts);
@@ -118,35 +120,99 @@ void ColumnSums(const float* X, int64_t rows, int64_t cols, float* out, bool acc
   }
 }
 
-void AffineForward(const float* x, const float* W, const float* b, float* out, int N, int I,
-                   int O) {
-  // Seed every row with the bias, then accumulate x W on top (beta = 1).
-  for (int n = 0; n < N; ++n) std::memcpy(out + static_cast<int64_t>(n) * O, b, sizeof(float) * O);
-  Sgemm(false, false, N, O, I, 1.0f, x, W, 1.0f, out);
+int AffineSlices(int N, int I, int O) {
+  const double work = static_cast<double>(N) * I * O;
+  int slices = 1;
+  while (slices < kMaxGemmSlices && work / (2.0 * slices) >= kAffineSliceWork &&
+         N / (2 * slices) >= kMinSliceExtent) {
+    slices *= 2;
+  }
+  return slices;
 }
 
-void AffineBackward(const float* dout, const float* x, const float* W, float* dx, float* dW,
-                    float* db, int N, int I, int O) {
-  // dW (with db) and dx are independent. When neither is big enough to be cut into slices
-  // (GemmSlices, fixed by the shape), each runs whole on one thread, the two side by side:
-  // the same single-threaded calls as one after the other, so the same bits at any thread count.
-  if (dx != nullptr && GemmSlices(I, O, N) == 1 && GemmSlices(N, I, O) == 1) {
-    const double work = 2.0 * static_cast<double>(N) * I * O;
-    ParallelFor(2, static_cast<int64_t>(work), [&](int64_t begin, int64_t end) {
-      for (int64_t task = begin; task < end; ++task) {
-        if (task == 0) {
-          Sgemm(true, false, I, O, N, 1.0f, x, dout, 0.0f, dW, false);
-          ColumnSums(dout, N, O, db, false);
-        } else {
-          Sgemm(false, true, N, I, O, 1.0f, dout, W, 0.0f, dx, false);
-        }
-      }
+namespace {
+
+// Runs fn(p) for p in [0, slices): on the calling thread alone for one slice, else shared by
+// the loop threads in contiguous runs. ParallelFor gives the first run to the calling thread
+// and the k-th to the same worker on every call, so the same slice of a batch stays on the
+// same core from layer to layer and from forward to backward.
+template <class Fn>
+void ForSlices(int slices, Fn&& fn) {
+  if (slices <= 1) {
+    fn(0);
+    return;
+  }
+  ParallelFor(slices, kAlwaysSplit, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) fn(static_cast<int>(p));
+  });
+}
+
+inline int SliceBegin(int extent, int slices, int p) {
+  return static_cast<int>(static_cast<int64_t>(extent) * p / slices);
+}
+
+}  // namespace
+
+void AffineForward(const float* x, const float* W, const float* b, float* out, int N, int I, int O,
+                   bool relu) {
+  const int slices = AffineSlices(N, I, O);
+  ForSlices(slices, [&](int p) {
+    const int r0 = SliceBegin(N, slices, p), r1 = SliceBegin(N, slices, p + 1);
+    if (r0 == r1) return;
+    // Seed the rows with the bias, accumulate x W on top (beta = 1), then the Relu in cache.
+    float* y = out + static_cast<int64_t>(r0) * O;
+    for (int n = r0; n < r1; ++n)
+      std::memcpy(out + static_cast<int64_t>(n) * O, b, sizeof(float) * O);
+    GemmSlice(false, false, N, O, I, 1.0f, x, W, 1.0f, out, r0, r1, 0, O);
+    if (relu) ReluRange(y, y, static_cast<int64_t>(r1 - r0) * O);
+  });
+}
+
+void AffineBackward(const float* dout, const float* x, const float* W, const float* out, float* dx,
+                    float* dW, float* db, int N, int I, int O) {
+  const int slices = AffineSlices(N, I, O);
+  // dW is cut by its rows (input features), at least kMinDwSliceRows each.
+  int dw_slices = slices;
+  while (dw_slices > 1 && I / dw_slices < kMinDwSliceRows) dw_slices /= 2;
+  // The gradient at the affine output: dout, or dout where out > 0 after a Relu (masked).
+  const float* d = dout;
+  float* masked = nullptr;
+  if (out != nullptr) {
+    thread_local Scratch<float> scratch;
+    masked = scratch.Get(static_cast<size_t>(N) * O);
+    d = masked;
+  }
+  // Batch rows: the mask, then dx = d W^T, on the core that ran those rows forward.
+  auto rows = [&](int p) {
+    const int r0 = SliceBegin(N, slices, p), r1 = SliceBegin(N, slices, p + 1);
+    if (r0 == r1) return;
+    const int64_t at = static_cast<int64_t>(r0) * O;
+    if (masked != nullptr)
+      ReluBackwardRange(out + at, dout + at, masked + at, static_cast<int64_t>(r1 - r0) * O);
+    if (dx != nullptr) GemmSlice(false, true, N, I, O, 1.0f, d, W, 0.0f, dx, r0, r1, 0, I);
+  };
+  // Weight rows: dW = x^T d over the whole batch, and db = column sums of d for a share of
+  // the columns (each column summed over the rows in order, as ColumnSums does).
+  auto weights = [&](int p) {
+    const int i0 = SliceBegin(I, dw_slices, p), i1 = SliceBegin(I, dw_slices, p + 1);
+    if (i0 < i1) GemmSlice(true, false, I, O, N, 1.0f, x, d, 0.0f, dW, i0, i1, 0, O);
+    const int c0 = SliceBegin(O, dw_slices, p), c1 = SliceBegin(O, dw_slices, p + 1);
+    for (int c = c0; c < c1; ++c) db[c] = 0.0f;
+    for (int64_t r = 0; r < N; ++r) {
+      const float* row = d + r * O;
+      for (int c = c0; c < c1; ++c) db[c] += row[c];
+    }
+  };
+  if (masked == nullptr && slices == dw_slices) {
+    // Nothing to wait for between the two: one pass.
+    ForSlices(slices, [&](int p) {
+      rows(p);
+      weights(p);
     });
     return;
   }
-  Sgemm(true, false, I, O, N, 1.0f, x, dout, 0.0f, dW);
-  ColumnSums(dout, N, O, db, false);
-  if (dx != nullptr) Sgemm(false, true, N, I, O, 1.0f, dout, W, 0.0f, dx);
+  if (masked != nullptr || dx != nullptr) ForSlices(slices, rows);
+  ForSlices(dw_slices, weights);
 }
 
 // ---- Bindings: the dense kernels and OpenBLAS's configuration (lib/core/contract.ts) ----
@@ -158,11 +224,21 @@ void Run(const SgemmArgs& a) {
 
 void Run(const AffineForwardArgs& a) {
   AffineForward(a.x.data, a.W.data, a.b.data, a.out.data, static_cast<int>(a.N),
-                static_cast<int>(a.I), static_cast<int>(a.O));
+                static_cast<int>(a.I), static_cast<int>(a.O), false);
 }
 
 void Run(const AffineBackwardArgs& a) {
-  AffineBackward(a.dout.data, a.x.data, a.W.data, a.dx.data, a.dW.data, a.db.data,
+  AffineBackward(a.dout.data, a.x.data, a.W.data, nullptr, a.dx.data, a.dW.data, a.db.data,
+                 static_cast<int>(a.N), static_cast<int>(a.I), static_cast<int>(a.O));
+}
+
+void Run(const AffineReluForwardArgs& a) {
+  AffineForward(a.x.data, a.W.data, a.b.data, a.out.data, static_cast<int>(a.N),
+                static_cast<int>(a.I), static_cast<int>(a.O), true);
+}
+
+void Run(const AffineReluBackwardArgs& a) {
+  AffineBackward(a.dout.data, a.x.data, a.W.data, a.out.data, a.dx.data, a.dW.data, a.db.data,
                  static_cast<int>(a.N), static_cast<int>(a.I), static_cast<int>(a.O));
 }
 

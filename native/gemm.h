@@ -43,11 +43,23 @@ void AddRowVector(float* Y, const float* b, int64_t rows, int64_t cols);
 // out[c] = sum_r X[r, c] (beta = 0) or out[c] += ... (accumulate = true).
 void ColumnSums(const float* X, int64_t rows, int64_t cols, float* out, bool accumulate);
 
-// Affine forward: out[N,O] = x[N,I] * W[I,O] + b[O].
-void AffineForward(const float* x, const float* W, const float* b, float* out, int N, int I, int O);
+// Affine layers cut their batch into row slices (AffineSlices, fixed by the shape alone): from
+// kAffineSliceWork multiply-adds per slice and kMinSliceExtent rows. Each slice of a batch runs
+// on the same core in every layer, forward and backward (ForSlices in gemm.cc), so a layer's
+// rows are where the previous layer left them: on this 2-core VM a 100x100 activation read by
+// the other core cost 5-7 us, a third of the gemm it fed.
+constexpr double kAffineSliceWork = 256.0 * 1024;
+constexpr int kMinDwSliceRows = 8;
+int AffineSlices(int N, int I, int O);
 
-// Affine backward: dW = x^T dout, db = colsum(dout), dx = dout W^T (skipped when dx is null).
-void AffineBackward(const float* dout, const float* x, const float* W, float* dx, float* dW,
-                    float* db, int N, int I, int O);
+// Affine forward: out[N,O] = x[N,I] * W[I,O] + b[O], then max(0, .) when relu.
+void AffineForward(const float* x, const float* W, const float* b, float* out, int N, int I, int O,
+                   bool relu);
+
+// Affine backward: d = dout, or dout where out > 0 when out (the output of a forward with relu)
+// is given; dW = x^T d, db = colsum(d), dx = d W^T (skipped when dx is null). The same bits
+// at every thread count, and the same as the Relu's backward followed by the plain one.
+void AffineBackward(const float* dout, const float* x, const float* W, const float* out, float* dx,
+                    float* dW, float* db, int N, int I, int O);
 
 }  // namespace blasnet

@@ -7,7 +7,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import {
   Affine, AvgPooling, BatchNormalization, Convolution, DeepConvNet, Dropout, MultiLayerNet, MultiLayerNetExtend, networkFromConfig,
-  Pooling, Relu, Sequential, setSeed, ShapeError, SimpleConvNet, SoftmaxWithLoss, Tensor, tensor,
+  getNumThreads, Pooling, Relu, Sequential, setNumThreads, setSeed, ShapeError, SimpleConvNet, SoftmaxWithLoss, Tensor, tensor,
 } from '../lib';
 import { Rng } from './helpers/random';
 
@@ -406,6 +406,66 @@ describe('Convolution followed by Relu runs fused', () => {
     const d = pool.backward(onesLike([3, 2, 2, 2]));
     expect(d.shape).toEqual([3, 2, 4, 4]);
     expect(d.data.reduce((a, v) => a + v, 0)).toBe(3 * 2 * 2 * 2);  // one 1 per window
+  });
+});
+
+describe('Affine followed by Relu runs fused', () => {
+  // 100 rows through 100x100 weights: the fused kernels cut the batch into slices, one per
+  // core; the small layers run whole. Row 1 of the input is zeros (-0 among them) and the
+  // first bias of each layer 0, so some pre-activations are exactly 0, the Relu mask's edge.
+  // (NaN and infinities: test/native/gemm_test.cc, where they do not swamp the whole batch.)
+  const build = (fuse: boolean, I: number, H: number): Sequential => {
+    const rng = new Rng(21);
+    const W = (r: number, c: number): Tensor => new Tensor(rng.floats(r * c, -0.3, 0.3), [r, c]);
+    const b = (n: number): Tensor => { const t = new Tensor(rng.floats(n, -0.1, 0.1), [n]); t.data[0] = 0; return t; };
+    return new Sequential([
+      new Affine(W(I, H), b(H)), new Relu(), new Affine(W(H, H), b(H)), new Relu(), new Affine(W(H, 3), b(3)), new Relu(),
+      new Affine(W(3, 4), b(4)), new SoftmaxWithLoss(),
+    ], { fuse, inputGradient: true });
+  };
+  const input = (N: number, I: number): Tensor => {
+    const x = new Tensor(new Rng(5).floats(N * I, -2, 2), [N, I]);
+    x.data.fill(0, I, 2 * I);
+    x.data[I + 1] = -0;
+    return x;
+  };
+  const bits = (t: Tensor): string[] => Array.from(t.data, (v) => Object.is(v, -0) ? '-0' : String(v));
+
+  test.each([[100, 100, 100], [7, 5, 6]])('N %i, I %i, H %i: loss, predictions, gradients and dx equal the unfused layers bit for bit, at 1 and 2 threads', (N, I, H) => {
+    const x = input(N, I);
+    const t = Array.from({ length: N }, (_, i) => (i * 7) % 4);
+    const before = getNumThreads();
+    const runs: Array<{ loss: number; pred: string[]; grads: string[][]; dx: string[] }> = [];
+    try {
+      for (const threads of [1, 2]) {
+        setNumThreads(threads);
+        for (const fuse of [true, false]) {
+          const net = build(fuse, I, H);
+          expect(net.fusedRanges).toEqual(fuse ? [[0, 2], [2, 4], [4, 6]] : []);
+          const loss = net.loss(x, t);
+          const grads = net.gradient(x, t);
+          const dx = net.backward(1);
+          runs.push({ loss, pred: bits(net.predict(x)), grads: Object.keys(grads).map((key) => bits(grads[key])), dx: bits(dx) });
+        }
+      }
+    } finally {
+      setNumThreads(before);
+    }
+    // Not a trivial comparison: the gradients are live, and the masks drop some of them.
+    expect(runs[0].grads.flat().filter((v) => v !== '0' && v !== '-0').length).toBeGreaterThan(10);
+    expect(runs[0].dx.every((v) => v !== 'NaN')).toBe(true);
+    for (const run of runs.slice(1)) expect(run).toEqual(runs[0]);
+  });
+
+  test('the Affine and the Relu still work on their own, and a wrong width names the Affine', () => {
+    const net = build(true, 6, 5);
+    const x = input(4, 6);
+    net.gradient(x, [0, 1, 2, 3]);
+    const affine = net.layers[0] as Affine, relu = net.layers[1] as Relu;
+    const y = affine.forward(x);
+    expect(y.data.some((v) => v < 0)).toBe(true);  // the Affine's own output, before any Relu
+    expect(relu.forward(y).data.every((v) => !(v < 0))).toBe(true);
+    expect(() => net.predict(Tensor.zeros([3, 7]))).toThrow(/layer 0 \(Affine\): Affine\.forward: input shape \[3, 7\] does not fit W \[6, 5\]/);
   });
 });
 

@@ -181,6 +181,17 @@ export const ENTRIES = {
     args: [f32('dout', 'N O'), f32('x', 'N I'), f32('W', 'I O'), out('dx', 'N I', { nullable: true }), out('dW', 'I O'),
       out('db', 'O'), int('N', 4), int('I', 3), int('O', 5)],
   },
+  affineReluForward: {
+    file: 'gemm',
+    doc: 'out (N, O) = max(0, x · W + b): affineForward with the Relu applied to each slice of rows while it is in cache; equal bit for bit to affineForward then reluForward.',
+    args: [f32('x', 'N I'), f32('W', 'I O'), f32('b', 'O'), out('out', 'N O'), int('N', 4), int('I', 3), int('O', 5)],
+  },
+  affineReluBackward: {
+    file: 'gemm',
+    doc: 'Backward of affineReluForward: dout counts as zero where out (its output) is <= 0; then as affineBackward. Equal bit for bit to reluBackward then affineBackward.',
+    args: [f32('dout', 'N O'), f32('x', 'N I'), f32('W', 'I O'), f32('out', 'N O'), out('dx', 'N I', { nullable: true }),
+      out('dW', 'I O'), out('db', 'O'), int('N', 4), int('I', 3), int('O', 5)],
+  },
   addRowVector: {
     file: 'gemm',
     doc: 'Y[r, :] += b for a (rows, cols) Y.',

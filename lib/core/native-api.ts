@@ -60,6 +60,8 @@ export interface NativeAddon {
   readonly sgemm: (transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array) => void;
   readonly affineForward: (x: Float32Array, W: Float32Array, b: Float32Array, out: Float32Array, N: number, I: number, O: number) => void;
   readonly affineBackward: (dout: Float32Array, x: Float32Array, W: Float32Array, dx: Float32Array | null, dW: Float32Array, db: Float32Array, N: number, I: number, O: number) => void;
+  readonly affineReluForward: (x: Float32Array, W: Float32Array, b: Float32Array, out: Float32Array, N: number, I: number, O: number) => void;
+  readonly affineReluBackward: (dout: Float32Array, x: Float32Array, W: Float32Array, out: Float32Array, dx: Float32Array | null, dW: Float32Array, db: Float32Array, N: number, I: number, O: number) => void;
   readonly addRowVector: (Y: Float32Array, b: Float32Array, rows: number, cols: number) => void;
   readonly columnSums: (X: Float32Array, rows: number, cols: number, out: Float32Array) => void;
   readonly openblasConfig: () => BlasConfig;
@@ -139,6 +141,33 @@ export const affineForward: NativeAddon['affineForward'] = addon.affineForward;
  * @param O an integer in [1, 2147483647]
  */
 export const affineBackward: NativeAddon['affineBackward'] = addon.affineBackward;
+
+/**
+ * out (N, O) = max(0, x · W + b): affineForward with the Relu applied to each slice of rows while it is in cache; equal bit for bit to affineForward then reluForward.
+ * @param x (N, I)
+ * @param W (I, O)
+ * @param b (O)
+ * @param out (N, O), written
+ * @param N an integer in [1, 2147483647]
+ * @param I an integer in [1, 2147483647]
+ * @param O an integer in [1, 2147483647]
+ */
+export const affineReluForward: NativeAddon['affineReluForward'] = addon.affineReluForward;
+
+/**
+ * Backward of affineReluForward: dout counts as zero where out (its output) is <= 0; then as affineBackward. Equal bit for bit to reluBackward then affineBackward.
+ * @param dout (N, O)
+ * @param x (N, I)
+ * @param W (I, O)
+ * @param out (N, O)
+ * @param dx (N, I), written; null to skip it
+ * @param dW (I, O), written
+ * @param db (O), written
+ * @param N an integer in [1, 2147483647]
+ * @param I an integer in [1, 2147483647]
+ * @param O an integer in [1, 2147483647]
+ */
+export const affineReluBackward: NativeAddon['affineReluBackward'] = addon.affineReluBackward;
 
 /**
  * Y[r, :] += b for a (rows, cols) Y.

@@ -4,7 +4,7 @@
 // and L1 weight decay, and save/load in the safetensors format.
 import { describe, expectBoolean, expectInt, expectNumber, readOptions, ShapeError } from '../core/errors';
 import { Affine } from './layers/dense';
-import { FusedConvolution, FusedNormalization } from './layers/fused';
+import { FusedAffine, FusedConvolution, FusedNormalization } from './layers/fused';
 import { Layer, shapeStr } from './layers/layer';
 import { argmaxRows, checkLabels, Labels, SoftmaxWithLoss } from './layers/loss';
 import { BatchNormalization } from './layers/regularization';
@@ -38,7 +38,7 @@ export interface SequentialOptions {
   inputGradient?: boolean;
   /**
    * Run each Convolution and the Relu and/or max Pooling right after it as one fused step, one
-   * native call per pass, and the test-mode pass of each BatchNormalization with the Relu
+   * native call per pass, each Affine and the Relu right after it likewise, and the test-mode pass of each BatchNormalization with the Relu
    * and/or Dropout right after it as one pass (true by default; the numbers are the same bit
    * for bit, a pooled step never writes the full convolution output out). Only this network's
    * forward and backward do so: the layer objects keep their own behaviour when called directly.
@@ -216,7 +216,9 @@ export class Sequential {
     if (layers.length === this.planned.length && layers.every((l, i) => l === this.planned[i])) return this.steps;
     const steps: Array<{ layer: Layer; start: number; end: number }> = [];
     for (let i = 0; i < layers.length;) {
-      const match = this.fuse ? FusedConvolution.match(layers, i) ?? FusedNormalization.match(layers, i) : null;
+      const match = this.fuse
+        ? FusedConvolution.match(layers, i) ?? FusedAffine.match(layers, i) ?? FusedNormalization.match(layers, i)
+        : null;
       const span = match ? match.span : 1;
       steps.push({ layer: match ? match.step : layers[i], start: i, end: i + span });
       i += span;

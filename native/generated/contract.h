@@ -121,6 +121,33 @@ struct AffineBackwardArgs {
 };
 void Run(const AffineBackwardArgs& a);
 
+// affineReluForward: out (N, O) = max(0, x · W + b): affineForward with the Relu applied to each slice of rows while it is in cache; equal bit for bit to affineForward then reluForward.
+struct AffineReluForwardArgs {
+  F32 x;  // N x I
+  F32 W;  // I x O
+  F32 b;  // O
+  F32 out;  // N x O, written
+  int64_t N;  // integer in [1, 2147483647]
+  int64_t I;  // integer in [1, 2147483647]
+  int64_t O;  // integer in [1, 2147483647]
+};
+void Run(const AffineReluForwardArgs& a);
+
+// affineReluBackward: Backward of affineReluForward: dout counts as zero where out (its output) is <= 0; then as affineBackward. Equal bit for bit to reluBackward then affineBackward.
+struct AffineReluBackwardArgs {
+  F32 dout;  // N x O
+  F32 x;  // N x I
+  F32 W;  // I x O
+  F32 out;  // N x O
+  F32 dx;  // N x I, written, or null
+  F32 dW;  // I x O, written
+  F32 db;  // O, written
+  int64_t N;  // integer in [1, 2147483647]
+  int64_t I;  // integer in [1, 2147483647]
+  int64_t O;  // integer in [1, 2147483647]
+};
+void Run(const AffineReluBackwardArgs& a);
+
 // addRowVector: Y[r, :] += b for a (rows, cols) Y.
 struct AddRowVectorArgs {
   F32 Y;  // rows x cols, written
@@ -508,6 +535,8 @@ int64_t Run(const GetNumThreadsArgs& a);
   X(sgemm, SgemmArgs) \
   X(affineForward, AffineForwardArgs) \
   X(affineBackward, AffineBackwardArgs) \
+  X(affineReluForward, AffineReluForwardArgs) \
+  X(affineReluBackward, AffineReluBackwardArgs) \
   X(addRowVector, AddRowVectorArgs) \
   X(columnSums, ColumnSumsArgs) \
   X(openblasConfig, OpenblasConfigArgs) \

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// The steps a network runs for a Convolution followed by a Relu and/or a max Pooling, and for
-// a BatchNormalization followed by a Relu and/or a Dropout. A convolution step applies them in
+// The steps a network runs for a Convolution followed by a Relu and/or a max Pooling, for an
+// Affine followed by a Relu, and for a BatchNormalization followed by a Relu and/or a Dropout. A convolution step applies them in
 // one native call per pass to each sample's convolution output while it is in cache, so a
-// pooled step never writes the full convolution output out; a normalisation step runs the
+// pooled step never writes the full convolution output out; an affine step applies the Relu
+// (and in backward its mask) to each slice of batch rows on the core that computed it; a
+// normalisation step runs the
 // test-mode pass of its layers as one pass over the batch. Sequential puts such a step
 // in its plan in place of those layers (network.ts); the layer objects themselves are not
 // touched and behave as the course's when called directly. The numbers equal theirs bit for
@@ -12,6 +14,7 @@ import { expectBoolean, outExtent, ShapeError } from '../../core/errors';
 import { asTensor, expectTensor, Tensor } from '../../core/tensor';
 import { Relu } from './activations';
 import { Convolution, convAlgorithmCode, convGeometry, Pooling } from './conv';
+import { Affine } from './dense';
 import { Buffers, Layer, shapeStr } from './layer';
 import { BatchNormalization, BN_EPS, Dropout } from './regularization';
 
@@ -101,6 +104,66 @@ export class FusedConvolution implements Layer {
       k.convReluBackward(dout.data, x.data, W.data, out.data, dW.data, db.data, dx ? dx.data : null, g,
         convAlgorithmCode(this.conv.algorithm));
     }
+    return dx ?? this.buf.get('dxSkipped', x.shape);
+  }
+}
+
+/**
+ * An Affine with the Relu right after it, run as one step: one native call per pass, the same
+ * numbers bit for bit as the two layers. Backward skips dx when asked, as Affine's does.
+ */
+export class FusedAffine implements Layer {
+  readonly name = 'Affine+Relu';
+  /** The Affine's own tensors: an optimizer updating them updates the Affine. */
+  readonly params: { W: Tensor; b: Tensor };
+  readonly grads: { W: Tensor; b: Tensor };
+  private readonly buf = new Buffers();
+  private x: Tensor | null = null;
+  private out: Tensor | null = null;
+
+  private constructor(readonly affine: Affine, readonly relu: Relu) {
+    this.params = affine.params;
+    this.grads = affine.grads;
+  }
+
+  /** The fused step for layers[i..] when layers[i] is an Affine followed by a Relu; null otherwise. */
+  static match(layers: readonly Layer[], i: number): { step: FusedAffine; span: number } | null {
+    const affine = layers[i], relu = layers[i + 1];
+    if (!(affine instanceof Affine) || !(relu instanceof Relu)) return null;
+    return { step: new FusedAffine(affine, relu), span: 2 };
+  }
+
+  outputShape(inputShape: readonly number[]): number[] {
+    return this.affine.outputShape(inputShape);
+  }
+
+  forward(x: Tensor, _train = true): Tensor {
+    x = asTensor('Affine.forward', 'x', x);
+    const { W, b } = this.affine.params;
+    const [I, O] = W.shape;
+    const N = x.shape[0];
+    if (x.shape.length < 2 || x.data.length !== N * I) {
+      throw new ShapeError(`Affine.forward: input shape ${shapeStr(x.shape)} does not fit W ${shapeStr(W.shape)} (need (N, ${I}) or (N, ...) with ${I} features)`);
+    }
+    const out = this.buf.get('out', [N, O]);
+    k.affineReluForward(x.data, W.data, b.data, out.data, N, I, O);
+    this.x = x;
+    this.out = out;
+    return out;
+  }
+
+  backward(dout: Tensor, inputGradient = !this.affine.skipInputGradient): Tensor {
+    const x = this.x, out = this.out;
+    if (x === null || out === null) throw new Error(`${this.name}.backward: call forward first`);
+    expectBoolean(`${this.name}.backward`, 'inputGradient', inputGradient);
+    dout = asTensor(`${this.name}.backward`, 'dout', dout);
+    if (dout.data.length !== out.data.length) {
+      throw new ShapeError(`${this.name}.backward: dout shape ${shapeStr(dout.shape)} does not match the output shape ${shapeStr(out.shape)}`);
+    }
+    const { W } = this.affine.params, { W: dW, b: db } = this.affine.grads;
+    const [I, O] = W.shape;
+    const dx = inputGradient ? this.buf.get('dx', x.shape) : null;
+    k.affineReluBackward(dout.data, x.data, W.data, out.data, dx ? dx.data : null, dW.data, db.data, x.shape[0], I, O);
     return dx ?? this.buf.get('dxSkipped', x.shape);
   }
 }
