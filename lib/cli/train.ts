@@ -27,7 +27,7 @@ import {
  * Adam lr 0.001 hovered at 96.5-97.3% test accuracy from epoch 5 to 15 (it overfits). With 3
  * shifted copies of each image (an epoch is then 32,000 samples) and the last epoch at lr/10
  * it ended at 97.9-98.6% over seeds 1-3 after 4 epochs (97.95-98.45% since the drop keeps
- * Adam's moments instead of starting a fresh Adam), in about 7 s of training on two cores of an
+ * Adam's moments instead of starting a fresh Adam), in about 5.5 s of training on two cores of an
  * AMD EPYC Zen 5. Higher learning rates, more copies over fewer epochs and small rotations and
  * scalings on top of the shifts all stayed in 98.0-98.6% as well.
  */
