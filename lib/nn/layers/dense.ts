@@ -10,6 +10,16 @@ export interface AffineOptions {
   skipInputGradient?: boolean;
 }
 
+/** N, I, O of an affine pass of x through W (I, O), or a ShapeError naming Affine.forward and both shapes. */
+export function affineDims(x: Tensor, W: Tensor): { N: number; I: number; O: number } {
+  const [I, O] = W.shape;
+  const N = x.shape[0];
+  if (x.shape.length < 2 || x.data.length !== N * I) {
+    throw new ShapeError(`Affine.forward: input shape ${shapeStr(x.shape)} does not fit W ${shapeStr(W.shape)} (need (N, ${I}) or (N, ...) with ${I} features)`);
+  }
+  return { N, I, O };
+}
+
 /**
  * Fully connected layer. W is (I, O), b is (O). A 4-D input (N, C, H, W) is flattened to
  * (N, C*H*W); backward returns dx in the input's own shape.
@@ -54,11 +64,7 @@ export class Affine implements Layer {
 
   forward(x: Tensor, _train = true): Tensor {
     x = asTensor('Affine.forward', 'x', x);
-    const [I, O] = this.params.W.shape;
-    const N = x.shape[0];
-    if (x.shape.length < 2 || x.data.length !== N * I) {
-      throw new ShapeError(`Affine.forward: input shape ${shapeStr(x.shape)} does not fit W ${shapeStr(this.params.W.shape)} (need (N, ${I}) or (N, ...) with ${I} features)`);
-    }
+    const { N, I, O } = affineDims(x, this.params.W);
     this.x = x;
     const out = this.buf.get('out', [N, O]);
     k.affineForward(x.data, this.params.W.data, this.params.b.data, out.data, N, I, O);

@@ -14,7 +14,7 @@ import { expectBoolean, outExtent, ShapeError } from '../../core/errors';
 import { asTensor, expectTensor, Tensor } from '../../core/tensor';
 import { Relu } from './activations';
 import { Convolution, convAlgorithmCode, convGeometry, Pooling } from './conv';
-import { Affine } from './dense';
+import { Affine, affineDims } from './dense';
 import { Buffers, Layer, shapeStr } from './layer';
 import { BatchNormalization, BN_EPS, Dropout } from './regularization';
 
@@ -140,11 +140,7 @@ export class FusedAffine implements Layer {
   forward(x: Tensor, _train = true): Tensor {
     x = asTensor('Affine.forward', 'x', x);
     const { W, b } = this.affine.params;
-    const [I, O] = W.shape;
-    const N = x.shape[0];
-    if (x.shape.length < 2 || x.data.length !== N * I) {
-      throw new ShapeError(`Affine.forward: input shape ${shapeStr(x.shape)} does not fit W ${shapeStr(W.shape)} (need (N, ${I}) or (N, ...) with ${I} features)`);
-    }
+    const { N, I, O } = affineDims(x, W);
     const out = this.buf.get('out', [N, O]);
     k.affineReluForward(x.data, W.data, b.data, out.data, N, I, O);
     this.x = x;
