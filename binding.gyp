@@ -8,6 +8,7 @@
         "native/args.cc",
         "native/batchnorm.cc",
         "native/conv.cc",
+        "native/conv_direct.cc",
         "native/conv_fused.cc",
         "native/dropout.cc",
         "native/gemm.cc",

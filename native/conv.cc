@@ -98,6 +98,11 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* x, const float* W,
       }
     }
   });
+  AddBlockSums(partials, blocks, K, FN, dW, db);
+}
+
+void AddBlockSums(float* partials, int64_t blocks, int64_t K, int64_t FN, float* dW, float* db) {
+  const int64_t part = K * FN + FN;
   // The block sums added in block order (each element on its own: any cut of the range over
   // the threads gives the same result), into block 0's; then dW^T transposed into dW.
   ParallelFor(part, part * blocks, [&](int64_t e0, int64_t e1) {
@@ -110,10 +115,17 @@ void ConvBackward(const ConvGeom& g, int64_t FN, const float* x, const float* W,
   std::copy(partials + K * FN, partials + part, db);
 }
 
-ConvAlgorithm ChooseAlgorithm(const ConvGeom& g, int64_t FN, int64_t algorithm) {
+ConvAlgorithm ChooseAlgorithm(const ConvGeom& g, int64_t FN, int64_t algorithm, Pass pass) {
   switch (static_cast<ConvAlgorithm>(algorithm)) {
     case ConvAlgorithm::kIm2col:
       return ConvAlgorithm::kIm2col;
+    case ConvAlgorithm::kDirect:
+      if (!DirectFits(g)) {
+        throw Refusal(
+            "algorithm 3 (direct) needs stride 1 and C·FH·FW <= " + std::to_string(kDirectMaxTaps) +
+            "; got stride " + std::to_string(g.stride) + ", C·FH·FW " + std::to_string(g.cols()));
+      }
+      return ConvAlgorithm::kDirect;
     case ConvAlgorithm::kWinograd:
       if (!WinogradFits(g, FN)) {
         throw Refusal(
@@ -125,7 +137,8 @@ ConvAlgorithm ChooseAlgorithm(const ConvGeom& g, int64_t FN, int64_t algorithm) 
       }
       return ConvAlgorithm::kWinograd;
     default:
-      return WinogradPays(g, FN) ? ConvAlgorithm::kWinograd : ConvAlgorithm::kIm2col;
+      if (WinogradPays(g, FN)) return ConvAlgorithm::kWinograd;
+      return DirectPays(g, pass) ? ConvAlgorithm::kDirect : ConvAlgorithm::kIm2col;
   }
 }
 
@@ -133,6 +146,8 @@ void ConvForwardWith(ConvAlgorithm algorithm, const ConvGeom& g, int64_t FN, con
                      const float* W, const float* b, const ConvOutput& out) {
   if (algorithm == ConvAlgorithm::kWinograd) {
     WinogradForward(g, FN, x, W, b, out);
+  } else if (algorithm == ConvAlgorithm::kDirect) {
+    DirectForward(g, FN, x, W, b, out);
   } else {
     ConvForward(g, FN, x, W, b, out);
   }
@@ -142,6 +157,8 @@ void ConvBackwardWith(ConvAlgorithm algorithm, const ConvGeom& g, int64_t FN, co
                       const float* W, const ConvOutputGrad& dout, float* dW, float* db, float* dx) {
   if (algorithm == ConvAlgorithm::kWinograd) {
     WinogradBackward(g, FN, x, W, dout, dW, db, dx);
+  } else if (algorithm == ConvAlgorithm::kDirect) {
+    DirectBackward(g, FN, x, W, dout, dW, db, dx);
   } else {
     ConvBackward(g, FN, x, W, dout, dW, db, dx);
   }
@@ -151,14 +168,15 @@ void ConvBackwardWith(ConvAlgorithm algorithm, const ConvGeom& g, int64_t FN, co
 
 void Run(const ConvForwardArgs& a) {
   const ConvGeom g = WindowOf(a.g);
-  ConvForwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm), g, a.g.FN, a.x.data, a.W.data, a.b.data,
-                  PlainOutput(a.out.data, a.g.FN * g.rows()));
+  ConvForwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm, Pass::kForward), g, a.g.FN, a.x.data,
+                  a.W.data, a.b.data, PlainOutput(a.out.data, a.g.FN * g.rows()));
 }
 
 void Run(const ConvBackwardArgs& a) {
   const ConvGeom g = WindowOf(a.g);
-  ConvBackwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm), g, a.g.FN, a.x.data, a.W.data,
-                   PlainGrad(a.dout.data, a.g.FN * g.rows()), a.dW.data, a.db.data, a.dx.data);
+  ConvBackwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm, Pass::kBackward), g, a.g.FN, a.x.data,
+                   a.W.data, PlainGrad(a.dout.data, a.g.FN * g.rows()), a.dW.data, a.db.data,
+                   a.dx.data);
 }
 
 }  // namespace blasnet

@@ -81,11 +81,16 @@ class PlainGrad : public ConvOutputGrad {
 };
 
 // The convolution algorithm (the kernels' `algorithm` argument): kAuto takes Winograd where it
-// applies and pays (WinogradPays), im2col + sgemm elsewhere.
-enum class ConvAlgorithm : int { kAuto = 0, kIm2col = 1, kWinograd = 2 };
+// applies and pays (WinogradPays), the direct kernels for thin layers where they pay
+// (DirectPays), im2col + sgemm elsewhere.
+enum class ConvAlgorithm : int { kAuto = 0, kIm2col = 1, kWinograd = 2, kDirect = 3 };
 
-// The algorithm a call runs: throws a Refusal when Winograd is asked for where it does not apply.
-ConvAlgorithm ChooseAlgorithm(const ConvGeom& g, int64_t FN, int64_t algorithm);
+// Which pass a call computes: kAuto may choose differently for each.
+enum class Pass { kForward, kBackward };
+
+// The algorithm a call runs: throws a Refusal when Winograd or the direct kernels are asked for
+// where they do not apply.
+ConvAlgorithm ChooseAlgorithm(const ConvGeom& g, int64_t FN, int64_t algorithm, Pass pass);
 
 // x (N, C, H, W), W (FN, C·FH·FW), b (FN): each sample's convolution into `out`.
 void ConvForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const float* b,
@@ -103,5 +108,20 @@ void ConvForwardWith(ConvAlgorithm algorithm, const ConvGeom& g, int64_t FN, con
                      const float* W, const float* b, const ConvOutput& out);
 void ConvBackwardWith(ConvAlgorithm algorithm, const ConvGeom& g, int64_t FN, const float* x,
                       const float* W, const ConvOutputGrad& dout, float* dW, float* db, float* dx);
+
+// The direct convolution of thin layers (native/conv_direct.cc): stride 1 and at most
+// kDirectMaxTaps taps C·FH·FW, any padding. Same contract as ConvForward and ConvBackward.
+constexpr int64_t kDirectMaxTaps = 32;
+bool DirectFits(const ConvGeom& g);
+// Whether kAuto takes them for this pass at the active instruction-set level.
+bool DirectPays(const ConvGeom& g, Pass pass);
+void DirectForward(const ConvGeom& g, int64_t FN, const float* x, const float* W, const float* b,
+                   const ConvOutput& out);
+void DirectBackward(const ConvGeom& g, int64_t FN, const float* x, const float* W,
+                    const ConvOutputGrad& dout, float* dW, float* db, float* dx);
+
+// Shared by the algorithms' backward passes: the per-block sums (each block K·FN of dW^T, then
+// FN of db) added in block order into dW (FN x K) and db.
+void AddBlockSums(float* partials, int64_t blocks, int64_t K, int64_t FN, float* dW, float* db);
 
 }  // namespace blasnet

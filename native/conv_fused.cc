@@ -129,28 +129,28 @@ class PoolGrad : public ConvOutputGrad {
 
 void Run(const ConvReluForwardArgs& a) {
   const ConvGeom g = WindowOf(a.g);
-  ConvForwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm), g, a.g.FN, a.x.data, a.W.data, a.b.data,
-                  ReluOutput(a.out.data, a.g.FN * g.rows()));
+  ConvForwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm, Pass::kForward), g, a.g.FN, a.x.data,
+                  a.W.data, a.b.data, ReluOutput(a.out.data, a.g.FN * g.rows()));
 }
 
 void Run(const ConvReluBackwardArgs& a) {
   const ConvGeom g = WindowOf(a.g);
-  ConvBackwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm), g, a.g.FN, a.x.data, a.W.data,
-                   ReluGrad(a.dout.data, a.out.data, a.g.FN * g.rows()), a.dW.data, a.db.data,
-                   a.dx.data);
+  ConvBackwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm, Pass::kBackward), g, a.g.FN, a.x.data,
+                   a.W.data, ReluGrad(a.dout.data, a.out.data, a.g.FN * g.rows()), a.dW.data,
+                   a.db.data, a.dx.data);
 }
 
 void Run(const ConvPoolForwardArgs& a) {
   const ConvGeom g = WindowOf(a.g);
-  ConvForwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm), g, a.g.FN, a.x.data, a.W.data, a.b.data,
-                  PoolOutput(a.g, a.relu, a.pooled.data, a.argmax.data));
+  ConvForwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm, Pass::kForward), g, a.g.FN, a.x.data,
+                  a.W.data, a.b.data, PoolOutput(a.g, a.relu, a.pooled.data, a.argmax.data));
 }
 
 void Run(const ConvPoolBackwardArgs& a) {
   const ConvGeom g = WindowOf(a.g);
-  ConvBackwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm), g, a.g.FN, a.x.data, a.W.data,
-                   PoolGrad(a.g, a.relu, a.dpooled.data, a.pooled.data, a.argmax.data), a.dW.data,
-                   a.db.data, a.dx.data);
+  ConvBackwardWith(ChooseAlgorithm(g, a.g.FN, a.algorithm, Pass::kBackward), g, a.g.FN, a.x.data,
+                   a.W.data, PoolGrad(a.g, a.relu, a.dpooled.data, a.pooled.data, a.argmax.data),
+                   a.dW.data, a.db.data, a.dx.data);
 }
 
 }  // namespace blasnet

@@ -280,7 +280,7 @@ describe('choosing the algorithm', () => {
       expect(sameBits(a[k], autoRuns(8, 16) === WINOGRAD ? w[k] : i[k])).toBe(true);
     }
     expect(() => new Convolution(W, b, 1, 1, { algorithm: 'fft' as 'auto' })).toThrow(RangeError);
-    expect(() => new Convolution(W, b, 1, 1, { algorithm: 'fft' as 'auto' })).toThrow(/^Convolution: algorithm must be one of 'auto', 'im2col', 'winograd', got "fft"/);
+    expect(() => new Convolution(W, b, 1, 1, { algorithm: 'fft' as 'auto' })).toThrow(/^Convolution: algorithm must be one of 'auto', 'im2col', 'winograd', 'direct', got "fft"/);
   });
 
   test('BLASNET_CONV_ALGORITHM=im2col: a DeepConvNet (fused conv + Relu + pool steps) built under it runs im2col, and agrees with the default one within rounding', () => {

@@ -157,7 +157,7 @@ const bool = (name: string, example: boolean, doc?: string): BoolArg => ({ kind:
 const geometry = (type: GeometryName, name = 'g'): GeometryArg => ({ kind: 'geometry', name, type });
 
 // The convolution algorithm argument of the convolution entry points (native/conv.h).
-const ALGORITHM = int('algorithm', 0, 0, 2, 'the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)');
+const ALGORITHM = int('algorithm', 0, 0, 3, 'the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; the direct kernels for stride-1 windows of at most 32 taps C·FH·FW at the avx2 level, and at the avx512 level in forward; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd, 3 direct (2 and 3 a RangeError where they do not apply)');
 
 // The dims of a convolution's tensors.
 const X = 'N C H W', WEIGHTS = 'FN C FH FW', CONV_OUT = 'N FN OH OW', POOLED = 'N FN POH POW';

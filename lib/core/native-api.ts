@@ -215,7 +215,7 @@ export const col2im: NativeAddon['col2im'] = addon.col2im;
  * @param b (FN)
  * @param out (N, FN, OH, OW), written
  * @param g a ConvGeometry object
- * @param algorithm an integer in [0, 2]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)
+ * @param algorithm an integer in [0, 3]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; the direct kernels for stride-1 windows of at most 32 taps C·FH·FW at the avx2 level, and at the avx512 level in forward; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd, 3 direct (2 and 3 a RangeError where they do not apply)
  */
 export const convForward: NativeAddon['convForward'] = addon.convForward;
 
@@ -228,7 +228,7 @@ export const convForward: NativeAddon['convForward'] = addon.convForward;
  * @param db (FN), written
  * @param dx (N, C, H, W), written; null to skip it
  * @param g a ConvGeometry object
- * @param algorithm an integer in [0, 2]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)
+ * @param algorithm an integer in [0, 3]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; the direct kernels for stride-1 windows of at most 32 taps C·FH·FW at the avx2 level, and at the avx512 level in forward; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd, 3 direct (2 and 3 a RangeError where they do not apply)
  */
 export const convBackward: NativeAddon['convBackward'] = addon.convBackward;
 
@@ -239,7 +239,7 @@ export const convBackward: NativeAddon['convBackward'] = addon.convBackward;
  * @param b (FN)
  * @param out (N, FN, OH, OW), written
  * @param g a ConvGeometry object
- * @param algorithm an integer in [0, 2]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)
+ * @param algorithm an integer in [0, 3]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; the direct kernels for stride-1 windows of at most 32 taps C·FH·FW at the avx2 level, and at the avx512 level in forward; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd, 3 direct (2 and 3 a RangeError where they do not apply)
  */
 export const convReluForward: NativeAddon['convReluForward'] = addon.convReluForward;
 
@@ -253,7 +253,7 @@ export const convReluForward: NativeAddon['convReluForward'] = addon.convReluFor
  * @param db (FN), written
  * @param dx (N, C, H, W), written; null to skip it
  * @param g a ConvGeometry object
- * @param algorithm an integer in [0, 2]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)
+ * @param algorithm an integer in [0, 3]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; the direct kernels for stride-1 windows of at most 32 taps C·FH·FW at the avx2 level, and at the avx512 level in forward; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd, 3 direct (2 and 3 a RangeError where they do not apply)
  */
 export const convReluBackward: NativeAddon['convReluBackward'] = addon.convReluBackward;
 
@@ -266,7 +266,7 @@ export const convReluBackward: NativeAddon['convReluBackward'] = addon.convReluB
  * @param argmax (N, FN, POH, POW), written
  * @param g a ConvPoolGeometry object
  * @param relu a boolean
- * @param algorithm an integer in [0, 2]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)
+ * @param algorithm an integer in [0, 3]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; the direct kernels for stride-1 windows of at most 32 taps C·FH·FW at the avx2 level, and at the avx512 level in forward; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd, 3 direct (2 and 3 a RangeError where they do not apply)
  */
 export const convPoolForward: NativeAddon['convPoolForward'] = addon.convPoolForward;
 
@@ -282,7 +282,7 @@ export const convPoolForward: NativeAddon['convPoolForward'] = addon.convPoolFor
  * @param dx (N, C, H, W), written; null to skip it
  * @param g a ConvPoolGeometry object
  * @param relu a boolean
- * @param algorithm an integer in [0, 2]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd (a RangeError where it does not apply)
+ * @param algorithm an integer in [0, 3]: the convolution algorithm: 0 auto (Winograd F(2x2,3x3) for 3x3 stride-1 windows with pad <= 2 and C, FN multiples of 8, at the avx2 and avx512 levels, and at the generic level from C·FN >= 4096; the direct kernels for stride-1 windows of at most 32 taps C·FH·FW at the avx2 level, and at the avx512 level in forward; im2col + sgemm otherwise), 1 im2col + sgemm, 2 Winograd, 3 direct (2 and 3 a RangeError where they do not apply)
  */
 export const convPoolBackward: NativeAddon['convPoolBackward'] = addon.convPoolBackward;
 

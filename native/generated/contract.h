@@ -198,7 +198,7 @@ struct ConvForwardArgs {
   F32 b;  // FN
   F32 out;  // N x FN x OH x OW, written
   ConvGeometry g;
-  int64_t algorithm;  // integer in [0, 2]
+  int64_t algorithm;  // integer in [0, 3]
 };
 void Run(const ConvForwardArgs& a);
 
@@ -211,7 +211,7 @@ struct ConvBackwardArgs {
   F32 db;  // FN, written
   F32 dx;  // N x C x H x W, written, or null
   ConvGeometry g;
-  int64_t algorithm;  // integer in [0, 2]
+  int64_t algorithm;  // integer in [0, 3]
 };
 void Run(const ConvBackwardArgs& a);
 
@@ -224,7 +224,7 @@ struct ConvReluForwardArgs {
   F32 b;  // FN
   F32 out;  // N x FN x OH x OW, written
   ConvGeometry g;
-  int64_t algorithm;  // integer in [0, 2]
+  int64_t algorithm;  // integer in [0, 3]
 };
 void Run(const ConvReluForwardArgs& a);
 
@@ -238,7 +238,7 @@ struct ConvReluBackwardArgs {
   F32 db;  // FN, written
   F32 dx;  // N x C x H x W, written, or null
   ConvGeometry g;
-  int64_t algorithm;  // integer in [0, 2]
+  int64_t algorithm;  // integer in [0, 3]
 };
 void Run(const ConvReluBackwardArgs& a);
 
@@ -251,7 +251,7 @@ struct ConvPoolForwardArgs {
   I32 argmax;  // N x FN x POH x POW, written
   ConvPoolGeometry g;
   bool relu;
-  int64_t algorithm;  // integer in [0, 2]
+  int64_t algorithm;  // integer in [0, 3]
 };
 void Run(const ConvPoolForwardArgs& a);
 
@@ -267,7 +267,7 @@ struct ConvPoolBackwardArgs {
   F32 dx;  // N x C x H x W, written, or null
   ConvPoolGeometry g;
   bool relu;
-  int64_t algorithm;  // integer in [0, 2]
+  int64_t algorithm;  // integer in [0, 3]
 };
 void Run(const ConvPoolBackwardArgs& a);
 

@@ -240,7 +240,7 @@ inline void Read(Reader& r, Col2imArgs* a) {
 inline void Read(Reader& r, ConvForwardArgs* a) {
   r.Count(6, "x, W, b, out, g, algorithm");
   Read(r, 4, "g", &a->g);
-  a->algorithm = r.Int(5, "algorithm", 0, 2);
+  a->algorithm = r.Int(5, "algorithm", 0, 3);
   a->x = r.Floats(0, "x", false);
   a->W = r.Floats(1, "W", false);
   a->b = r.Floats(2, "b", false);
@@ -257,7 +257,7 @@ inline void Read(Reader& r, ConvForwardArgs* a) {
 inline void Read(Reader& r, ConvBackwardArgs* a) {
   r.Count(8, "dout, x, W, dW, db, dx, g, algorithm");
   Read(r, 6, "g", &a->g);
-  a->algorithm = r.Int(7, "algorithm", 0, 2);
+  a->algorithm = r.Int(7, "algorithm", 0, 3);
   a->dout = r.Floats(0, "dout", false);
   a->x = r.Floats(1, "x", false);
   a->W = r.Floats(2, "W", false);
@@ -287,7 +287,7 @@ inline void Read(Reader& r, ConvBackwardArgs* a) {
 inline void Read(Reader& r, ConvReluForwardArgs* a) {
   r.Count(6, "x, W, b, out, g, algorithm");
   Read(r, 4, "g", &a->g);
-  a->algorithm = r.Int(5, "algorithm", 0, 2);
+  a->algorithm = r.Int(5, "algorithm", 0, 3);
   a->x = r.Floats(0, "x", false);
   a->W = r.Floats(1, "W", false);
   a->b = r.Floats(2, "b", false);
@@ -304,7 +304,7 @@ inline void Read(Reader& r, ConvReluForwardArgs* a) {
 inline void Read(Reader& r, ConvReluBackwardArgs* a) {
   r.Count(9, "dout, x, W, out, dW, db, dx, g, algorithm");
   Read(r, 7, "g", &a->g);
-  a->algorithm = r.Int(8, "algorithm", 0, 2);
+  a->algorithm = r.Int(8, "algorithm", 0, 3);
   a->dout = r.Floats(0, "dout", false);
   a->x = r.Floats(1, "x", false);
   a->W = r.Floats(2, "W", false);
@@ -340,7 +340,7 @@ inline void Read(Reader& r, ConvPoolForwardArgs* a) {
   r.Count(8, "x, W, b, pooled, argmax, g, relu, algorithm");
   Read(r, 5, "g", &a->g);
   a->relu = r.Bool(6, "relu");
-  a->algorithm = r.Int(7, "algorithm", 0, 2);
+  a->algorithm = r.Int(7, "algorithm", 0, 3);
   a->x = r.Floats(0, "x", false);
   a->W = r.Floats(1, "W", false);
   a->b = r.Floats(2, "b", false);
@@ -364,7 +364,7 @@ inline void Read(Reader& r, ConvPoolBackwardArgs* a) {
   r.Count(11, "dpooled, x, W, pooled, argmax, dW, db, dx, g, relu, algorithm");
   Read(r, 8, "g", &a->g);
   a->relu = r.Bool(9, "relu");
-  a->algorithm = r.Int(10, "algorithm", 0, 2);
+  a->algorithm = r.Int(10, "algorithm", 0, 3);
   a->dpooled = r.Floats(0, "dpooled", false);
   a->x = r.Floats(1, "x", false);
   a->W = r.Floats(2, "W", false);

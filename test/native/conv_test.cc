@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// native/conv.cc and native/conv_fused.cc: convolution forward and backward against the
-// definition (no im2col in the reference), the fused conv+relu and conv[+relu]+max-pool steps
-// against the separate kernels (bit for bit) and against the reference, at any thread count.
+// native/conv.cc, native/conv_direct.cc and native/conv_fused.cc: convolution forward and
+// backward against the definition (no im2col in the reference), by im2col + sgemm and by the
+// direct kernels where they apply; the fused conv+relu and conv[+relu]+max-pool steps against the
+// separate kernels (bit for bit) and against the reference, at any thread count.
 #include <algorithm>
 #include <array>
 #include <cfloat>
@@ -29,15 +30,32 @@ std::string Name(const ConvGeometry& g) {
 
 std::vector<ConvGeometry> Geometries() {
   return {
-      ref::Conv(3, 2, 7, 6, 4, 3, 3, 1, 1),    // "same" (flat path)
-      ref::Conv(2, 3, 6, 6, 5, 3, 3, 1, 2),    // pad 2: the padded copy
-      ref::Conv(2, 1, 9, 9, 3, 5, 5, 1, 2),    // 5x5 same
-      ref::Conv(2, 2, 9, 8, 3, 3, 3, 2, 1),    // stride 2
-      ref::Conv(1, 2, 11, 10, 2, 4, 2, 3, 1),  // non-square, stride 3
-      ref::Conv(2, 3, 5, 5, 4, 1, 1, 1, 0),    // 1x1
-      ref::Conv(30, 1, 6, 5, 2, 3, 3, 1, 0),   // more samples than reduction blocks
-      ref::Conv(1, 1, 1, 1, 1, 1, 1, 1, 0),    // a single value
+      ref::Conv(3, 2, 7, 6, 4, 3, 3, 1, 1),     // "same" (flat path)
+      ref::Conv(2, 3, 6, 6, 5, 3, 3, 1, 2),     // pad 2: the padded copy
+      ref::Conv(2, 1, 9, 9, 3, 5, 5, 1, 2),     // 5x5 same
+      ref::Conv(2, 2, 9, 8, 3, 3, 3, 2, 1),     // stride 2
+      ref::Conv(1, 2, 11, 10, 2, 4, 2, 3, 1),   // non-square, stride 3
+      ref::Conv(2, 3, 5, 5, 4, 1, 1, 1, 0),     // 1x1
+      ref::Conv(30, 1, 6, 5, 2, 3, 3, 1, 0),    // more samples than reduction blocks
+      ref::Conv(1, 1, 1, 1, 1, 1, 1, 1, 0),     // a single value
+      ref::Conv(3, 1, 28, 28, 30, 5, 5, 1, 0),  // SimpleConvNet's first layer (direct by default)
+      ref::Conv(2, 1, 28, 28, 16, 3, 3, 1, 1),  // DeepConvNet's first layer
+      ref::Conv(2, 2, 7, 19, 7, 2, 3, 1, 3),    // pad 3, rows wider than a vector
+      ref::Conv(3, 1, 4, 3, 5, 4, 3, 1, 0),     // a 1x1 output, rows far narrower than a vector
   };
+}
+
+// The algorithms to check a geometry with: im2col, and the direct kernels where they apply.
+// (kAuto takes the direct kernels at the avx2 level, and for forward at avx512, so the fused
+// tests below run them too in ctest's runs at those levels.)
+constexpr int64_t kIm2col = 1, kDirect = 3;
+std::vector<int64_t> Algorithms(const ConvGeometry& g) {
+  if (blasnet::DirectFits(blasnet::WindowOf(g))) return {kIm2col, kDirect};
+  return {kIm2col};
+}
+
+std::string Name(const ConvGeometry& g, int64_t algorithm) {
+  return Name(g) + (algorithm == kDirect ? " direct" : " im2col");
 }
 
 struct Data {
@@ -52,11 +70,12 @@ Data MakeData(const ConvGeometry& g, uint64_t seed) {
 
 double Eps(double terms) { return (terms + 2) * FLT_EPSILON; }
 
-// Forward through the binding's struct.
-Vec Forward(const ConvGeometry& g, Data& d) {
+// Forward through the binding's struct (algorithm 0: auto).
+Vec Forward(const ConvGeometry& g, Data& d, int64_t algorithm = 0) {
   Vec out(g.N * g.FN * g.OH * g.OW, 7.0f);
   blasnet::ConvForwardArgs a{};
   a.x = ref::Arg(d.x), a.W = ref::Arg(d.W), a.b = ref::Arg(d.b), a.out = ref::Arg(out), a.g = g;
+  a.algorithm = algorithm;
   blasnet::Run(a);
   return out;
 }
@@ -83,11 +102,13 @@ TEST_CASE(conv, forward_matches_the_definition) {
   uint64_t seed = 1;
   for (const ConvGeometry& g : Geometries()) {
     Data d = MakeData(g, seed++);
-    const Vec out = Forward(g, d);
     DVec want, scale;
     ref::ConvForward(blasnet::WindowOf(g), g.FN, d.x, d.W, d.b, &want, &scale);
-    CHECK_NEAR_ARR("conv forward " + Name(g), out.data(), want.data(), scale.data(), out.size(),
-                   Eps(static_cast<double>(g.C * g.FH * g.FW)), 1e-30);
+    for (int64_t algorithm : Algorithms(g)) {
+      const Vec out = Forward(g, d, algorithm);
+      CHECK_NEAR_ARR("conv forward " + Name(g, algorithm), out.data(), want.data(), scale.data(),
+                     out.size(), Eps(static_cast<double>(g.C * g.FH * g.FW)), 1e-30);
+    }
   }
 }
 
@@ -95,20 +116,37 @@ TEST_CASE(conv, backward_matches_the_definition) {
   uint64_t seed = 20;
   for (const ConvGeometry& g : Geometries()) {
     Data d = MakeData(g, seed++);
-    Grads got{Vec(d.W.size(), 7.0f), Vec(g.FN, 7.0f), Vec(d.x.size(), 7.0f)};
-    blasnet::ConvBackwardArgs a{};
-    a.dout = ref::Arg(d.dout), a.x = ref::Arg(d.x), a.W = ref::Arg(d.W);
-    a.dW = ref::Arg(got.dW), a.db = ref::Arg(got.db), a.dx = ref::Arg(got.dx), a.g = g;
-    blasnet::Run(a);
     const ref::ConvGrads want = ref::ConvBackward(blasnet::WindowOf(g), g.FN, d.x, d.W, d.dout);
-    CheckGrads("conv backward " + Name(g), g, got, want, true);
+    for (int64_t algorithm : Algorithms(g)) {
+      Grads got{Vec(d.W.size(), 7.0f), Vec(g.FN, 7.0f), Vec(d.x.size(), 7.0f)};
+      blasnet::ConvBackwardArgs a{};
+      a.dout = ref::Arg(d.dout), a.x = ref::Arg(d.x), a.W = ref::Arg(d.W);
+      a.dW = ref::Arg(got.dW), a.db = ref::Arg(got.db), a.dx = ref::Arg(got.dx), a.g = g;
+      a.algorithm = algorithm;
+      blasnet::Run(a);
+      CheckGrads("conv backward " + Name(g, algorithm), g, got, want, true);
 
-    // dx = null (the first layer): the same dW and db.
-    Grads no_dx{Vec(d.W.size()), Vec(g.FN), {}};
-    a.dW = ref::Arg(no_dx.dW), a.db = ref::Arg(no_dx.db), a.dx = ref::Null();
-    blasnet::Run(a);
-    CHECK_SAME_BITS("dW without dx " + Name(g), no_dx.dW.data(), got.dW.data(), got.dW.size());
-    CHECK_SAME_BITS("db without dx " + Name(g), no_dx.db.data(), got.db.data(), got.db.size());
+      // dx = null (the first layer): the same dW and db.
+      Grads no_dx{Vec(d.W.size()), Vec(g.FN), {}};
+      a.dW = ref::Arg(no_dx.dW), a.db = ref::Arg(no_dx.db), a.dx = ref::Null();
+      blasnet::Run(a);
+      const std::string at = Name(g, algorithm);
+      CHECK_SAME_BITS("dW without dx " + at, no_dx.dW.data(), got.dW.data(), got.dW.size());
+      CHECK_SAME_BITS("db without dx " + at, no_dx.db.data(), got.db.data(), got.db.size());
+    }
+  }
+}
+
+TEST_CASE(conv, the_direct_kernels_refuse_what_they_do_not_fit) {
+  // Stride 2, and 3 x 4 x 3 = 36 taps (more than kDirectMaxTaps).
+  for (const ConvGeometry& g :
+       {ref::Conv(1, 1, 9, 9, 4, 3, 3, 2, 0), ref::Conv(1, 3, 9, 9, 4, 4, 3, 1, 0)}) {
+    Data d = MakeData(g, 700);
+    Vec out(g.N * g.FN * g.OH * g.OW);
+    blasnet::ConvForwardArgs a{};
+    a.x = ref::Arg(d.x), a.W = ref::Arg(d.W), a.b = ref::Arg(d.b), a.out = ref::Arg(out), a.g = g;
+    a.algorithm = kDirect;
+    CHECK_THROWS(blasnet::Run(a), blasnet::Refusal, "algorithm 3 (direct) needs stride 1");
   }
 }
 
@@ -212,50 +250,52 @@ TEST_CASE(conv, pool_fused_equals_the_separate_kernels_and_the_definition) {
 
 TEST_CASE(conv, same_bits_at_every_thread_count) {
   // Large enough that the batch is split over the threads (and the reduction blocks hold
-  // several samples each).
-  const ConvGeometry g = ref::Conv(50, 3, 14, 14, 16, 3, 3, 1, 1);
-  const blasnet::ConvPoolGeometry gp = ref::ConvPool(g, 2, 2, 2, 0);
-  Data d = MakeData(g, 99);
-  ref::Rng rng(98);
-  Vec dpooled = rng.Fill(g.N * g.FN * gp.POH * gp.POW);
-  struct Result {
-    Vec out, dW, db, dx, pooled, pdW, pdb, pdx;
-    std::vector<int32_t> argmax;
-  };
-  Result first;
-  for (int threads = 1; threads <= 8; ++threads) {
-    ref::Threads t(threads);
-    Result r;
-    r.out = Forward(g, d);
-    r.dW.resize(d.W.size()), r.db.resize(g.FN), r.dx.resize(d.x.size());
-    blasnet::ConvBackwardArgs a{};
-    a.dout = ref::Arg(d.dout), a.x = ref::Arg(d.x), a.W = ref::Arg(d.W);
-    a.dW = ref::Arg(r.dW), a.db = ref::Arg(r.db), a.dx = ref::Arg(r.dx), a.g = g;
-    blasnet::Run(a);
-    r.pooled.resize(dpooled.size()), r.argmax.resize(dpooled.size());
-    blasnet::ConvPoolForwardArgs f{};
-    f.x = ref::Arg(d.x), f.W = ref::Arg(d.W), f.b = ref::Arg(d.b), f.pooled = ref::Arg(r.pooled);
-    f.argmax = ref::Arg(r.argmax), f.g = gp, f.relu = true;
-    blasnet::Run(f);
-    r.pdW.resize(d.W.size()), r.pdb.resize(g.FN), r.pdx.resize(d.x.size());
-    blasnet::ConvPoolBackwardArgs b{};
-    b.dpooled = ref::Arg(dpooled), b.x = ref::Arg(d.x), b.W = ref::Arg(d.W);
-    b.pooled = ref::Arg(r.pooled), b.argmax = ref::Arg(r.argmax), b.dW = ref::Arg(r.pdW);
-    b.db = ref::Arg(r.pdb), b.dx = ref::Arg(r.pdx), b.g = gp, b.relu = true;
-    blasnet::Run(b);
-    if (threads == 1) {
-      first = r;
-      continue;
+  // several samples each): 27 taps (the direct kernels), 36 (im2col).
+  for (const ConvGeometry& g :
+       {ref::Conv(50, 3, 14, 14, 16, 3, 3, 1, 1), ref::Conv(50, 4, 14, 14, 16, 3, 3, 1, 1)}) {
+    const blasnet::ConvPoolGeometry gp = ref::ConvPool(g, 2, 2, 2, 0);
+    Data d = MakeData(g, 99);
+    ref::Rng rng(98);
+    Vec dpooled = rng.Fill(g.N * g.FN * gp.POH * gp.POW);
+    struct Result {
+      Vec out, dW, db, dx, pooled, pdW, pdb, pdx;
+      std::vector<int32_t> argmax;
+    };
+    Result first;
+    for (int threads = 1; threads <= 8; ++threads) {
+      ref::Threads t(threads);
+      Result r;
+      r.out = Forward(g, d);
+      r.dW.resize(d.W.size()), r.db.resize(g.FN), r.dx.resize(d.x.size());
+      blasnet::ConvBackwardArgs a{};
+      a.dout = ref::Arg(d.dout), a.x = ref::Arg(d.x), a.W = ref::Arg(d.W);
+      a.dW = ref::Arg(r.dW), a.db = ref::Arg(r.db), a.dx = ref::Arg(r.dx), a.g = g;
+      blasnet::Run(a);
+      r.pooled.resize(dpooled.size()), r.argmax.resize(dpooled.size());
+      blasnet::ConvPoolForwardArgs f{};
+      f.x = ref::Arg(d.x), f.W = ref::Arg(d.W), f.b = ref::Arg(d.b), f.pooled = ref::Arg(r.pooled);
+      f.argmax = ref::Arg(r.argmax), f.g = gp, f.relu = true;
+      blasnet::Run(f);
+      r.pdW.resize(d.W.size()), r.pdb.resize(g.FN), r.pdx.resize(d.x.size());
+      blasnet::ConvPoolBackwardArgs b{};
+      b.dpooled = ref::Arg(dpooled), b.x = ref::Arg(d.x), b.W = ref::Arg(d.W);
+      b.pooled = ref::Arg(r.pooled), b.argmax = ref::Arg(r.argmax), b.dW = ref::Arg(r.pdW);
+      b.db = ref::Arg(r.pdb), b.dx = ref::Arg(r.pdx), b.g = gp, b.relu = true;
+      blasnet::Run(b);
+      if (threads == 1) {
+        first = r;
+        continue;
+      }
+      const std::string at = " " + Name(g) + " at " + std::to_string(threads) + " threads";
+      CHECK_SAME_BITS("out" + at, r.out.data(), first.out.data(), r.out.size());
+      CHECK_SAME_BITS("dW" + at, r.dW.data(), first.dW.data(), r.dW.size());
+      CHECK_SAME_BITS("db" + at, r.db.data(), first.db.data(), r.db.size());
+      CHECK_SAME_BITS("dx" + at, r.dx.data(), first.dx.data(), r.dx.size());
+      CHECK_SAME_BITS("pooled" + at, r.pooled.data(), first.pooled.data(), r.pooled.size());
+      CHECK_SAME_INTS("argmax" + at, r.argmax.data(), first.argmax.data(), r.argmax.size());
+      CHECK_SAME_BITS("pool dW" + at, r.pdW.data(), first.pdW.data(), r.pdW.size());
+      CHECK_SAME_BITS("pool db" + at, r.pdb.data(), first.pdb.data(), r.pdb.size());
+      CHECK_SAME_BITS("pool dx" + at, r.pdx.data(), first.pdx.data(), r.pdx.size());
     }
-    const std::string at = " at " + std::to_string(threads) + " threads";
-    CHECK_SAME_BITS("out" + at, r.out.data(), first.out.data(), r.out.size());
-    CHECK_SAME_BITS("dW" + at, r.dW.data(), first.dW.data(), r.dW.size());
-    CHECK_SAME_BITS("db" + at, r.db.data(), first.db.data(), r.db.size());
-    CHECK_SAME_BITS("dx" + at, r.dx.data(), first.dx.data(), r.dx.size());
-    CHECK_SAME_BITS("pooled" + at, r.pooled.data(), first.pooled.data(), r.pooled.size());
-    CHECK_SAME_INTS("argmax" + at, r.argmax.data(), first.argmax.data(), r.argmax.size());
-    CHECK_SAME_BITS("pool dW" + at, r.pdW.data(), first.pdW.data(), r.pdW.size());
-    CHECK_SAME_BITS("pool db" + at, r.pdb.data(), first.pdb.data(), r.pdb.size());
-    CHECK_SAME_BITS("pool dx" + at, r.pdx.data(), first.pdx.data(), r.pdx.size());
   }
 }

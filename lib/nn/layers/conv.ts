@@ -9,23 +9,26 @@ import { Buffers, Layer, shapeStr } from './layer';
  * How a Convolution computes: 'im2col' is the course's im2col + matrix product (sgemm);
  * 'winograd' is Winograd's F(2x2, 3x3) algorithm, for 3x3 windows at stride 1 with pad <= 2 and
  * channel counts (input and filters) that are multiples of 8: 2.25x fewer multiplications, the
- * same results within float rounding (a RangeError where it does not apply); 'auto' takes
- * Winograd where it applies and is the faster one (with AVX2 or AVX-512 vectors: every such
- * layer; with the baseline's 128-bit vectors only from 64 input x 64 output channels) and
- * im2col elsewhere.
+ * same results within float rounding; 'direct' computes thin layers (stride 1, at most 32 taps
+ * C·FH·FW, such as a first layer on grey images) straight from the padded input, without
+ * building im2col columns, the same results within float rounding; 'winograd' and 'direct' are
+ * a RangeError where they do not apply. 'auto' takes each where it applies and is the faster
+ * one: Winograd with AVX2 or AVX-512 vectors for every such layer (with the baseline's 128-bit
+ * vectors only from 64 input x 64 output channels), 'direct' with AVX2 vectors and, with
+ * AVX-512, for the forward pass only; im2col elsewhere.
  */
-export type ConvAlgorithm = 'auto' | 'im2col' | 'winograd';
-export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'im2col', 'winograd'];
+export type ConvAlgorithm = 'auto' | 'im2col' | 'winograd' | 'direct';
+export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'im2col', 'winograd', 'direct'];
 
-/** The kernels' algorithm argument (contract.ts): 0 auto, 1 im2col, 2 Winograd. */
+/** The kernels' algorithm argument (contract.ts): 0 auto, 1 im2col, 2 Winograd, 3 direct. */
 export function convAlgorithmCode(a: ConvAlgorithm): number {
   return CONV_ALGORITHMS.indexOf(a);
 }
 
 /**
  * The default algorithm of new Convolution layers: 'auto', or 'im2col' when the environment
- * variable BLASNET_CONV_ALGORITHM says so (the switch that turns Winograd off everywhere, to
- * compare or to rule it out; 'auto' is the other value it takes).
+ * variable BLASNET_CONV_ALGORITHM says so (the switch that turns Winograd and the direct
+ * kernels off everywhere, to compare or to rule them out; 'auto' is the other value it takes).
  */
 export function defaultConvAlgorithm(): ConvAlgorithm {
   const raw = process.env.BLASNET_CONV_ALGORITHM;
@@ -38,7 +41,7 @@ export function defaultConvAlgorithm(): ConvAlgorithm {
 export interface ConvolutionOptions {
   /** Skip dx in backward unless asked for (see Layer.backward's inputGradient). */
   skipInputGradient?: boolean;
-  /** 'auto' (the default; 'im2col' under BLASNET_CONV_ALGORITHM=im2col), 'im2col' or 'winograd': see ConvAlgorithm. */
+  /** 'auto' (the default; 'im2col' under BLASNET_CONV_ALGORITHM=im2col), 'im2col', 'winograd' or 'direct': see ConvAlgorithm. */
   algorithm?: ConvAlgorithm;
 }
 
@@ -76,7 +79,7 @@ export class Convolution implements Layer {
   readonly pad: number;
   /** backward() skips dx unless its inputGradient argument asks for it. */
   readonly skipInputGradient: boolean;
-  /** How it computes: 'auto' (Winograd where it applies and pays, im2col elsewhere), 'im2col' or 'winograd'. */
+  /** How it computes: 'auto' (Winograd or the direct kernels where they apply and pay, im2col elsewhere), 'im2col', 'winograd' or 'direct'. */
   readonly algorithm: ConvAlgorithm;
   private readonly buf = new Buffers();
   private x: Tensor | null = null;
