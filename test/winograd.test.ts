@@ -10,6 +10,7 @@ import { describe, expect, test } from '@jest/globals';
 import * as K from '../lib/core/kernels';
 import { blasInfo, Convolution, DeepConvNet, setSeed, Tensor } from '../lib';
 import { caught } from './helpers/errors';
+import { nanFilled, sameBits, worst } from './helpers/floats';
 import { Rng } from './helpers/random';
 import * as ref from './reference/naive';
 
@@ -19,32 +20,12 @@ const AUTO = 0, IM2COL = 1, WINOGRAD = 2;
  * the generic one (128-bit vectors) from C·FN = 64·64 up, where it was measured to pay. */
 const autoRuns = (C: number, FN: number): number => (blasInfo().isa !== 'generic' || C * FN >= 4096 ? WINOGRAD : IM2COL);
 
-/** max |a - e| over (|e| + max|e|): the kernels tests' closeness measure (they allow 1e-4). */
-function worst(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let scale = 0, w = 0;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  for (let i = 0; i < expected.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]) / (Math.abs(expected[i]) + scale);
-    w = Number.isNaN(d) ? Infinity : Math.max(w, d);
-  }
-  return w;
-}
-
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rtol = 1e-4): void {
   expect(actual.length).toBe(expected.length);
   const w = worst(actual, expected);
   if (!(w <= rtol)) throw new Error(`${what}: worst relative error ${w} > ${rtol}`);
 }
 
-function sameBits(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return false;
-  return true;
-}
-
-const nanFilled = (n: number): Float32Array => new Float32Array(n).fill(NaN);
 const g3 = (N: number, C: number, H: number, W: number, pad: number): Geom => ({ N, C, H, W, FH: 3, FW: 3, stride: 1, pad });
 
 // Shapes Winograd takes: pads 0..2, odd and even planes (partial 2x2 tiles), a 1x1 output,
