@@ -118,6 +118,10 @@ const Kernels& ActiveKernels() {
   return generic;
 }
 
+// Floats of slack after the padded planes and the wide outputs: the widest vector (AVX-512's
+// 16 lanes), which the kernels' loads and Compact's copies may run past a row's end by.
+constexpr int64_t kSlack = 16;
+
 int64_t RoundUp(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 DirectPlan Plan(const ConvGeom& g, int64_t FN, const Kernels& k, Scratch<int64_t>& off_buf) {
@@ -132,7 +136,7 @@ DirectPlan Plan(const ConvGeom& g, int64_t FN, const Kernels& k, Scratch<int64_t
   p.Q = g.OH * p.Wp;
   p.Qr = RoundUp(p.Q, k.f.qblock);
   // The last load of the last channel ends at C·Pp + (Qr - Q) + FW - 2 (OH + FH - 1 = Hp).
-  p.xlen = g.C * p.Pp + (p.Qr - p.Q) + g.FW + 16;
+  p.xlen = g.C * p.Pp + (p.Qr - p.Q) + g.FW + kSlack;
   int64_t* off = off_buf.Get(p.Tr);
   for (int64_t c = 0, t = 0; c < g.C; ++c) {
     for (int64_t kh = 0; kh < g.FH; ++kh) {
@@ -191,7 +195,7 @@ void DirectForward(const ConvGeom& g, int64_t FN, const float* x, const float* W
   ParallelFor(g.N, g.N * S * p.T * FN, [&](int64_t begin, int64_t end) {
     thread_local Scratch<float> xp_buf, yw_buf, out_buf;
     float* xp = xp_buf.Get(p.xlen);
-    float* yw = yw_buf.Get(p.FNf * p.Qr + 16);
+    float* yw = yw_buf.Get(p.FNf * p.Qr + kSlack);
     for (int64_t n = begin; n < end; ++n) {
       PadInto(g, p, x + n * g.in_size(), xp);
       k.f.forward(p, xp, Wt, yw);
