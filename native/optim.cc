@@ -89,6 +89,15 @@ struct Adam {
   }
 };
 
+// The moving average of a parameter: here p is the average (written) and g the parameter.
+struct Average {
+  float one_minus_decay;
+  BLASNET_INLINE void operator()(float* __restrict avg, const float* __restrict p, float*, float*,
+                                 int64_t i) const {
+    avg[i] += one_minus_decay * (p[i] - avg[i]);
+  }
+};
+
 template <class Step>
 BLASNET_INLINE void StepLoopImpl(Step step, float* __restrict p, const float* __restrict g,
                                  float* __restrict s1, float* __restrict s2, int64_t n) {
@@ -135,6 +144,10 @@ void AdamStep(float* p, const float* g, float* m, float* v, int64_t n, AdamHyper
   Steps(Adam{F(h.lr_t), F(1 - h.beta1), F(1 - h.beta2), F(h.eps)}, p, g, m, v, n);
 }
 
+void AverageStep(float* avg, const float* p, int64_t n, double decay) {
+  Steps(Average{F(1 - decay)}, avg, p, nullptr, nullptr, n);
+}
+
 // ---- Bindings: the optimizer steps (lib/core/contract.ts) ----
 
 namespace {
@@ -154,6 +167,7 @@ void Run(const AdaGradStepArgs& a) {
 void Run(const RmspropStepArgs& a) {
   RmspropStep(a.p.data, a.g.data, a.h.data, Len(a.p), {a.lr, a.decayRate, a.eps});
 }
+void Run(const AverageStepArgs& a) { AverageStep(a.avg.data, a.p.data, Len(a.avg), a.decay); }
 void Run(const AdamStepArgs& a) {
   AdamStep(a.p.data, a.g.data, a.m.data, a.v.data, Len(a.p), {a.lrT, a.beta1, a.beta2, a.eps});
 }

@@ -38,5 +38,7 @@ void AdaGradStep(float* p, const float* g, float* h, int64_t n, AdaGradHyper hp)
 void RmspropStep(float* p, const float* g, float* h, int64_t n, RmspropHyper hp);
 // m += (1 - beta1)(g - m); v += (1 - beta2)(g² - v); p -= lr_t m / (sqrt(v) + eps)
 void AdamStep(float* p, const float* g, float* m, float* v, int64_t n, AdamHyper h);
+// avg += (1 - decay)·(p - avg): the exponential moving average of a parameter (weight averaging).
+void AverageStep(float* avg, const float* p, int64_t n, double decay);
 
 }  // namespace blasnet

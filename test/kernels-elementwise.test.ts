@@ -132,6 +132,8 @@ const OPTIMIZERS: OptCase[] = [
     hyper: (t) => [ADAM.lr * sqrt(1 - ADAM.beta2 ** t) / (1 - ADAM.beta1 ** t), ADAM.beta1, ADAM.beta2, 1e-7],
     step: (p, g, m, v, [lrT, beta1, beta2, eps]) => K.adamStep(p, g, m as F32, v as F32, lrT, beta1, beta2, eps),
   },
+  // Weight averaging: "p" is the average, "g" the parameter it follows (decay 0.9 moves it a tenth of the way).
+  { name: 'averageStep', kind: 6, slots: 0, hyper: () => [0.9, 0, 0, 0], step: (p, g, _s1, _s2, [decay]) => K.averageStep(p, g, decay) },
 ];
 
 /** One step of the course's common/optimizer.py update for `kind`, in float64, in place. */
@@ -159,6 +161,7 @@ function refOptimizerStep(kind: number, p: Float64Array, g: ArrayLike<number>, s
         s2[i] += (1 - h2) * (gi * gi - s2[i]);
         p[i] -= h0 * s1[i] / (sqrt(s2[i]) + h3);
         break;
+      case 6: p[i] += (1 - h0) * (gi - p[i]); break;
       default: throw new Error(`no reference for kind ${kind}`);
     }
   }
@@ -482,7 +485,8 @@ describe('optimizer steps', () => {
     for (const g of grads) g[0] = 0;
     const { p, s1, s2, rp, r1, r2 } = runOptimizer(c, p0, grads, false);
     expectCloseScaled(p.view, rp, `${c.name} p`, 2e-6);
-    expect(p.view[0]).toBe(p0[0]);
+    // (The average follows its parameter, 0 there: it moves like every other element.)
+    if (c.kind !== 6) expect(p.view[0]).toBe(p0[0]);
     if (s1) expectCloseScaled(s1.view, r1, `${c.name} s1`, 2e-6);
     if (s2) expectCloseScaled(s2.view, r2, `${c.name} s2`, 2e-6);
     // The steps did move the parameters (a kernel that does nothing would fail above too,

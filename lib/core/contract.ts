@@ -327,6 +327,11 @@ export const ENTRIES = {
     args: [out('p', 'n'), f32('g', 'n'), out('m', 'n'), out('v', 'n'), num('lrT', 0.001), num('beta1', 0.9),
       num('beta2', 0.999), num('eps', 1e-7)],
   },
+  averageStep: {
+    file: 'optim',
+    doc: 'Exponential moving average of a parameter (weight averaging): avg += (1 - decay)·(p - avg).',
+    args: [out('avg', 'n'), f32('p', 'n'), num('decay', 0.995)],
+  },
 
   // ---- native/batchnorm.cc ----
   batchNormForward: {

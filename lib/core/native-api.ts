@@ -90,6 +90,7 @@ export interface NativeAddon {
   readonly adaGradStep: (p: Float32Array, g: Float32Array, h: Float32Array, lr: number, eps: number) => void;
   readonly rmspropStep: (p: Float32Array, g: Float32Array, h: Float32Array, lr: number, decayRate: number, eps: number) => void;
   readonly adamStep: (p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lrT: number, beta1: number, beta2: number, eps: number) => void;
+  readonly averageStep: (avg: Float32Array, p: Float32Array, decay: number) => void;
   readonly batchNormForward: (x: Float32Array, gamma: Float32Array, beta: Float32Array, runMean: Float32Array, runVar: Float32Array, xc: Float32Array, xn: Float32Array, std: Float32Array, out: Float32Array, N: number, D: number, momentum: number, eps: number, train: boolean) => void;
   readonly batchNormInfer: (x: Float32Array, gamma: Float32Array, beta: Float32Array, runMean: Float32Array, runVar: Float32Array, out: Float32Array, N: number, D: number, eps: number, relu: boolean, scale: number) => void;
   readonly batchNormBackward: (dout: Float32Array, gamma: Float32Array, xc: Float32Array, xn: Float32Array, std: Float32Array, dgamma: Float32Array, dbeta: Float32Array, dx: Float32Array, N: number, D: number, train: boolean) => void;
@@ -435,6 +436,14 @@ export const rmspropStep: NativeAddon['rmspropStep'] = addon.rmspropStep;
  * @param eps a number
  */
 export const adamStep: NativeAddon['adamStep'] = addon.adamStep;
+
+/**
+ * Exponential moving average of a parameter (weight averaging): avg += (1 - decay)·(p - avg).
+ * @param avg (n), written
+ * @param p (n)
+ * @param decay a number
+ */
+export const averageStep: NativeAddon['averageStep'] = addon.averageStep;
 
 /**
  * Batch normalisation of x (N, D) over its rows, the course's formulas: keeps xc, xn and std for backward, updates the running statistics when training (running = momentum·running + (1 - momentum)·batch), writes out = gamma·xn + beta.

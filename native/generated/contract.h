@@ -427,6 +427,14 @@ struct AdamStepArgs {
 };
 void Run(const AdamStepArgs& a);
 
+// averageStep: Exponential moving average of a parameter (weight averaging): avg += (1 - decay)·(p - avg).
+struct AverageStepArgs {
+  F32 avg;  // n, written
+  F32 p;  // n
+  double decay;
+};
+void Run(const AverageStepArgs& a);
+
 // ---- native/batchnorm.cc ----
 
 // batchNormForward: Batch normalisation of x (N, D) over its rows, the course's formulas: keeps xc, xn and std for backward, updates the running statistics when training (running = momentum·running + (1 - momentum)·batch), writes out = gamma·xn + beta.
@@ -565,6 +573,7 @@ int64_t Run(const GetNumThreadsArgs& a);
   X(adaGradStep, AdaGradStepArgs) \
   X(rmspropStep, RmspropStepArgs) \
   X(adamStep, AdamStepArgs) \
+  X(averageStep, AverageStepArgs) \
   X(batchNormForward, BatchNormForwardArgs) \
   X(batchNormInfer, BatchNormInferArgs) \
   X(batchNormBackward, BatchNormBackwardArgs) \

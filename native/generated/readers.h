@@ -615,6 +615,16 @@ inline void Read(Reader& r, AdamStepArgs* a) {
   r.Disjoint("v", a->v, "g", a->g);
 }
 
+inline void Read(Reader& r, AverageStepArgs* a) {
+  r.Count(3, "avg, p, decay");
+  a->decay = r.Number(2, "decay");
+  a->avg = r.Floats(0, "avg", false);
+  a->p = r.Floats(1, "p", false);
+  const int64_t n = static_cast<int64_t>(a->avg.length);
+  r.Length("p", a->p, {{"n", n}});
+  r.Disjoint("avg", a->avg, "p", a->p);
+}
+
 inline void Read(Reader& r, BatchNormForwardArgs* a) {
   r.Count(14, "x, gamma, beta, runMean, runVar, xc, xn, std, out, N, D, momentum, eps, train");
   a->N = r.Int(9, "N", 1, 2147483647);
