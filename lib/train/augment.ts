@@ -8,7 +8,7 @@ import { asTensor, expectTensor, Tensor } from '../core/tensor';
 import { checkLabels, Labels } from '../nn/layers/loss';
 
 /** (channels, height, width) of the images in `x`: [N, C, H, W], [N, H, W] or square [N, H*W]. */
-function imageGeometry(fn: string, x: Tensor): [number, number, number] {
+export function imageGeometry(fn: string, x: Tensor): [number, number, number] {
   const s = x.shape;
   if (s.length === 4) return [s[1], s[2], s[3]];
   if (s.length === 3) return [1, s[1], s[2]];
@@ -50,9 +50,9 @@ export function shiftImages(x: Tensor, shifts: ReadonlyArray<readonly [number, n
 /**
  * Image src[from..] (C, H, W) moved by (dy, dx) into dst[to..], whose pixels outside the moved
  * image must already be 0. Rows are copied element by element: at 28 pixels a plain loop beats
- * a subarray and set() per row.
+ * a subarray and set() per row. (The Trainer's augmentShifts uses it too.)
  */
-function shiftInto(src: Float32Array, from: number, dst: Float32Array, to: number, C: number, H: number, W: number,
+export function shiftInto(src: Float32Array, from: number, dst: Float32Array, to: number, C: number, H: number, W: number,
   dy: number, dx: number): void {
   // Rows and columns of the result that receive a pixel: [i0, i1) x [j0, j1).
   const i0 = Math.max(0, dy), i1 = Math.min(H, H + dy);

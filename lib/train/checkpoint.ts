@@ -2,7 +2,8 @@
 // Checkpoint files: everything a training run needs to continue exactly where it was, in one
 // safetensors file written by the one atomic writer (a crash leaves the previous checkpoint or
 // none, never half of one; a killed run's temporary files are cleaned by removeStaleTemps). Tensors: the network's state (parameters and BatchNorm running statistics) as
-// `network.<name>`, the optimizer's slots as `optimizer.<slot>.<name>`, the shuffled order of
+// `network.<name>`, the optimizer's slots as `optimizer.<slot>.<name>`, the moving average of
+// the parameters (weight averaging) as `average.<name>`, the shuffled order of
 // the current epoch as `trainer.order`. Metadata: the network's config (as saveParams writes
 // it), and the trainer's state as JSON (iteration, history, learning rate, random stream).
 import * as fs from 'fs';
@@ -36,6 +37,9 @@ export interface TrainerCheckpointState {
     trainSamples: number;
     sampleShape: number[];
     dataHash: string;
+    /** The run's augmentShifts and averageWeights (absent in checkpoints of runs without them). */
+    augmentShifts?: { copies: number; maxShift: number } | null;
+    averageWeights?: { decay: number; start: number } | null;
   };
 }
 
@@ -49,6 +53,8 @@ export interface CheckpointContents {
   trainer: TrainerCheckpointState;
   /** Shuffled sample order of the current epoch. */
   order: Int32Array;
+  /** The moving average of each parameter (weight averaging), or null. */
+  average: Record<string, Tensor> | null;
   /** The caller's own string metadata (e.g. the command line's settings). */
   metadata: Record<string, string>;
 }
@@ -95,6 +101,7 @@ export function writeCheckpoint(file: string, c: CheckpointContents): void {
       for (const [name, t] of Object.entries(perKey)) tensors[`optimizer.${slot}.${name}`] = t;
     }
   }
+  for (const [name, t] of Object.entries(c.average ?? {})) tensors[`average.${name}`] = t;
   tensors['trainer.order'] = new Tensor(Float32Array.from(c.order), [c.order.length]);
   const metadata: Record<string, string> = {
     format: CHECKPOINT_FORMAT,
@@ -131,9 +138,12 @@ export function readCheckpoint(file: string): CheckpointContents {
   const network: Record<string, Tensor> = {};
   const slots: Record<string, Record<string, Tensor>> = {};
   let order: Int32Array | null = null;
+  let average: Record<string, Tensor> | null = null;
   for (const [name, t] of Object.entries(tensors)) {
     if (name.startsWith('network.')) {
       network[name.slice('network.'.length)] = t;
+    } else if (name.startsWith('average.')) {
+      (average ??= {})[name.slice('average.'.length)] = t;
     } else if (name.startsWith('optimizer.')) {
       const rest = name.slice('optimizer.'.length);
       const dot = rest.indexOf('.');
@@ -157,5 +167,5 @@ export function readCheckpoint(file: string): CheckpointContents {
     for (const slot of trainer.optimizer.slotNames ?? []) slots[slot] ??= {};
     optimizer = { name: trainer.optimizer.name, iter: trainer.optimizer.iter, lr: trainer.optimizer.lr, slots };
   }
-  return { networkConfig, network, optimizer, trainer, order, metadata: user ?? {} };
+  return { networkConfig, network, optimizer, trainer, order, average, metadata: user ?? {} };
 }

@@ -7,8 +7,9 @@
 // can be cancelled with an AbortSignal. train() is the synchronous, course-style call.
 import * as path from 'path';
 import { performance } from 'perf_hooks';
-import { describe, expectBoolean, expectInt, readOptions, ShapeError } from '../core/errors';
-import { getRandomState, permutation, setRandomState } from '../core/random';
+import { describe, expectBoolean, expectInt, expectNumber, readOptions, ShapeError } from '../core/errors';
+import { averageStep } from '../core/kernels';
+import { getRandomState, permutation, random, setRandomState } from '../core/random';
 import { Tensor, asTensor, expectTensor } from '../core/tensor';
 import { argmaxRows, checkLabels, Labels } from '../nn/layers/loss';
 import { countNonFinite, Sequential } from '../nn/network';
@@ -16,6 +17,7 @@ import {
   checkpointSize, ensureFreeSpace, readCheckpoint, TrainerCheckpointState, writeCheckpoint,
 } from './checkpoint';
 import { Optimizer, optimizerFromName, OptimizerState, StatefulOptimizer } from './optimizers';
+import { imageGeometry, shiftInto } from './augment';
 import { LrSchedule } from './schedule';
 
 export interface IterationInfo {
@@ -37,6 +39,22 @@ export interface EvalInfo {
   epoch: number;
   trainAcc: number;
   testAcc: number;
+}
+
+/** Shifted copies of the training images, drawn afresh each time they are used (TrainerOptions.augmentShifts). */
+export interface AugmentShifts {
+  /** Shifted copies of every training image per epoch (an epoch is then (copies + 1) × N samples). */
+  copies: number;
+  /** Largest shift in pixels, each direction uniform in -maxShift..maxShift (2). */
+  maxShift?: number;
+}
+
+/** Weight averaging (TrainerOptions.averageWeights). */
+export interface AverageWeights {
+  /** After each step avg += (1 - decay)·(params - avg): 0.995 averages over about the last 200 steps. */
+  decay: number;
+  /** The iteration (0-based) whose step is the first averaged; the average starts from the parameters before it (0). */
+  start?: number;
 }
 
 /** When the per-epoch (and evalEvery) evaluations happen. */
@@ -69,6 +87,23 @@ export interface TrainerOptions {
   evaluateFirst?: boolean;
   /** Stop after this many iterations in all (epochs × iterations per epoch by default). */
   maxIterations?: number;
+  /**
+   * Data augmentation without storing copies: every epoch trains on the N images as they are
+   * and on `copies` shifted versions of each, every shifted sample moved by a shift drawn when
+   * its batch is gathered (dy, then dx, uniform in -maxShift..maxShift, from the library's
+   * random stream), so each epoch sees new shifts. An epoch is (copies + 1) × N samples. The
+   * images must be [N, C, H, W], [N, H, W] or square flattened rows; the train accuracy is
+   * measured on the N images as given. (shiftAugment makes fixed copies instead.)
+   */
+  augmentShifts?: AugmentShifts;
+  /**
+   * Weight averaging: an exponential moving average of the parameters, updated after every step
+   * from iteration `start` on. Evaluations (per epoch, evalEvery, evaluate(), the final test
+   * accuracy) measure the averaged parameters, and a run that reaches maxIterations ends with
+   * the network's parameters replaced by them (applyAverage). Checkpoints keep the average. BatchNorm
+   * running statistics are not averaged.
+   */
+  averageWeights?: AverageWeights;
   /**
    * Learning rate per iteration (stepDecay, exponentialDecay or your own function of the
    * iteration and the optimizer's initial rate); set on the optimizer before each update.
@@ -161,7 +196,7 @@ export class NonFiniteError extends Error {
 }
 
 const OPTION_NAMES = ['epochs', 'miniBatchSize', 'optimizer', 'optimizerParam', 'evaluateSampleNumPerEpoch', 'evalEvery',
-  'evaluateAt', 'evaluatePerEpoch', 'evaluateFirst', 'maxIterations', 'lrSchedule', 'checkFinite', 'checkpointFile',
+  'evaluateAt', 'evaluatePerEpoch', 'evaluateFirst', 'maxIterations', 'augmentShifts', 'averageWeights', 'lrSchedule', 'checkFinite', 'checkpointFile',
   'checkpointEvery', 'checkpointMetadata', 'verbose', 'log', 'onIteration', 'onEvaluate', 'onCheckpoint'];
 
 /**
@@ -240,6 +275,12 @@ export class Trainer {
   private baseLr: number | null;
   private lastCheckpoint = -1;
   private dataHashCache: string | null = null;
+  /** augmentShifts with the image geometry, or null. */
+  private readonly shifts: { copies: number; maxShift: number; C: number; H: number; W: number } | null;
+  /** averageWeights with its defaults, or null. */
+  private readonly averaging: { decay: number; start: number } | null;
+  /** The moving average of each parameter, once averaging has started. */
+  private average: Record<string, Float32Array> | null = null;
 
   constructor(network: Sequential, xTrain: Tensor, tTrain: Labels, xTest: Tensor, tTest: Labels, opts?: TrainerOptions) {
     const fn = 'Trainer';
@@ -273,8 +314,12 @@ export class Trainer {
     this.epochs = expectInt(fn, 'epochs', options.epochs === undefined ? 20 : options.epochs);
     const N = xTrain.shape[0];
     if (N === 0) throw new RangeError(`${fn}: xTrain has no samples`);
-    this.batchSize = Math.min(expectInt(fn, 'miniBatchSize', options.miniBatchSize === undefined ? 100 : options.miniBatchSize), N);
-    this.iterPerEpoch = Math.max(Math.floor(N / this.batchSize), 1);
+    this.shifts = shiftOptions(fn, options.augmentShifts, xTrain);
+    // Samples per epoch: the images, then their shifted copies (index i >= N is image i mod N).
+    const samples = N * (this.shifts ? this.shifts.copies + 1 : 1);
+    this.batchSize = Math.min(expectInt(fn, 'miniBatchSize', options.miniBatchSize === undefined ? 100 : options.miniBatchSize), samples);
+    this.iterPerEpoch = Math.max(Math.floor(samples / this.batchSize), 1);
+    this.averaging = averageOptions(fn, options.averageWeights);
     this.maxIterations = options.maxIterations !== undefined
       ? expectInt(fn, 'maxIterations', options.maxIterations) : this.epochs * this.iterPerEpoch;
     if (options.evalEvery !== undefined) expectInt(fn, 'evalEvery', options.evalEvery, 0);
@@ -327,7 +372,7 @@ export class Trainer {
     this.tBatch = this.tTrain instanceof Int32Array
       ? new Int32Array(this.batchSize)
       : Tensor.zeros([this.batchSize, this.tTrain.shape[1]]);
-    this.order = new Int32Array(N);
+    this.order = new Int32Array(samples);
   }
 
   /** Training steps done so far. */
@@ -345,19 +390,32 @@ export class Trainer {
     const t0 = process.hrtime.bigint();
     const N = this.xTrain.shape[0];
     const pos = (this.iteration % this.iterPerEpoch) * this.batchSize;
-    if (pos === 0) permutation(N, this.order);
+    if (pos === 0) permutation(this.order.length, this.order);
     const per = this.xTrain.data.length / N;
     const xs = this.xTrain.data, xb = this.xBatch.data;
+    const sh = this.shifts;
     for (let i = 0; i < this.batchSize; i++) {
-      const src = this.order[pos + i];
-      xb.set(xs.subarray(src * per, (src + 1) * per), i * per);
+      const src = this.order[pos + i], img = src % N;
+      if (src < N || sh === null) {
+        xb.set(xs.subarray(img * per, (img + 1) * per), i * per);
+      } else {
+        // A shifted copy, drawn now: dy then dx, as shiftAugment draws them.
+        const span = 2 * sh.maxShift + 1;
+        const dy = Math.floor(random() * span) - sh.maxShift;
+        const dx = Math.floor(random() * span) - sh.maxShift;
+        xb.fill(0, i * per, (i + 1) * per);
+        shiftInto(xs, img * per, xb, i * per, sh.C, sh.H, sh.W, dy, dx);
+      }
     }
     if (this.tTrain instanceof Int32Array) {
       const tb = this.tBatch as Int32Array;
-      for (let i = 0; i < this.batchSize; i++) tb[i] = this.tTrain[this.order[pos + i]];
+      for (let i = 0; i < this.batchSize; i++) tb[i] = this.tTrain[this.order[pos + i] % N];
     } else {
       const C = this.tTrain.shape[1], ts = this.tTrain.data, tb = (this.tBatch as Tensor).data;
-      for (let i = 0; i < this.batchSize; i++) tb.set(ts.subarray(this.order[pos + i] * C, (this.order[pos + i] + 1) * C), i * C);
+      for (let i = 0; i < this.batchSize; i++) {
+        const img = this.order[pos + i] % N;
+        tb.set(ts.subarray(img * C, (img + 1) * C), i * C);
+      }
     }
     const schedule = this.opts.lrSchedule;
     if (schedule && this.baseLr !== null) this.optimizer.lr = schedule(this.iteration, this.baseLr);
@@ -370,7 +428,16 @@ export class Trainer {
         if (firstNonFinite(g.data) >= 0) throw this.nonFinite(loss, pos, true);
       }
     }
+    const avg = this.averaging;
+    // The average starts from the parameters before the first averaged step.
+    if (avg !== null && this.average === null && this.iteration >= avg.start) {
+      this.average = {};
+      for (const [name, p] of Object.entries(this.network.params)) this.average[name] = Float32Array.from(p.data);
+    }
     this.optimizer.update(this.network.params, grads);
+    if (this.average !== null) {
+      for (const [name, p] of Object.entries(this.network.params)) averageStep(this.average[name], p.data, (avg as { decay: number }).decay);
+    }
     if (layers) {
       for (const [name, p] of Object.entries(this.network.params)) {
         if (firstNonFinite(p.data) >= 0) {
@@ -391,7 +458,10 @@ export class Trainer {
     return loss;
   }
 
-  /** Accuracy on train and test data now (limited to evaluateSampleNumPerEpoch samples when set). */
+  /**
+   * Accuracy on train and test data now (limited to evaluateSampleNumPerEpoch samples when set),
+   * of the averaged parameters once weight averaging has started.
+   */
   evaluate(): { trainAcc: number; testAcc: number } {
     const out = { trainAcc: NaN, testAcc: NaN };
     for (const _ of this.evaluation(out)) { /* synchronous: no pauses */ }
@@ -444,6 +514,18 @@ export class Trainer {
   }
 
   /**
+   * Replaces the network's parameters by their moving average (averageWeights), as a run that
+   * reaches maxIterations does at its end, and ends that average (a later step starts a new
+   * one). Returns false, changing nothing, when no average is kept (yet).
+   */
+  applyAverage(): boolean {
+    if (this.average === null) return false;
+    for (const [name, p] of Object.entries(this.network.params)) p.data.set(this.average[name]);
+    this.average = null;
+    return true;
+  }
+
+  /**
    * Writes a checkpoint of the run as it is now (network, optimizer, random stream, iteration,
    * shuffled order, history) to `file` (the checkpointFile option by default), atomically.
    * Refuses parameters that are not finite, so a diverged run never replaces a good checkpoint.
@@ -471,8 +553,13 @@ export class Trainer {
       history: this.history,
       run: this.runIdentity(),
     };
+    let average: Record<string, Tensor> | null = null;
+    if (this.average !== null) {
+      average = {};
+      for (const [name, a] of Object.entries(this.average)) average[name] = new Tensor(a, [...this.network.params[name].shape]);
+    }
     writeCheckpoint(target, {
-      networkConfig: this.network.config, network: state, optimizer: opt, trainer, order: this.order,
+      networkConfig: this.network.config, network: state, optimizer: opt, trainer, order: this.order, average,
       metadata: this.opts.checkpointMetadata ?? {},
     });
     if (path.resolve(target) === (this.checkpointFile && path.resolve(this.checkpointFile))) this.lastCheckpoint = this.iteration;
@@ -501,6 +588,17 @@ export class Trainer {
     if (run.sampleShape.join() !== mine.sampleShape.join()) throw differs('samples of shape', run.sampleShape, mine.sampleShape);
     if (run.dataHash !== mine.dataHash) throw new RangeError(`${fn}: ${file} was written while training on other data (the training set's fingerprint differs)`);
     if (c.order.length !== this.order.length) throw differs('a shuffled order of', c.order.length, this.order.length);
+    for (const key of ['augmentShifts', 'averageWeights'] as const) {
+      const theirs = run[key] ?? null, ours = mine[key] ?? null;
+      if (JSON.stringify(theirs) !== JSON.stringify(ours)) throw differs(key, theirs, ours);
+    }
+    const params = this.network.params;
+    if (c.average !== null) {
+      for (const [name, p] of Object.entries(params)) {
+        const a = c.average[name];
+        if (!a || a.data.length !== p.data.length) throw new RangeError(`${fn}: ${file} holds no average of ${p.data.length} values for parameter ${name}`);
+      }
+    }
     if (c.optimizer) {
       if (!isStateful(this.optimizer)) throw new TypeError(`${fn}: ${file} holds optimizer state, but this trainer's optimizer cannot load it`);
       if (c.optimizer.name !== this.optimizer.name) throw differs('the optimizer', c.optimizer.name, this.optimizer.name);
@@ -510,6 +608,11 @@ export class Trainer {
     if (c.optimizer) (this.optimizer as StatefulOptimizer).loadState(c.optimizer as OptimizerState);
     setRandomState(c.trainer.random);
     this.order = c.order;
+    this.average = null;
+    if (c.average !== null) {
+      this.average = {};
+      for (const name of Object.keys(params)) this.average[name] = Float32Array.from(c.average[name].data);
+    }
     this.iteration = c.trainer.iteration;
     this.baseLr = c.trainer.baseLr;
     const h = c.trainer.history as TrainHistory;
@@ -534,6 +637,8 @@ export class Trainer {
     return {
       batchSize: this.batchSize, iterPerEpoch: this.iterPerEpoch, maxIterations: this.maxIterations,
       trainSamples: this.xTrain.shape[0], sampleShape: this.xTrain.shape.slice(1), dataHash: this.dataHashCache,
+      augmentShifts: this.shifts ? { copies: this.shifts.copies, maxShift: this.shifts.maxShift } : null,
+      averageWeights: this.averaging ? { ...this.averaging } : null,
     };
   }
 
@@ -557,7 +662,7 @@ export class Trainer {
     if (this.checkpointFile) {
       const dir = path.dirname(path.resolve(this.checkpointFile));
       const slots = isStateful(this.optimizer) ? Object.keys(this.optimizer.state().slots).length : 0;
-      const bytes = checkpointSize(this.network.stateTensors(), Math.max(slots, 2), this.order.length, this.maxIterations);
+      const bytes = checkpointSize(this.network.stateTensors(), Math.max(slots, 2) + (this.averaging ? 1 : 0), this.order.length, this.maxIterations);
       // Room for the new checkpoint next to the previous one (it replaces it by a rename).
       ensureFreeSpace(dir, 2 * bytes, `a checkpoint of this run (${this.checkpointFile})`);
     }
@@ -579,6 +684,8 @@ export class Trainer {
       }
       if (this.checkpointFile && this.lastCheckpoint !== this.iteration) this.saveCheckpoint();
       if (this.iteration >= this.maxIterations && !this.stopRequested && !signal?.aborted) {
+        // A completed run leaves the network with the averaged parameters (the checkpoint above keeps both).
+        this.applyAverage();
         // The course's Trainer ends with the accuracy on the whole test set.
         const acc = { correct: 0 };
         yield* this.countCorrect(this.xTest, this.testIdx, this.xTest.shape[0], acc);
@@ -609,6 +716,23 @@ export class Trainer {
   }
 
   private *evaluation(out: { trainAcc: number; testAcc: number }): Generator<void, void, void> {
+    const average = this.average;
+    if (average === null) {
+      yield* this.measure(out);
+      return;
+    }
+    // The averaged parameters in place of the network's for the evaluation, then back.
+    const params = Object.entries(this.network.params);
+    const saved = params.map(([, p]) => Float32Array.from(p.data));
+    for (const [name, p] of params) p.data.set(average[name]);
+    try {
+      yield* this.measure(out);
+    } finally {
+      params.forEach(([, p], i) => p.data.set(saved[i]));
+    }
+  }
+
+  private *measure(out: { trainAcc: number; testAcc: number }): Generator<void, void, void> {
     const n = this.opts.evaluateSampleNumPerEpoch;
     const nTrain = Math.min(n ?? Infinity, this.xTrain.shape[0]), nTest = Math.min(n ?? Infinity, this.xTest.shape[0]);
     const a = { correct: 0 }, b = { correct: 0 };
@@ -644,7 +768,8 @@ export class Trainer {
     const xb = this.xBatch.data;
     const at = firstNonFinite(xb);
     if (at >= 0) {
-      const sample = this.order[pos + Math.floor(at / per)];
+      // (A shifted copy is named by the image it was made from.)
+      const sample = this.order[pos + Math.floor(at / per)] % this.xTrain.shape[0];
       source = { kind: 'input', sample };
       detail = `training sample ${sample} holds a non-finite value (${xb[at]})`;
     }
@@ -694,4 +819,26 @@ export class Trainer {
     }
     return null;
   }
+}
+
+/** augmentShifts checked, with the images' geometry; null when not given. */
+function shiftOptions(fn: string, o: AugmentShifts | undefined, x: Tensor): { copies: number; maxShift: number; C: number; H: number; W: number } | null {
+  if (o === undefined) return null;
+  const r = readOptions(`${fn}: augmentShifts`, o, ['copies', 'maxShift']);
+  const copies = expectInt(fn, 'augmentShifts.copies', r.copies, 0);
+  const maxShift = expectInt(fn, 'augmentShifts.maxShift', r.maxShift ?? 2, 0);
+  const [C, H, W] = imageGeometry(`${fn}: augmentShifts`, x);
+  if ((copies + 1) * x.shape[0] > 2 ** 24) {
+    throw new RangeError(`${fn}: augmentShifts.copies ${copies} makes ${(copies + 1) * x.shape[0]} samples per epoch; at most ${2 ** 24} are supported`);
+  }
+  return { copies, maxShift, C, H, W };
+}
+
+/** averageWeights checked, with its default start; null when not given. */
+function averageOptions(fn: string, o: AverageWeights | undefined): { decay: number; start: number } | null {
+  if (o === undefined) return null;
+  const r = readOptions(`${fn}: averageWeights`, o, ['decay', 'start']);
+  const decay = expectNumber(fn, 'averageWeights.decay', r.decay, { min: 0, max: 1, maxExclusive: true });
+  const start = expectInt(fn, 'averageWeights.start', r.start ?? 0, 0);
+  return { decay, start };
 }
