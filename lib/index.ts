@@ -30,7 +30,7 @@ export type {
 export * from './train/optimizers';
 export { Trainer, NonFiniteError } from './train/trainer';
 export type {
-  TrainerOptions, TrainHistory, IterationInfo, EvalInfo, EvaluateAt, RunOptions, NonFiniteSource,
+  TrainerOptions, TrainHistory, IterationInfo, EvalInfo, EvaluateAt, RunOptions, NonFiniteSource, AugmentShifts, AverageWeights,
 } from './train/trainer';
 export { stepDecay, exponentialDecay } from './train/schedule';
 export type { LrSchedule, StepDecayOptions } from './train/schedule';

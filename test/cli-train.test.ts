@@ -53,6 +53,21 @@ beforeAll(async () => {
   reference = params(path.join(tmp, 'reference', 'model.safetensors'));
 }, 120000);
 
+test('the recipe: weights averaged over the last 2 epochs by default, the trained ones with --average-epochs 0', async () => {
+  const settings = (dir: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')).settings;
+  // 3 epochs of 160 steps: the average covers the last two, from iteration 160.
+  expect(settings(path.join(tmp, 'reference')).weightAverage).toEqual({ decay: 0.995, fromIteration: 160 });
+  const dir = path.join(tmp, 'no-average');
+  const r = await spawnBin([...RUN, '--average-epochs', '0', '--out', dir]).done;
+  expect(r.code).toBe(0);
+  expect(r.out).toMatch(/^training mlp on the built-in digits \(8000 train \+ 1 freshly shifted copies each per epoch, 2000 test\): adam lr 0\.001, batch/m);
+  expect(settings(dir).weightAverage).toBeNull();
+  // The same steps (the average never feeds back), another saved model.
+  const mine = params(path.join(dir, 'model.safetensors'));
+  expect(Object.keys(mine)).toEqual(Object.keys(reference));
+  expect(mine).not.toEqual(reference);
+}, 120000);
+
 describe('stopped by a signal, resumed: the parameters of an uninterrupted run', () => {
   test.each([['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const)('%s during the second epoch, then --resume', async (sig, code) => {
     const dir = path.join(tmp, `stop-${sig}`);
