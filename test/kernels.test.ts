@@ -1,13 +1,22 @@
 // SPDX-License-Identifier: MIT
 // Every native kernel (through the checked wrappers of lib/core/kernels.ts) against the
 // float64 reference in test/reference/naive.ts, on seeded random shapes.
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import * as K from '../lib/core/kernels';
+import { ensureBuilt } from './helpers/dist';
 import { caught } from './helpers/errors';
 import { Rng } from './helpers/random';
 import * as ref from './reference/naive';
 
 type Geom = ref.Geom;
+
+// The package root, loaded by the child processes (its dist/ build).
+const ROOT = path.join(__dirname, '..');
+beforeAll(() => ensureBuilt(path.join(ROOT, 'dist', 'index.js')), 120000);
 
 /** |a - e| <= rtol * (|e| + max|e|): relative to the element and to the array's scale. */
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rtol = 1e-4): void {
@@ -118,6 +127,58 @@ describe('sgemm', () => {
       }
     }
   }
+
+  // Above 100^3 multiply-adds, on OpenBLAS's AVX-512 cores (small-matrix kernels), a slice is cut
+  // into pieces along its longest side (gemm.cc): k pieces accumulate into C (the first with
+  // the caller's beta), m and n pieces are blocks of C. Checked in child processes with the
+  // cutting forced on (BLASNET_GEMM_PIECES=1, whatever the core) and off, on one thread and on
+  // two (slices of slices): layer shapes and the edges of the rule (A·B^T pieces only where
+  // m·n <= 1200, a shorter last piece, pieces that would be under 32 long, A^T·B^T never).
+  test('gemms cut into pieces for the small-matrix kernels equal the float64 product', () => {
+    const shapes: Array<[number, number, number, boolean, boolean]> = [
+      [100, 100, 784, false, false], [784, 100, 100, true, false], [100, 100, 4320, false, false],
+      [4320, 100, 100, true, false], [100, 784, 100, false, true], [10, 100, 2001, false, true],
+      [12, 100, 1999, false, true], [1000, 40, 784, false, false], [100, 40, 785, true, true],
+      [40, 1000, 97, false, false], [3000, 20, 30, true, false], [50, 100, 1000, true, false],
+    ];
+    const inputs = shapes.map(([M, N, Kd]) => ({ A: rng.floats(M * Kd), B: rng.floats(Kd * N), C: rng.floats(M * N) }));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-pieces-'));
+    try {
+      const file = path.join(dir, 'in.bin');
+      fs.writeFileSync(file, Buffer.concat(inputs.flatMap((x) => [x.A, x.B, x.C].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)))));
+      // The child runs every shape at 1 and 2 threads and writes the C's in that order.
+      const script = `
+        const b = require(process.argv[1]), fs = require('fs');
+        const shapes = JSON.parse(process.argv[2]), buf = fs.readFileSync(process.argv[3]);
+        let at = 0; const take = (n) => { const a = new Float32Array(buf.buffer.slice(buf.byteOffset + at, buf.byteOffset + at + 4 * n)); at += 4 * n; return a; };
+        const ins = shapes.map(([M, N, K]) => ({ A: take(M * K), B: take(K * N), C: take(M * N) }));
+        const out = [];
+        for (const t of [1, 2]) {
+          b.setNumThreads(t);
+          shapes.forEach(([M, N, K, tA, tB], i) => { const C = Float32Array.from(ins[i].C); b.kernels.sgemm(tA, tB, M, N, K, 0.75, ins[i].A, ins[i].B, -0.5, C); out.push(Buffer.from(C.buffer)); });
+        }
+        fs.writeFileSync(process.argv[4], Buffer.concat(out));`;
+      for (const mode of ['1', '0']) {
+        const outFile = path.join(dir, `out${mode}.bin`);
+        const r = spawnSync(process.execPath, ['-e', script, ROOT, JSON.stringify(shapes), file, outFile],
+          { env: { ...process.env, BLASNET_GEMM_PIECES: mode }, encoding: 'utf8' });
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+        const got = fs.readFileSync(outFile);
+        let at = 0;
+        for (const threads of [1, 2]) {
+          shapes.forEach(([M, N, Kd, transA, transB], i) => {
+            const C = new Float32Array(got.buffer.slice(got.byteOffset + at, got.byteOffset + at + 4 * M * N));
+            at += 4 * M * N;
+            const want = ref.gemm(transA, transB, M, N, Kd, 0.75, inputs[i].A, inputs[i].B, -0.5, inputs[i].C);
+            expectClose(C, want, `pieces ${mode}, ${threads} thread(s): M${M} N${N} K${Kd} transA=${transA} transB=${transB}`);
+          });
+        }
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60000);
 
   test('a transposed operand is read as stored K x M (not just as a reshaped M x K)', () => {
     // A stored 3x2 (K=3, M=2): op(A) = A^T; B = identity 3x3.
