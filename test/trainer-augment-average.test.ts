@@ -259,19 +259,25 @@ describe('checkpoints with both', () => {
   const bytes = (n: MultiLayerNet): string[] => Object.values(n.params).map((p) => Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString('base64'));
   const history = (h: TrainHistory): unknown => { const { trainSeconds: _t, ...rest } = h; return JSON.parse(JSON.stringify(rest)); };
 
+  /** The network of a run (weights seed 11, stream seed 12) stopped after `steps` steps, checkpointed to `file`. */
+  function stopped(file: string, steps: number): MultiLayerNet {
+    const n = net(11);
+    setSeed(12);
+    const t: Trainer = new Trainer(n, data.x, data.t, held.x, held.t, {
+      ...OPTS, checkpointFile: file, onIteration: (i) => { if (i.iteration === steps - 1) t.stop(); },
+    });
+    t.train();
+    expect(readCheckpoint(file).trainer.iteration).toBe(steps);
+    return n;
+  }
+
   test('a run stopped while averaging resumes bit-identically in a new trainer', () => {
     const ref = net(11);
     setSeed(12);
     const refHistory = new Trainer(ref, data.x, data.t, held.x, held.t, OPTS).train();
 
     const file = path.join(tmp, 'both.ckpt');
-    const first = net(11);
-    setSeed(12);
-    const a: Trainer = new Trainer(first, data.x, data.t, held.x, held.t, {
-      ...OPTS, checkpointFile: file, onIteration: (i) => { if (i.iteration === 20) a.stop(); },
-    });
-    a.train();
-    expect(readCheckpoint(file).trainer.iteration).toBe(21);
+    const first = stopped(file, 21);
     expect(Object.keys(readCheckpoint(file).average ?? {}).sort()).toEqual(Object.keys(first.params).sort());
 
     const other = net(99);
@@ -285,12 +291,7 @@ describe('checkpoints with both', () => {
 
   test('a checkpoint is refused by a trainer with other shifts or other averaging, naming the option', () => {
     const file = path.join(tmp, 'refuse.ckpt');
-    const n = net(11);
-    setSeed(12);
-    const t: Trainer = new Trainer(n, data.x, data.t, held.x, held.t, {
-      ...OPTS, checkpointFile: file, onIteration: (i) => { if (i.iteration === 10) t.stop(); },
-    });
-    t.train();
+    stopped(file, 11);
     const load = (extra: TrainerOptions): void => new Trainer(net(11), data.x, data.t, held.x, held.t, { ...OPTS, ...extra }).loadCheckpoint(file);
     expect(() => load({ averageWeights: undefined })).toThrow(/averageWeights/);
     expect(() => load({ averageWeights: { decay: 0.5, start: 8 } })).toThrow(/averageWeights/);
