@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The course's Trainer, and the one training loop of blasnet (the exercises and `blasnet train`
 // use it too): epochs of shuffled mini-batches, an optimizer with an optional learning-rate
-// schedule, accuracy on train and test data per epoch (at its end, or at its start as the
-// course records it) and every evalEvery iterations, checkpoints that a run resumes from bit
-// for bit, a guard against NaN and infinity, and an async run() that keeps Node responsive and
-// can be cancelled with an AbortSignal. train() is the synchronous, course-style call.
+// schedule, shifted copies of image data drawn afresh every epoch (augmentShifts), a moving
+// average of the weights (averageWeights), accuracy on train and test data per epoch (at its
+// end, or at its start as the course records it) and every evalEvery iterations, checkpoints
+// that a run resumes from bit for bit, a guard against NaN and infinity, and an async run()
+// that keeps Node responsive and can be cancelled with an AbortSignal. train() is the
+// synchronous, course-style call.
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { describe, expectBoolean, expectInt, expectNumber, readOptions, ShapeError } from '../core/errors';
