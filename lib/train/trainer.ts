@@ -437,8 +437,8 @@ export class Trainer {
       for (const [name, p] of Object.entries(this.network.params)) this.average[name] = Float32Array.from(p.data);
     }
     this.optimizer.update(this.network.params, grads);
-    if (this.average !== null) {
-      for (const [name, p] of Object.entries(this.network.params)) averageStep(this.average[name], p.data, (avg as { decay: number }).decay);
+    if (this.average !== null && avg !== null) {
+      for (const [name, p] of Object.entries(this.network.params)) averageStep(this.average[name], p.data, avg.decay);
     }
     if (layers) {
       for (const [name, p] of Object.entries(this.network.params)) {
