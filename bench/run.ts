@@ -446,7 +446,7 @@ function reportTable(results: WorkloadReport[], o: Options, torchNote: string | 
       `${fmt(b.train_samples_per_s.median)} (${range(b.train_samples_per_s)})`,
       `${fmt(b.infer_samples_per_s.median)} (${range(b.infer_samples_per_s)})`,
       `${b.train_peak_rss_mib.toFixed(0)} MiB`,
-      typeof b.blas === 'object' ? `${b.threads} (OpenBLAS ${b.blas.openblasThreads})` : String(b.threads)];
+      typeof b.blas === 'object' ? `${b.blas.threadMode === 'auto' ? `auto, up to ${b.threads}` : b.threads} (OpenBLAS ${b.blas.openblasThreads})` : String(b.threads)];
     if (r.pytorch && r.ratio) {
       const { threads1: p1, threads2: p2 } = r.pytorch;
       row.push(

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // blasnet: the course's deep-learning building blocks over OpenBLAS.
 export * as kernels from './core/kernels';
-export { setNumThreads, getNumThreads, blasInfo } from './core/kernels';
-export type { BlasInfo, WindowGeometry, ConvGeometry, ConvPoolGeometry } from './core/kernels';
+export { setNumThreads, getNumThreads, threadInfo, blasInfo } from './core/kernels';
+export type { BlasInfo, ThreadInfo, WindowGeometry, ConvGeometry, ConvPoolGeometry } from './core/kernels';
 export { ShapeError } from './core/errors';
 export { Tensor, tensor, take, argmax } from './core/tensor';
 export { setSeed, randn, rand, permutation, choice, getRandomState, setRandomState } from './core/random';

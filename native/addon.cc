@@ -14,8 +14,8 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace blasnet;
   SetUpBlas();
-  // This environment's thread count (the main thread's, or one worker_thread's).
-  env.SetInstanceData(new EnvThreads{DefaultThreads()});
+  // This environment's thread setting (the main thread's, or one worker_thread's): automatic.
+  env.SetInstanceData(new EnvThreads{DefaultThreads(), true});
 #define BLASNET_REGISTER(js_name, Args) \
   exports.Set(#js_name,                 \
               Napi::Function::New(env, Bind<Args>, #js_name, const_cast<char*>(#js_name)));

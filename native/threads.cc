@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -229,16 +230,93 @@ int DefaultThreads() {
   return static_cast<int>(std::clamp<int64_t>(cores, 1, kMaxThreads));
 }
 
-CallScope::CallScope(EnvThreads* env) : prev_(current_env) { current_env = env; }
-CallScope::~CallScope() { current_env = prev_; }
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void AutoThreads::Switch(Phase next) {
+  parallel_ = !parallel_;
+  phase_ = next;
+  calls_ = 0;  // the calls right after a switch are not measured
+}
+
+void AutoThreads::Record(int64_t ns, int most) {
+  if (most <= 1) return;
+  if (++calls_ <= kSettleCalls) return;
+  sum_ += ns;
+  if (++measured_ < kWindowCalls || sum_ < kWindowNs) return;
+  const double mean = static_cast<double>(sum_) / measured_;
+  calls_ = measured_ = 0;
+  sum_ = 0;
+  mean_[parallel_ ? 1 : 0] = mean;
+  switch (phase_) {
+    case Phase::kKeep:
+      kept_before_ = mean;
+      // The first window is followed by a probe at once.
+      if (mean_[parallel_ ? 0 : 1] == 0.0 || ++since_probe_ >= (kProbeWindows << backoff_)) {
+        since_probe_ = 0;
+        Switch(Phase::kProbe);
+      }
+      return;
+    case Phase::kProbe:
+      probe_ = mean;
+      Switch(Phase::kConfirm);
+      return;
+    case Phase::kConfirm: {
+      phase_ = Phase::kKeep;
+      const double kept = (kept_before_ + mean) / 2;
+      if (std::abs(kept_before_ - mean) > kStable * std::min(kept_before_, mean)) {
+        since_probe_ = (kProbeWindows << backoff_) - 1;  // the calls changed: probe again next
+        kept_before_ = mean;
+        return;
+      }
+      kept_before_ = mean;
+      // One thread is taken when more than kMargin faster, all threads unless more than kMargin
+      // slower.
+      const bool probed_parallel = !parallel_;
+      const bool take =
+          probed_parallel ? probe_ < kept * (1 + kMargin) : probe_ * (1 + kMargin) < kept;
+      if (take) {
+        parallel_ = probed_parallel;
+        calls_ = 0;
+        backoff_ = 0;
+        kept_before_ = probe_;
+      } else {
+        backoff_ = std::min(backoff_ + (probe_ > (1 + kFarBehind) * kept ? 2 : 1), kMaxBackoff);
+      }
+      return;
+    }
+  }
+}
+
+CallScope::CallScope(EnvThreads* env) : prev_(current_env) {
+  current_env = env;
+  // Only a caller's own outermost call is timed (kernels called inside one are part of it).
+  if (env != nullptr && env->automatic && prev_ != env && !in_parallel_region) start_ns_ = NowNs();
+}
+
+CallScope::~CallScope() {
+  if (start_ns_ >= 0) current_env->chooser.Record(NowNs() - start_ns_, current_env->threads);
+  current_env = prev_;
+}
 
 int CallThreads() {
   if (in_parallel_region || current_env == nullptr) return 1;
-  return current_env->threads;
+  const EnvThreads& env = *current_env;
+  return env.automatic ? env.chooser.Threads(env.threads) : env.threads;
 }
 
 void SetCallThreads(int n) {
-  if (current_env != nullptr) current_env->threads = n;
+  if (current_env == nullptr) return;
+  current_env->automatic = n == 0;
+  current_env->threads = n == 0 ? DefaultThreads() : n;
+  current_env->chooser = AutoThreads();
 }
 
 int64_t ReductionBlocks(int64_t n) { return std::min(n, kReductionBlocks); }
@@ -258,6 +336,11 @@ void ParallelFor(int64_t n, int64_t work, const std::function<void(int64_t, int6
 
 void Run(const SetNumThreadsArgs& a) { SetCallThreads(static_cast<int>(a.n)); }
 
-int64_t Run(const GetNumThreadsArgs&) { return CallThreads(); }
+int64_t Run(const GetNumThreadsArgs&) { return current_env != nullptr ? current_env->threads : 1; }
+
+ThreadInfo Run(const ThreadInfoArgs&) {
+  if (current_env == nullptr) return ThreadInfo{"fixed", 1, 1};
+  return ThreadInfo{current_env->automatic ? "auto" : "fixed", current_env->threads, CallThreads()};
+}
 
 }  // namespace blasnet

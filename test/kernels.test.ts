@@ -75,7 +75,7 @@ const label = (g: Geom): string =>
   `N${g.N} C${g.C} ${g.H}x${g.W} window ${g.FH}x${g.FW} stride ${g.stride} pad ${g.pad}`;
 
 const initialThreads = K.getNumThreads();
-afterAll(() => K.setNumThreads(initialThreads));
+afterAll(() => K.setNumThreads(0));
 
 describe('the shape generator', () => {
   test('covers batch 1, every stride and pad, and non-square images and windows', () => {
@@ -728,15 +728,37 @@ describe('blasInfo and setNumThreads', () => {
     expect(K.getNumThreads()).toBe(initialThreads);
   });
 
+  test('the default is automatic: up to the core count, 1 or all of them in use; setNumThreads(0) returns to it', () => {
+    K.setNumThreads(0);
+    const info = K.blasInfo();
+    expect(info.threadMode).toBe('auto');
+    const cores = Math.min(os.availableParallelism?.() ?? os.cpus().length, K.MAX_THREADS);
+    expect(info.numThreads).toBe(Math.max(1, cores));
+    expect([1, info.numThreads]).toContain(info.threadsInUse);
+    expect(K.threadInfo()).toEqual({ mode: 'auto', most: info.numThreads, inUse: info.threadsInUse });
+    K.setNumThreads(3);
+    expect(K.threadInfo()).toEqual({ mode: 'fixed', most: 3, inUse: 3 });
+    expect(K.blasInfo().threadMode).toBe('fixed');
+    K.setNumThreads(0);
+    expect(K.threadInfo().mode).toBe('auto');
+    // A fresh process starts automatic (as a user gets it).
+    const child = spawnSync(process.execPath,
+      ['-e', `const b = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))}); console.log(JSON.stringify(b.threadInfo()))`],
+      { encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toMatchObject({ mode: 'auto', most: info.numThreads });
+    K.setNumThreads(initialThreads);
+  });
+
   test.each([
-    [0, 'RangeError'], [-1, 'RangeError'], [1.5, 'RangeError'], [NaN, 'RangeError'], [Infinity, 'RangeError'],
+    [-1, 'RangeError'], [1.5, 'RangeError'], [NaN, 'RangeError'], [Infinity, 'RangeError'],
     [K.MAX_THREADS + 1, 'RangeError'], [256, 'RangeError'], ['2', 'TypeError'], [undefined, 'TypeError'], [null, 'TypeError'],
   ] as const)('setNumThreads(%p) throws (never clamps) and keeps the thread count', (bad, name) => {
     const before = K.getNumThreads();
     // The addon's errors come from another realm than jest's: compare by name.
     const e = caught(() => K.setNumThreads(bad as unknown as number));
     expect(e.name).toBe(name);
-    expect(e.message).toMatch(new RegExp(`^setNumThreads: argument 0 'n' must be (a number|an integer in \\[1, ${K.MAX_THREADS}\\])`));
+    expect(e.message).toMatch(new RegExp(`^setNumThreads: argument 0 'n' must be (a number|an integer in \\[0, ${K.MAX_THREADS}\\])`));
     expect(K.getNumThreads()).toBe(before);
   });
 

@@ -139,6 +139,11 @@ export const RESULTS = {
     cpu: 'string',
     reason: 'string',
   },
+  ThreadInfo: {
+    mode: 'string',
+    most: 'int',
+    inUse: 'int',
+  },
 } as const satisfies Record<string, Record<string, 'string' | 'int'>>;
 export type ResultName = keyof typeof RESULTS;
 
@@ -383,14 +388,20 @@ export const ENTRIES = {
   // ---- native/threads.cc ----
   setNumThreads: {
     file: 'threads',
-    doc: `Sets how many threads blasnet's kernels use for calls from this thread (the main thread or one worker_thread: each has its own count), 1 to ${MAX_THREADS}. Results do not depend on it: every split is fixed by the data's shape, not by the thread count.`,
-    args: [int('n', 2, 1, MAX_THREADS)],
+    doc: `Sets how many threads blasnet's kernels use for calls from this thread (the main thread or one worker_thread: each has its own setting): 1 to ${MAX_THREADS}, or 0 for the default, automatic: up to the core count, one thread or all of them, whichever the calls' own timings show to be faster (see threadInfo). Results do not depend on it: every split is fixed by the data's shape, not by the thread count.`,
+    args: [int('n', 2, 0, MAX_THREADS)],
   },
   getNumThreads: {
     file: 'threads',
-    doc: 'The thread count of calls from this thread (setNumThreads; the core count at first, at most the limit).',
+    doc: 'The most threads calls from this thread use (setNumThreads; in automatic mode, the default, the core count, at most the limit).',
     args: [],
     returns: 'int',
+  },
+  threadInfo: {
+    file: 'threads',
+    doc: 'The thread setting of calls from this thread: mode \'auto\' (the default: one thread or all `most`, as measured faster) or \'fixed\' (setNumThreads(n), n >= 1), and the count the next call uses (inUse).',
+    args: [],
+    returns: 'ThreadInfo',
   },
 } as const satisfies Record<string, EntrySpec>;
 

@@ -10,7 +10,7 @@ import { outExtent } from './errors';
 import { MAX_THREADS } from './contract';
 import { CoreReason, cpuIsa, narrowCoreWarning, readCpuInfo } from './cpu';
 import { coreDecision } from './native';
-import { getNumThreads, isaInfo, openblasConfig } from './native-api';
+import { getNumThreads, isaInfo, openblasConfig, threadInfo } from './native-api';
 
 export * from './native-api';
 export { MAX_THREADS, SCRATCH_CAP_BYTES, SCRATCH_KEEP_BYTES } from './contract';
@@ -50,8 +50,15 @@ export interface BlasInfo {
   isa: 'avx512' | 'avx2' | 'generic';
   /** why that level: 'the widest this CPU supports', 'set by BLASNET_ISA', or what was wrong with BLASNET_ISA */
   isaReason: string;
-  /** threads blasnet uses for calls from this thread: large gemms and the batch loops are split over them */
+  /** the most threads blasnet uses for calls from this thread: large gemms and the batch loops are split over them */
   numThreads: number;
+  /**
+   * 'auto' (the default, setNumThreads(0)): each call runs on one thread or on numThreads,
+   * whichever the calls' own timings show to be faster now; 'fixed': setNumThreads(n)
+   */
+  threadMode: 'auto' | 'fixed';
+  /** the thread count the next call uses (in 'auto' mode 1 or numThreads, as measured) */
+  threadsInUse: number;
   /** the most threads setNumThreads accepts */
   maxThreads: number;
   /** OpenBLAS's own thread count: 1, blasnet splits the work itself */
@@ -71,6 +78,7 @@ export function blasInfo(): BlasInfo {
   const m = /OpenBLAS\s+([0-9][0-9.]*\S*)/.exec(raw.config);
   const cpu = readCpuInfo();
   const isa = isaInfo();
+  const threads = threadInfo();
   return {
     library: 'OpenBLAS',
     version: m ? m[1] : 'unknown',
@@ -82,6 +90,8 @@ export function blasInfo(): BlasInfo {
     isa: isa.isa as BlasInfo['isa'],
     isaReason: isa.reason,
     numThreads: getNumThreads(),
+    threadMode: threads.mode as BlasInfo['threadMode'],
+    threadsInUse: threads.inUse,
     maxThreads: MAX_THREADS,
     openblasThreads: raw.openblasThreads,
     threading: ['sequential', 'pthreads', 'openmp'][raw.parallel] ?? `unknown (${raw.parallel})`,

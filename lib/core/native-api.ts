@@ -55,6 +55,12 @@ export interface IsaInfo {
   reason: string;
 }
 
+export interface ThreadInfo {
+  mode: string;
+  most: number;
+  inUse: number;
+}
+
 /** The functions of the native addon (build/Release/blasnet.node). */
 export interface NativeAddon {
   readonly sgemm: (transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array) => void;
@@ -100,6 +106,7 @@ export interface NativeAddon {
   readonly isaInfo: () => IsaInfo;
   readonly setNumThreads: (n: number) => void;
   readonly getNumThreads: () => number;
+  readonly threadInfo: () => ThreadInfo;
 }
 
 /**
@@ -530,12 +537,17 @@ export const scale: NativeAddon['scale'] = addon.scale;
 export const isaInfo: NativeAddon['isaInfo'] = addon.isaInfo;
 
 /**
- * Sets how many threads blasnet's kernels use for calls from this thread (the main thread or one worker_thread: each has its own count), 1 to 64. Results do not depend on it: every split is fixed by the data's shape, not by the thread count.
- * @param n an integer in [1, 64]
+ * Sets how many threads blasnet's kernels use for calls from this thread (the main thread or one worker_thread: each has its own setting): 1 to 64, or 0 for the default, automatic: up to the core count, one thread or all of them, whichever the calls' own timings show to be faster (see threadInfo). Results do not depend on it: every split is fixed by the data's shape, not by the thread count.
+ * @param n an integer in [0, 64]
  */
 export const setNumThreads: NativeAddon['setNumThreads'] = addon.setNumThreads;
 
 /**
- * The thread count of calls from this thread (setNumThreads; the core count at first, at most the limit).
+ * The most threads calls from this thread use (setNumThreads; in automatic mode, the default, the core count, at most the limit).
  */
 export const getNumThreads: NativeAddon['getNumThreads'] = addon.getNumThreads;
+
+/**
+ * The thread setting of calls from this thread: mode 'auto' (the default: one thread or all `most`, as measured faster) or 'fixed' (setNumThreads(n), n >= 1), and the count the next call uses (inUse).
+ */
+export const threadInfo: NativeAddon['threadInfo'] = addon.threadInfo;

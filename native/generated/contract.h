@@ -78,6 +78,12 @@ struct IsaInfo {
   std::string reason;
 };
 
+struct ThreadInfo {
+  std::string mode;
+  int64_t most;
+  int64_t inUse;
+};
+
 // ---- native/gemm.cc ----
 
 // sgemm: C = alpha·op(A)·op(B) + beta·C on row-major packed matrices (OpenBLAS sgemm): op(A) is M x K (A stored K x M when transA), op(B) is K x N (B stored N x K when transB).
@@ -527,16 +533,21 @@ IsaInfo Run(const IsaInfoArgs& a);
 
 // ---- native/threads.cc ----
 
-// setNumThreads: Sets how many threads blasnet's kernels use for calls from this thread (the main thread or one worker_thread: each has its own count), 1 to 64. Results do not depend on it: every split is fixed by the data's shape, not by the thread count.
+// setNumThreads: Sets how many threads blasnet's kernels use for calls from this thread (the main thread or one worker_thread: each has its own setting): 1 to 64, or 0 for the default, automatic: up to the core count, one thread or all of them, whichever the calls' own timings show to be faster (see threadInfo). Results do not depend on it: every split is fixed by the data's shape, not by the thread count.
 struct SetNumThreadsArgs {
-  int64_t n;  // integer in [1, 64]
+  int64_t n;  // integer in [0, 64]
 };
 void Run(const SetNumThreadsArgs& a);
 
-// getNumThreads: The thread count of calls from this thread (setNumThreads; the core count at first, at most the limit).
+// getNumThreads: The most threads calls from this thread use (setNumThreads; in automatic mode, the default, the core count, at most the limit).
 struct GetNumThreadsArgs {
 };
 int64_t Run(const GetNumThreadsArgs& a);
+
+// threadInfo: The thread setting of calls from this thread: mode 'auto' (the default: one thread or all `most`, as measured faster) or 'fixed' (setNumThreads(n), n >= 1), and the count the next call uses (inUse).
+struct ThreadInfoArgs {
+};
+ThreadInfo Run(const ThreadInfoArgs& a);
 
 // Every entry point: X(JavaScript name, argument struct).
 #define BLASNET_ENTRY_POINTS(X) \
@@ -582,6 +593,7 @@ int64_t Run(const GetNumThreadsArgs& a);
   X(scale, ScaleArgs) \
   X(isaInfo, IsaInfoArgs) \
   X(setNumThreads, SetNumThreadsArgs) \
-  X(getNumThreads, GetNumThreadsArgs)
+  X(getNumThreads, GetNumThreadsArgs) \
+  X(threadInfo, ThreadInfoArgs)
 
 }  // namespace blasnet

@@ -797,10 +797,14 @@ inline void Read(Reader& r, IsaInfoArgs* a) {
 
 inline void Read(Reader& r, SetNumThreadsArgs* a) {
   r.Count(1, "n");
-  a->n = r.Int(0, "n", 1, 64);
+  a->n = r.Int(0, "n", 0, 64);
 }
 
 inline void Read(Reader& r, GetNumThreadsArgs* a) {
+  r.Count(0, "");
+}
+
+inline void Read(Reader& r, ThreadInfoArgs* a) {
   r.Count(0, "");
 }
 
@@ -818,6 +822,14 @@ inline Napi::Value ToJs(Napi::Env env, const IsaInfo& v) {
   o.Set("isa", Napi::String::New(env, v.isa));
   o.Set("cpu", Napi::String::New(env, v.cpu));
   o.Set("reason", Napi::String::New(env, v.reason));
+  return o;
+}
+
+inline Napi::Value ToJs(Napi::Env env, const ThreadInfo& v) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("mode", Napi::String::New(env, v.mode));
+  o.Set("most", Napi::Number::New(env, static_cast<double>(v.most)));
+  o.Set("inUse", Napi::Number::New(env, static_cast<double>(v.inUse)));
   return o;
 }
 

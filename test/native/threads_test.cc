@@ -6,6 +6,7 @@
 // threads_limited): workers that cannot be created mean fewer chunks, not a failure.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <set>
@@ -203,4 +204,122 @@ TEST_CASE(threads, reduction_blocks_are_fixed_by_the_data) {
       CHECK_EQ(blasnet::ReductionBlocks(n), blocks);
     }
   }
+}
+
+namespace {
+
+// Feeds the chooser `calls` calls whose duration depends on the setting it picks (serial_ns
+// with one thread, parallel_ns with all) and returns the share of them run on all threads.
+double ParallelShare(blasnet::AutoThreads* chooser, int most, int64_t calls, int64_t serial_ns,
+                     int64_t parallel_ns) {
+  int64_t parallel = 0;
+  for (int64_t i = 0; i < calls; ++i) {
+    const int threads = chooser->Threads(most);
+    CHECK(threads == 1 || threads == most);
+    if (threads == most) ++parallel;
+    chooser->Record(threads == most ? parallel_ns : serial_ns, most);
+  }
+  return static_cast<double>(parallel) / static_cast<double>(calls);
+}
+
+}  // namespace
+
+TEST_CASE(threads, auto_keeps_one_thread_when_it_is_faster_and_probes_all_now_and_then) {
+  blasnet::AutoThreads chooser;
+  CHECK_EQ(chooser.Threads(2), 2);  // it starts with all threads
+  const double share = ParallelShare(&chooser, 2, 400000, 100000, 130000);
+  CHECK_MSG(share > 0.0 && share < 0.08, "share of calls on two threads " << share);
+  CHECK_EQ(chooser.Mean(false), 100000.0);
+  CHECK_EQ(chooser.Mean(true), 130000.0);
+  // Still probing: over a long run the other setting is measured again.
+  const double later = ParallelShare(&chooser, 2, 200000, 100000, 130000);
+  CHECK_MSG(later > 0.0 && later < 0.05, "share later " << later);
+}
+
+TEST_CASE(threads, auto_keeps_all_threads_when_they_are_faster_or_within_the_margin) {
+  {
+    blasnet::AutoThreads chooser;
+    const double share = ParallelShare(&chooser, 4, 400000, 100000, 60000);
+    CHECK_MSG(share > 0.92 && share < 1.0, "share of calls on four threads " << share);
+  }
+  {
+    blasnet::AutoThreads chooser;  // one thread 2% faster: under kMargin, all threads stay
+    const double share = ParallelShare(&chooser, 2, 400000, 100000, 102000);
+    CHECK_MSG(share > 0.92 && share < 1.0, "share of calls on two threads " << share);
+  }
+}
+
+TEST_CASE(threads, auto_follows_a_change_of_the_machine) {
+  // Two threads win, then (the vCPUs moved apart) one thread wins, then two again.
+  blasnet::AutoThreads chooser;
+  ParallelShare(&chooser, 2, 300000, 100000, 70000);
+  CHECK_EQ(chooser.Threads(2), 2);
+  ParallelShare(&chooser, 2, 200000, 100000, 130000);  // the change, and time to notice it
+  const double slow = ParallelShare(&chooser, 2, 200000, 100000, 130000);
+  CHECK_MSG(slow < 0.05, "two threads slower: share on two " << slow);
+  ParallelShare(&chooser, 2, 200000, 100000, 70000);
+  const double fast = ParallelShare(&chooser, 2, 200000, 100000, 70000);
+  CHECK_MSG(fast > 0.95, "two threads faster again: share on two " << fast);
+}
+
+TEST_CASE(threads, auto_is_not_misled_when_the_calls_change) {
+  // Training and evaluation alternate (evaluation calls take three times as long); all threads
+  // are faster in both, so a probe that straddles a change must not make one thread win.
+  blasnet::AutoThreads chooser;
+  int64_t parallel = 0, total = 0;
+  for (int stage = 0; stage < 40; ++stage) {
+    const bool eval = stage % 2 == 1;
+    const int64_t calls = eval ? 3000 : 9000;
+    for (int64_t i = 0; i < calls; ++i, ++total) {
+      const bool par = chooser.Threads(2) == 2;
+      parallel += par;
+      chooser.Record(eval ? (par ? 240000 : 300000) : (par ? 80000 : 100000), 2);
+    }
+  }
+  const double share = static_cast<double>(parallel) / static_cast<double>(total);
+  CHECK_MSG(share > 0.9, "share of calls on two threads " << share);
+}
+
+TEST_CASE(threads, auto_with_one_thread_or_short_calls) {
+  blasnet::AutoThreads one;
+  CHECK_EQ(ParallelShare(&one, 1, 10000, 100000, 1), 1.0);  // Threads(1) is 1 = "all"
+  CHECK_EQ(one.Mean(false), 0.0);
+  // Windows need kWindowNs of calls: 1 us calls make a window every 50,000 calls, not 500.
+  blasnet::AutoThreads chooser;
+  ParallelShare(&chooser, 2, 40000, 1000, 1000);
+  CHECK_EQ(chooser.Mean(true), 0.0);
+  ParallelShare(&chooser, 2, 20000, 1000, 1000);
+  CHECK_EQ(chooser.Mean(true), 1000.0);
+}
+
+TEST_CASE(threads, auto_mode_of_a_caller) {
+  // The binding's scope times each of the caller's calls for its chooser; a scope nested in a
+  // call of the same caller is part of that call.
+  blasnet::EnvThreads env{2, true};
+  std::thread caller([&env] {
+    const int calls = blasnet::AutoThreads::kSettleCalls + blasnet::AutoThreads::kWindowCalls;
+    for (int i = 0; i < calls; ++i) {
+      blasnet::CallScope call(&env);
+      CHECK_EQ(blasnet::CallThreads(), 2);
+      blasnet::CallScope nested(&env);
+      std::this_thread::sleep_for(std::chrono::microseconds(110));
+    }
+  });
+  caller.join();
+  CHECK_MSG(env.chooser.Mean(true) >= 110000.0 && env.chooser.Mean(true) < 5e6,
+            "mean call " << env.chooser.Mean(true) << " ns");
+  CHECK_EQ(env.chooser.Threads(2), 1);  // next: the first window with one thread
+  blasnet::CallScope scope(&env);
+  CHECK_EQ(blasnet::CallThreads(), 1);
+  blasnet::SetCallThreads(3);
+  CHECK(!env.automatic);
+  CHECK_EQ(blasnet::CallThreads(), 3);
+  blasnet::SetCallThreads(0);
+  CHECK(env.automatic);
+  CHECK_EQ(env.threads, blasnet::DefaultThreads());
+  CHECK_EQ(env.chooser.Mean(true), 0.0);  // a new setting starts over
+  const blasnet::ThreadInfo info = blasnet::Run(blasnet::ThreadInfoArgs{});
+  CHECK(info.mode == "auto");
+  CHECK_EQ(info.most, env.threads);
+  CHECK_EQ(info.inUse, blasnet::CallThreads());
 }
