@@ -151,6 +151,33 @@ describe('history, hooks, evalEvery', () => {
   });
 });
 
+describe('the reported loss', () => {
+  test('with weight decay it is the data loss plus the penalty of the weights the step saw', () => {
+    // The whole set is one batch, so the loss of each step can be recomputed here from the
+    // parameters before it (the batch order only changes the rounding of the mean).
+    const data = toyData(3, 60, 6, 3), test_ = toyData(4, 20, 6, 3);
+    for (const [l2, l1] of [[0.3, 0], [0, 0.05], [0.2, 0.03]]) {
+      setSeed(2);
+      const net = new MultiLayerNet({ inputSize: 6, hiddenSizeList: [8, 5], outputSize: 3, weightDecayLambda: l2, l1Lambda: l1 });
+      const copy = new MultiLayerNet({ inputSize: 6, hiddenSizeList: [8, 5], outputSize: 3 });
+      const trainer = new Trainer(net, data.x, data.t, test_.x, test_.t, {
+        epochs: 3, miniBatchSize: 60, optimizer: 'sgd', optimizerParam: { lr: 0.5 }, evalEvery: 0,
+      });
+      for (let step = 0; step < 3; step++) {
+        let sq = 0, abs = 0;
+        for (const [k, p] of Object.entries(net.params)) {
+          copy.params[k].data.set(p.data);
+          if (!k.startsWith('W')) continue;
+          for (const v of p.data) { sq += v * v; abs += Math.abs(v); }
+        }
+        const want = copy.loss(data.x, data.t) + 0.5 * l2 * sq + l1 * abs;
+        expect(trainer.trainStep()).toBeCloseTo(want, 5);
+        expect(net.lastPenalty).toBeCloseTo(0.5 * l2 * sq + l1 * abs, 10);
+      }
+    }
+  });
+});
+
 describe('bad options', () => {
   const data = toyData(6, 30, 4, 2);
   setSeed(5);

