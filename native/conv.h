@@ -53,7 +53,9 @@ class ConvOutputGrad {
   virtual const float* Sample(int64_t n, float* scratch) const = 0;
   virtual bool uses_scratch() const = 0;
   // Non-null when the gradient comes through a 2x2 stride-2 max pooling (even OH and OW), which
-  // a kernel may then route itself instead of calling Sample: the results must be the same bits.
+  // a kernel may then route itself instead of calling Sample: the results must be the same bits,
+  // but for dW and db, which a kernel may sum over the windows' winners alone (within float
+  // rounding; the direct kernels do, see PooledBackward in conv_direct_kernels.h).
   virtual const PoolGradFusion* pool2x2() const { return nullptr; }
 };
 

@@ -5,7 +5,9 @@
 // pay. Here each sample's padded planes are read in place by vector loads (the kernels, one per
 // instruction-set level, are in conv_direct_kernels.h). dW and db are summed per fixed sample
 // block and the blocks added in order, as ConvBackward does, so results do not depend on the
-// thread count; dx, when asked for, is the im2col path's (W^T · dout, then col2im).
+// thread count; dx, when asked for, is the im2col path's (W^T · dout, then col2im). Behind a
+// 2x2 max pooling (the fused step) dW and db sum only the windows' winners, read from the
+// pooled gradient and argmax: a quarter of the multiply-adds, and no dense gradient.
 #include <algorithm>
 #include <string>
 
@@ -27,6 +29,7 @@ namespace {
 // The geometry of one call, in the kernels' terms.
 struct DirectPlan {
   int64_t T, Tr;       // taps C·FH·FW; rounded up to the backward tap block
+  int64_t FW;          // taps per row (C·FH rows)
   int64_t FNf, FNb;    // filters rounded up to the forward and backward filter blocks
   int64_t Hp, Wp, Pp;  // padded plane: height, width, size
   int64_t Q, Qr;       // wide positions OH·Wp; rounded up to the forward position block
@@ -46,6 +49,8 @@ struct BackwardKernels {
                            float*);
   void (*lane_sums)(const float*, int64_t, float*);
   void (*grad_sums)(int64_t, int64_t, const float*, float*);
+  bool (*pooled_backward)(const DirectPlan&, int64_t, int64_t, int64_t, const float*,
+                          const PoolGradFusion&, int64_t, float*, float*, float*, float*);
 };
 
 struct Kernels {
@@ -128,6 +133,7 @@ DirectPlan Plan(const ConvGeom& g, int64_t FN, const Kernels& k, Scratch<int64_t
   DirectPlan p{};
   p.T = g.cols();
   p.Tr = RoundUp(p.T, k.b.tblock);
+  p.FW = g.FW;
   p.FNf = RoundUp(FN, k.f.fblock);
   p.FNb = RoundUp(FN, k.b.gblock);
   p.Hp = g.H + 2 * g.pad;
@@ -217,8 +223,12 @@ void DirectBackward(const ConvGeom& g, int64_t FN, const float* x, const float* 
   const int64_t blocks = ReductionBlocks(g.N), part = K * FN + FN;
   thread_local Scratch<float> partial_buf;
   float* partials = partial_buf.Get(blocks * part);
+  // A gradient through a 2x2 max pooling: dW and db from the windows' winners only.
+  const PoolGradFusion* pooled = dout.pool2x2();
+  const int64_t lanes = k.b.lanes;
+  const int64_t qlen = (K / g.FW) * RoundUp(g.FW, lanes);
   ParallelFor(blocks, g.N * S * K * FN * (dx ? 2 : 1), [&](int64_t b0, int64_t b1) {
-    thread_local Scratch<float> xp_buf, pv_buf, sum_buf, grad_buf, col_buf;
+    thread_local Scratch<float> xp_buf, pv_buf, sum_buf, grad_buf, col_buf, lists_buf, q_buf;
     float* xp = xp_buf.Get(p.xlen);
     float* pv = pv_buf.Get(p.FNb * p.Tr * k.b.lanes);
     float* sums = sum_buf.Get(p.FNb * p.Tr);
@@ -230,11 +240,18 @@ void DirectBackward(const ConvGeom& g, int64_t FN, const float* x, const float* 
       int64_t first, last;
       BlockRange(g.N, blocks, blk, &first, &last);
       for (int64_t n = first; n < last; ++n) {
-        const float* d = dout.Sample(n, dout.uses_scratch() ? grad_buf.Get(FN * S) : nullptr);
-        k.b.grad_sums(FN, S, d, dbp);
         PadInto(g, p, x + n * g.in_size(), xp);
-        k.b.backward_weights(p, FN, g.OH, g.OW, xp, d, pv);
+        const float* d = nullptr;
+        if (pooled == nullptr ||
+            !k.b.pooled_backward(p, FN, g.OH, g.OW, xp, *pooled, n, pv, dbp,
+                                 lists_buf.Get((2 * (S / 4) + 1) * FN), q_buf.Get(qlen))) {
+          d = dout.Sample(n, dout.uses_scratch() ? grad_buf.Get(FN * S) : nullptr);
+          k.b.grad_sums(FN, S, d, dbp);
+          k.b.backward_weights(p, FN, g.OH, g.OW, xp, d, pv);
+        }
         if (dx != nullptr) {
+          if (d == nullptr)
+            d = dout.Sample(n, dout.uses_scratch() ? grad_buf.Get(FN * S) : nullptr);
           float* dcolT = col_buf.Get(K * S);
           Sgemm(true, false, iK, iS, iFN, 1.0f, W, d, 0.0f, dcolT, false);
           Col2imTOne(g, dcolT, dx + n * g.in_size());

@@ -127,6 +127,138 @@ void GradSums(int64_t FN, int64_t S, const float* d, float* db) {
   }
 }
 
+// The gradient of one filter's windows times the padded planes, windows in order, added into
+// the lane-0 partials pv_f (taps x L): the R rows (c, kh) of FW <= L taps each, in registers,
+// alternate windows in two sets of sums (added at the end) to hide the latency of the adds.
+// g[i] (zero where nothing passes) and at[i] (the winner's offset in the padded plane) per window.
+template <int R>
+BLASNET_INLINE void WinnerRows(const DirectPlan& p, const float* xp, const float* g,
+                               const int32_t* at, int64_t P, float* pv_f) {
+  vf a[R], b[R];
+  for (int r = 0; r < R; ++r) a[r] = b[r] = vf{};
+  int64_t off[R];
+  for (int r = 0; r < R; ++r) off[r] = p.off[r * p.FW];
+  int64_t i = 0;
+  for (; i + 2 <= P; i += 2) {
+    const float* s0 = xp + at[i];
+    const float* s1 = xp + at[i + 1];
+    const float g0 = g[i], g1 = g[i + 1];
+    for (int r = 0; r < R; ++r) a[r] += g0 * Load(s0 + off[r]);
+    for (int r = 0; r < R; ++r) b[r] += g1 * Load(s1 + off[r]);
+  }
+  if (i < P) {
+    for (int r = 0; r < R; ++r) a[r] += g[i] * Load(xp + at[i] + off[r]);
+  }
+  for (int r = 0; r < R; ++r) {
+    const vf sum = a[r] + b[r];
+    for (int64_t kw = 0; kw < p.FW; ++kw) pv_f[(r * p.FW + kw) * L] += sum[kw];
+  }
+}
+
+// The same for any R and FW, with the sums in q (R x FWr floats, FWr = FW rounded up to L).
+void WinnerRowsAny(const DirectPlan& p, const float* xp, const float* g, const int32_t* at,
+                   int64_t P, int64_t R, int64_t FWr, float* q, float* pv_f) {
+  std::fill(q, q + R * FWr, 0.0f);
+  for (int64_t i = 0; i < P; ++i) {
+    const float* src = xp + at[i];
+    for (int64_t r = 0; r < R; ++r) {
+      const float* xr = src + p.off[r * p.FW];
+      float* qr = q + r * FWr;
+      for (int64_t k = 0; k < FWr; k += L) Store(qr + k, Load(qr + k) + g[i] * Load(xr + k));
+    }
+  }
+  for (int64_t r = 0; r < R; ++r) {
+    for (int64_t kw = 0; kw < p.FW; ++kw) pv_f[(r * p.FW + kw) * L] += q[r * FWr + kw];
+  }
+}
+
+typedef int32_t viu __attribute__((vector_size(L * 4), aligned(4), may_alias));
+BLASNET_INLINE vi LoadI(const int32_t* p) { return *reinterpret_cast<const viu*>(p); }
+BLASNET_INLINE void StoreI(int32_t* p, vi v) { *reinterpret_cast<viu*>(p) = v; }
+
+// GradSums and BackwardWeights of sample n for a gradient that comes through a 2x2, stride-2
+// max pooling (and the Relu before it when pg.relu): only the winner of each window has a
+// gradient, so only a quarter of the positions are multiplied, straight from the pooled
+// gradient and its argmax, and the dense (FN x OH·OW) gradient is never written. The sums run
+// over the windows in order instead of the dense kernels' lanes: equal within float rounding,
+// and still the same bits on any thread count. Returns false, having done nothing, when a winner
+// lies outside its window (argmax from elsewhere than the forward pass): the caller then runs
+// the dense kernels. `lists` holds (2·P + 1)·FN floats, `q` R·FWr.
+bool PooledBackward(const DirectPlan& p, int64_t FN, int64_t OH, int64_t OW, const float* xp,
+                    const PoolGradFusion& pg, int64_t n, float* pv, float* db, float* lists,
+                    float* q) {
+  const int64_t POH = OH / 2, POW = OW / 2, P = POH * POW;
+  const int32_t iOW = static_cast<int32_t>(OW), iWp = static_cast<int32_t>(p.Wp);
+  float* gs = lists;
+  int32_t* ats = reinterpret_cast<int32_t*>(lists + FN * P);
+  float* sums = lists + 2 * FN * P;  // db's terms, added once every winner is known to be valid
+  vi iota;
+  for (int j = 0; j < L; ++j) iota[j] = j;
+  // Each window's gradient (zero where nothing passes: as MaxPoolPlaneBackward, a Relu passes
+  // nothing where the pooled output is <= 0, NaN passes) and its winner's offset in the padded
+  // plane; every winner must lie in its window, one of its two rows and two columns.
+  vi bad = vi{};
+  int32_t bad1 = 0;
+  for (int64_t f = 0; f < FN; ++f) {
+    const int64_t o = (n * FN + f) * P;
+    const float* dp = pg.dpooled + o;
+    const float* pooled = pg.pooled + o;
+    const int32_t* a = pg.argmax + o;
+    float* g = gs + f * P;
+    int32_t* at = ats + f * P;
+    vf sv = vf{};
+    float s = 0.0f;
+    for (int64_t py = 0; py < POH; ++py) {
+      const int32_t top = static_cast<int32_t>(2 * py * OW),
+                    rowb = static_cast<int32_t>(2 * py * p.Wp);
+      const int64_t i0 = py * POW;
+      int64_t px = 0;
+      for (; px + L <= POW; px += L) {
+        const int64_t i = i0 + px;
+        const vi rel = LoadI(a + i) - top;
+        const vi low = rel >= iOW;
+        const vi col = rel + (low & -iOW);
+        bad |= (rel < 0) | (rel >= 2 * iOW) | ((col >> 1) != (iota + static_cast<int32_t>(px)));
+        StoreI(at + i, rowb + (low & iWp) + col);
+        vi gv = reinterpret_cast<vi>(Load(dp + i));
+        if (pg.relu) gv &= ~(Load(pooled + i) <= 0.0f);
+        const vf gf = reinterpret_cast<vf>(gv);
+        Store(g + i, gf);
+        sv += gf;
+      }
+      for (; px < POW; ++px) {
+        const int64_t i = i0 + px;
+        const int32_t rel = a[i] - top, low = rel >= iOW ? 1 : 0, col = rel - low * iOW;
+        bad1 |= (rel < 0) | (rel >= 2 * iOW) | ((col >> 1) != px);
+        at[i] = rowb + low * iWp + col;
+        const float gi = pg.relu && pooled[i] <= 0.0f ? 0.0f : dp[i];
+        g[i] = gi;
+        s += gi;
+      }
+    }
+    float t = 0.0f;
+    for (int j = 0; j < L; ++j) t += sv[j];
+    sums[f] = t + s;
+  }
+  for (int j = 0; j < L; ++j) bad1 |= bad[j];
+  if (bad1 != 0) return false;
+  for (int64_t f = 0; f < FN; ++f) db[f] += sums[f];
+  const int64_t R = p.T / p.FW, FWr = (p.FW + L - 1) / L * L;
+  for (int64_t f = 0; f < FN; ++f) {
+    float* pv_f = pv + f * p.Tr * L;
+    const float* g = gs + f * P;
+    const int32_t* at = ats + f * P;
+    if (FWr == L && R == 5) {
+      WinnerRows<5>(p, xp, g, at, P, pv_f);
+    } else if (FWr == L && R == 3) {
+      WinnerRows<3>(p, xp, g, at, P, pv_f);
+    } else {
+      WinnerRowsAny(p, xp, g, at, P, R, FWr, q, pv_f);
+    }
+  }
+  return true;
+}
+
 // The lanes of each partial added up: sums[i] = pv[i·L] + ... + pv[i·L + L - 1], for n sums.
 void LaneSums(const float* pv, int64_t n, float* sums) {
   for (int64_t i = 0; i < n; ++i) {
@@ -157,4 +289,5 @@ void Compact(const DirectPlan& p, int64_t FN, int64_t OH, int64_t OW, const floa
 
 // The forward half (wide positions) and the backward half (rows) of this level's kernels.
 constexpr ForwardKernels kForward = {kF, kV* L, Forward, Compact};
-constexpr BackwardKernels kBackward = {L, kG, kT, BackwardWeights, LaneSums, GradSums};
+constexpr BackwardKernels kBackward = {
+    L, kG, kT, BackwardWeights, LaneSums, GradSums, PooledBackward};

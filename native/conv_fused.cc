@@ -2,7 +2,9 @@
 // A convolution with the Relu and/or the max pooling that follow it, applied to each sample's
 // output while it is in cache: the full convolution output of a pooled layer is never written
 // out. The results equal those of the separate kernels bit for bit (the same arithmetic on the
-// same values). Used by the network's fused step (lib/nn/layers/fused.ts).
+// same values), but for the filter and bias gradients behind a 2x2 max pooling on the direct
+// kernels, which sum only the windows' winners (within float rounding). Used by the network's
+// fused step (lib/nn/layers/fused.ts).
 #include "activations.h"
 #include "conv.h"
 #include "generated/contract.h"

@@ -3,7 +3,8 @@
 // the convolution kernels; stride 1, at most 32 taps C·FH·FW) against the float64 reference in
 // test/reference/naive.ts, beside the im2col path on the same inputs; what 'auto' takes at each
 // instruction-set level; the fused Relu / max-pooling steps equal the separate kernels bit for
-// bit on this path too. CI runs this file once per instruction-set level the machine has
+// bit on this path too, but for the filter and bias gradients behind a 2x2 max pooling, which
+// sum only the windows' winners (within float rounding of the separate kernels). CI runs this file once per instruction-set level the machine has
 // (BLASNET_ISA), so the 16-lane (forward) and 8-lane (backward) AVX-512 kernels, the AVX2 and the
 // generic ones are each checked.
 import { describe, expect, test } from '@jest/globals';
@@ -37,6 +38,10 @@ const CASES: Array<{ g: Geom; FN: number }> = [
   { g: geom(3, 1, 4, 3, 4, 3, 0), FN: 5 },
   { g: geom(2, 32, 5, 5, 1, 1, 0), FN: 3 },
   { g: geom(20, 2, 10, 30, 2, 2, 1), FN: 9 },
+  // Even outputs whose rows end part way into a vector (8x14) and planes whose size is no
+  // multiple of a vector (6x6: the last floats are summed one by one).
+  { g: geom(3, 1, 10, 16, 3, 3, 0), FN: 6 },
+  { g: geom(9, 2, 8, 8, 3, 3, 0), FN: 5 },
 ];
 const label = ({ g, FN }: { g: Geom; FN: number }): string =>
   `N${g.N} C${g.C} ${g.H}x${g.W} window ${g.FH}x${g.FW} pad ${g.pad} FN${FN}`;
@@ -101,6 +106,38 @@ describe('direct convolution against the float64 reference and the im2col path',
       K.maxPoolForward(relu, sepPool, sepArg, pg);
       expect(sameBits(pooled, sepPool)).toBe(true);
       expect(Array.from(argmax)).toEqual(Array.from(sepArg));
+
+      // Its backward, which multiplies only the winners (where the 2x2 windows tile the output):
+      // dW and db within float rounding of maxPoolBackward, reluBackward and convBackward one
+      // after the other (its sums run over the windows, theirs over vector lanes) and as close
+      // to the float64 reference; dx the same bits. With and without the Relu and dx; some
+      // pooled gradients are ±0.
+      if (OH % 2 === 0 && OW % 2 === 0) {
+        const dpooled = rng.floats(P);
+        for (let i = 0; i < P; i += 5) dpooled[i] = i % 10 === 0 ? 0 : -0;
+        for (const withRelu of [true, false]) {
+          const pooledIn = nanFilled(P), argIn = new Int32Array(P);
+          K.convPoolForward(x, W, b, pooledIn, argIn, { ...cg, PH: 2, PW: 2, poolStride: 2, poolPad: 0 }, withRelu, DIRECT);
+          const routed = nanFilled(dout.length);
+          K.maxPoolBackward(dpooled, argIn, routed, pg);
+          if (withRelu) K.reluBackward(direct.out, routed.slice(), routed);
+          const exact = ref.convBackward(routed, x, W, FN, g);
+          for (const wantDx of [true, false]) {
+            const apart = { dW: nanFilled(W.length), db: nanFilled(FN), dx: nanFilled(x.length) };
+            K.convBackward(routed, x, W, apart.dW, apart.db, wantDx ? apart.dx : null, cg, DIRECT);
+            const one = { dW: nanFilled(W.length), db: nanFilled(FN), dx: nanFilled(x.length) };
+            K.convPoolBackward(dpooled, x, W, pooledIn, argIn, one.dW, one.db, wantDx ? one.dx : null,
+              { ...cg, PH: 2, PW: 2, poolStride: 2, poolPad: 0 }, withRelu, DIRECT);
+            const what = `fused pooling backward (relu ${withRelu}, dx ${wantDx})`;
+            for (const k of ['dW', 'db'] as const) {
+              const w = worst(one[k], exact[k]);
+              if (!(w <= Math.max(4 * worst(apart[k], exact[k]), 1e-6))) throw new Error(`${what}: ${k} worst relative error ${w}`);
+              if (!(worst(one[k], apart[k]) <= 1e-6)) throw new Error(`${what}: ${k} differs from the separate kernels by more than rounding`);
+            }
+            if (wantDx && !sameBits(one.dx, apart.dx)) throw new Error(`${what}: dx differs from the separate kernels`);
+          }
+        }
+      }
     }
   });
 
