@@ -53,6 +53,22 @@ beforeAll(async () => {
   reference = params(path.join(tmp, 'reference', 'model.safetensors'));
 }, 120000);
 
+test("the quick start's defaults: SimpleConvNet, Adam lr 0.003, 2 shifted copies per epoch, 4 epochs; the rate is saved for --resume", async () => {
+  const dir = path.join(tmp, 'defaults');
+  const r = await spawnBin(['train', '--max-iterations', '2', '--eval-samples', '20', '--out', dir]).done;
+  expect(r.code).toBe(0);
+  expect(r.out).toMatch(/^training simple-convnet on the built-in digits \(8000 train \+ 2 freshly shifted copies each per epoch, 2000 test\): adam lr 0\.003, batch 100, 2 iterations \(0\.0 epochs\), seed 1$/m);
+  const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'));
+  expect(results.settings).toMatchObject({ net: 'simple-convnet', optimizer: 'adam', lr: 0.003, augment: 2, epochs: 4, augmentedTrainSamples: 24000 });
+  const saved = JSON.parse(readCheckpoint(path.join(dir, 'checkpoint.safetensors')).metadata.cli as string);
+  expect(saved.lr).toBe(0.003);
+  // A rate given on the command line, and other optimizers, are as asked.
+  const sgd = await spawnBin(['train', '--optimizer', 'sgd', '--max-iterations', '1', '--eval-samples', '20', '--out', path.join(tmp, 'defaults-sgd')]).done;
+  expect(sgd.out).toMatch(/: sgd lr 0\.01, batch/);
+  const given = await spawnBin(['train', '--lr', '0.0005', '--max-iterations', '1', '--eval-samples', '20', '--out', path.join(tmp, 'defaults-lr')]).done;
+  expect(given.out).toMatch(/: adam lr 0\.0005, batch/);
+}, 120000);
+
 test('the recipe: weights averaged over the last 2 epochs by default, the trained ones with --average-epochs 0', async () => {
   const settings = (dir: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')).settings;
   // 3 epochs of 160 steps: the average covers the last two, from iteration 160.

@@ -201,7 +201,7 @@ export const en = {
     train: {
       description: 'train a network on MNIST-like data with a checkpoint per epoch, save it and write a report with its learning curves',
       net: 'network', epochs: 'passes over the training data', batchSize: 'samples per training step', optimizer: 'optimizer',
-      lr: "learning rate (default: the optimizer's own, 0.001 for adam, 0.01 for the others)",
+      lr: "learning rate (default: 0.003 for adam on simple-convnet, else the optimizer's own: 0.001 for adam, 0.01 for the others)",
       seed: 'seed of weights, shuffling and dropout',
       data: 'folder with the four IDX files (MNIST, Fashion-MNIST, KMNIST); default: the built-in 8,000/2,000 digits',
       out: 'run folder (default ./runs/train-<timestamp>)', maxIterations: 'stop after this many steps in all',

@@ -214,7 +214,7 @@ export const ja: Messages = {
     train: {
       description: 'MNIST 形式のデータでネットワークを学習し（エポックごとにチェックポイント）、モデルを保存して学習曲線のレポートを書く',
       net: 'ネットワーク', epochs: '訓練データを何周するか（エポック数）', batchSize: '1 ステップのサンプル数（バッチサイズ）', optimizer: '最適化手法',
-      lr: '学習率（省略時は最適化手法の既定値: adam は 0.001、ほかは 0.01）',
+      lr: '学習率（省略時: simple-convnet の adam は 0.003、ほかは最適化手法の既定値で adam は 0.001、ほかは 0.01）',
       seed: '重み、シャッフル、Dropout の乱数のシード',
       data: '4 つの IDX ファイルがあるフォルダ（MNIST、Fashion-MNIST、KMNIST）。省略時は同梱の 8,000/2,000 枚の数字',
       out: '実行フォルダ（省略時は ./runs/train-<日時>）', maxIterations: '全体でこのステップ数を実行したら終える',
