@@ -6,8 +6,9 @@
 // instruction-set level, are in conv_direct_kernels.h). dW and db are summed per fixed sample
 // block and the blocks added in order, as ConvBackward does, so results do not depend on the
 // thread count; dx, when asked for, is the im2col path's (W^T · dout, then col2im). Behind a
-// 2x2 max pooling (the fused step) dW and db sum only the windows' winners, read from the
-// pooled gradient and argmax: a quarter of the multiply-adds, and no dense gradient.
+// 2x2 max pooling (the fused step) the forward pass pools (with the Relu) straight from the
+// kernel's wide outputs, and dW and db sum only the windows' winners, read from the pooled
+// gradient and argmax: a quarter of the multiply-adds, and no dense gradient.
 #include <algorithm>
 #include <string>
 
@@ -41,6 +42,8 @@ struct ForwardKernels {
   int fblock, qblock;
   void (*forward)(const DirectPlan&, const float*, const float*, float*);
   void (*compact)(const DirectPlan&, int64_t, int64_t, int64_t, const float*, const float*, float*);
+  void (*compact_pool)(const DirectPlan&, int64_t, int64_t, int64_t, const float*, const float*,
+                       bool, float*, int32_t*);
 };
 
 struct BackwardKernels {
@@ -198,13 +201,23 @@ void DirectForward(const ConvGeom& g, int64_t FN, const float* x, const float* W
     for (int64_t f = 0; f < p.FNf; ++f) Wt[t * p.FNf + f] = f < FN ? W[f * p.T + t] : 0.0f;
   }
   const int64_t S = g.rows();
+  // A 2x2 max pooling after it: pooled straight from the wide outputs (CompactPool2x2).
+  const PoolFusion* pool = out.pool2x2();
+  const int64_t P = (g.OH / 2) * (g.OW / 2);
   ParallelFor(g.N, g.N * S * p.T * FN, [&](int64_t begin, int64_t end) {
     thread_local Scratch<float> xp_buf, yw_buf, out_buf;
     float* xp = xp_buf.Get(p.xlen);
-    float* yw = yw_buf.Get(p.FNf * p.Qr + kSlack);
+    // Slack for the pooling's reads past a row (2 vectors); zeroed so they read numbers.
+    float* yw = yw_buf.Get(p.FNf * p.Qr + 2 * kSlack);
+    std::fill(yw + p.FNf * p.Qr, yw + p.FNf * p.Qr + 2 * kSlack, 0.0f);
     for (int64_t n = begin; n < end; ++n) {
       PadInto(g, p, x + n * g.in_size(), xp);
       k.f.forward(p, xp, Wt, yw);
+      if (pool != nullptr) {
+        k.f.compact_pool(p, FN, g.OH, g.OW, yw, b, pool->relu, pool->pooled + n * FN * P,
+                         pool->argmax + n * FN * P);
+        continue;
+      }
       float* y = out.Sample(n);
       if (y == nullptr) y = out_buf.Get(FN * S);
       k.f.compact(p, FN, g.OH, g.OW, yw, b, y);

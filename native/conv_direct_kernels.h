@@ -287,7 +287,70 @@ void Compact(const DirectPlan& p, int64_t FN, int64_t OH, int64_t OW, const floa
   }
 }
 
+#if BLASNET_DIRECT_LANES == 4
+#define BLASNET_EVENS(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6)
+#define BLASNET_ODDS(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7)
+#elif BLASNET_DIRECT_LANES == 8
+#define BLASNET_EVENS(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define BLASNET_ODDS(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#else
+#define BLASNET_EVENS(a, b) \
+  __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define BLASNET_ODDS(a, b) \
+  __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#endif
+
+// Compact, the Relu (when relu) and a 2x2, stride-2 max pooling in one pass over the wide
+// outputs, for even OH and OW: sample's pooled planes (FN x OH/2·OW/2) and the winners' plane
+// indices h·OW + w, the same bits as Compact, ReluRange and MaxPoolPlane one after the other:
+// v + b, then max(0, v) with NaN passing, each window scanned in (row, column) order, the first
+// maximum winning and a NaN winning over numbers. L pooled outputs per step from 2L wide
+// outputs of each of the window's two rows, split into even and odd columns; yw needs 2L floats
+// of slack after its end, which a row's last step may read (those lanes are never stored).
+void CompactPool2x2(const DirectPlan& p, int64_t FN, int64_t OH, int64_t OW, const float* yw,
+                    const float* b, bool relu, float* pooled, int32_t* argmax) {
+  const int64_t POH = OH / 2, POW = OW / 2, P = POH * POW;
+  const int32_t iOW = static_cast<int32_t>(OW);
+  vi iota;
+  for (int j = 0; j < L; ++j) iota[j] = 2 * j;
+  for (int64_t f = 0; f < FN; ++f) {
+    const float bf = b[f];
+    for (int64_t ph = 0; ph < POH; ++ph) {
+      const float* r0 = yw + f * p.Qr + 2 * ph * p.Wp;
+      const float* r1 = r0 + p.Wp;
+      float* po = pooled + f * P + ph * POW;
+      int32_t* ao = argmax + f * P + ph * POW;
+      const int32_t top = static_cast<int32_t>(2 * ph * OW);
+      for (int64_t pw = 0; pw < POW; pw += L) {
+        const vf a0 = Load(r0 + 2 * pw), a1 = Load(r0 + 2 * pw + L);
+        const vf c0 = Load(r1 + 2 * pw), c1 = Load(r1 + 2 * pw + L);
+        vf v[4] = {BLASNET_EVENS(a0, a1) + bf, BLASNET_ODDS(a0, a1) + bf,
+                   BLASNET_EVENS(c0, c1) + bf, BLASNET_ODDS(c0, c1) + bf};
+        if (relu) {
+          for (int k = 0; k < 4; ++k) v[k] = v[k] <= 0 ? vf{} : v[k];
+        }
+        const vi at0 = iota + (top + 2 * static_cast<int32_t>(pw));
+        vf best = v[0];
+        vi at = at0;
+        for (int k = 1; k < 4; ++k) {
+          const vi take = (v[k] > best) | ((v[k] != v[k]) & (best == best));
+          best = take ? v[k] : best;
+          at = take ? at0 + ((k / 2) * iOW + (k % 2)) : at;
+        }
+        if (pw + L <= POW) {
+          Store(po + pw, best);
+          StoreI(ao + pw, at);
+        } else {
+          for (int64_t j = 0; j < POW - pw; ++j) po[pw + j] = best[j], ao[pw + j] = at[j];
+        }
+      }
+    }
+  }
+}
+#undef BLASNET_EVENS
+#undef BLASNET_ODDS
+
 // The forward half (wide positions) and the backward half (rows) of this level's kernels.
-constexpr ForwardKernels kForward = {kF, kV* L, Forward, Compact};
+constexpr ForwardKernels kForward = {kF, kV* L, Forward, Compact, CompactPool2x2};
 constexpr BackwardKernels kBackward = {
     L, kG, kT, BackwardWeights, LaneSums, GradSums, PooledBackward};

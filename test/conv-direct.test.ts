@@ -141,6 +141,41 @@ describe('direct convolution against the float64 reference and the im2col path',
     }
   });
 
+  // The pooled forward reads the wide outputs straight into the pooled planes (CompactPool2x2):
+  // pooled rows of 1 to 18 windows (partial vectors at every width), with and without the Relu,
+  // and inputs holding NaN, +Inf and -Inf, against the separate kernels (direct convolution,
+  // reluForward, maxPoolForward): the same bits and the same winners, ties and NaN included.
+  test.each([2, 8, 18, 26, 34, 36])('pooled forward on %i-wide outputs: the separate kernels\' bits and winners, with NaN and Inf', (OW) => {
+    const g = geom(3, 2, 8, OW + 2, 3, 3, 0), FN = 5, cg = { ...g, FN };
+    const { OH } = ref.outShape(g);
+    const pg = { N: g.N, C: FN, H: OH, W: OW, FH: 2, FW: 2, stride: 2, pad: 0 };
+    const P = g.N * FN * (OH / 2) * (OW / 2);
+    for (const special of [false, true]) {
+      const x = rng.floats(g.N * g.C * g.H * g.W);
+      // Zero weights on one filter: all-zero windows (after the bias) tie, the first must win.
+      const W = rng.floats(FN * g.C * 9), b = rng.floats(FN);
+      W.fill(0, 9 * g.C, 18 * g.C);
+      if (special) {
+        x[3] = NaN;
+        x[x.length - 2] = Infinity;
+        x[g.C * g.H * g.W + g.W + 1] = -Infinity;
+      }
+      const conv = nanFilled(g.N * FN * OH * OW);
+      K.convForward(x, W, b, conv, cg, DIRECT);
+      for (const relu of [true, false]) {
+        const act = nanFilled(conv.length);
+        if (relu) K.reluForward(conv, act); else act.set(conv);
+        const want = nanFilled(P), wantArg = new Int32Array(P);
+        K.maxPoolForward(act, want, wantArg, pg);
+        const pooled = nanFilled(P), argmax = new Int32Array(P).fill(-7);
+        K.convPoolForward(x, W, b, pooled, argmax, { ...cg, PH: 2, PW: 2, poolStride: 2, poolPad: 0 }, relu, DIRECT);
+        expect(sameBits(pooled, want)).toBe(true);
+        expect(Array.from(argmax)).toEqual(Array.from(wantArg));
+        if (special) expect(pooled.some((v) => Number.isNaN(v))).toBe(true);
+      }
+    }
+  });
+
   test('a layer the direct kernels do not fit is refused with the reason: stride 2, and 36 taps', () => {
     expect(() => K.convForward(new Float32Array(81), new Float32Array(4 * 9), new Float32Array(4), new Float32Array(4 * 4 * 4),
       { N: 1, C: 1, H: 9, W: 9, FN: 4, FH: 3, FW: 3, stride: 2, pad: 0 }, DIRECT))
