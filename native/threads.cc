@@ -272,7 +272,13 @@ void AutoThreads::Record(int64_t ns, int most) {
       phase_ = Phase::kKeep;
       const double kept = (kept_before_ + mean) / 2;
       if (std::abs(kept_before_ - mean) > kStable * std::min(kept_before_, mean)) {
-        since_probe_ = (kProbeWindows << backoff_) - 1;  // the calls changed: probe again next
+        // The calls changed (or the machine's speed did). A probe more than kFarBehind slower
+        // than both windows around it still says enough; any other is made again next.
+        if (probe_ > (1 + kFarBehind) * std::max(kept_before_, mean)) {
+          backoff_ = std::min(backoff_ + 2, kMaxBackoff);
+        } else {
+          since_probe_ = (kProbeWindows << backoff_) - 1;
+        }
         kept_before_ = mean;
         return;
       }

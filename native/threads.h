@@ -27,7 +27,9 @@ namespace blasnet {
 // kStable (the calls did not change, e.g. from training to evaluation), the other setting is
 // kept from then on if it was more than kMargin faster; otherwise the next probe comes after
 // twice as many windows (four times when the other was more than kFarBehind slower; kProbeWindows
-// at first, up to 2^kMaxBackoff times that). When they disagree the probe is repeated soon.
+// at first, up to 2^kMaxBackoff times that). When they disagree the probe is repeated soon,
+// unless the other setting was more than kFarBehind slower than both (then it backs off as
+// above: on a busy VM the kept windows often differ by 10% while one thread is 50% slower).
 // Results do not depend on the choice (see above).
 class AutoThreads {
  public:
