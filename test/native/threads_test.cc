@@ -299,7 +299,8 @@ TEST_CASE(threads, auto_does_not_keep_probing_a_far_slower_setting_on_a_noisy_ma
       chooser.Record(static_cast<int64_t>((par ? 100000 : 150000) * f), 2);
     }
   }
-  CHECK_MSG(probes <= 2, probes << " probes of one thread, " << serial << " of " << total << " calls");
+  CHECK_MSG(probes <= 2,
+            probes << " probes of one thread, " << serial << " of " << total << " calls");
   CHECK(chooser.Threads(2) == 2);
 }
 
