@@ -63,6 +63,31 @@ function rows(x: Tensor, t: Int32Array, start: number, end: number): { x: Tensor
   });
 });
 
+describe('the final test accuracy', () => {
+  test('is the last evaluation\'s when that one covered the whole test set now, else counted afresh', () => {
+    const data = toyData(1, 120, 6, 3);
+    const test_ = toyData(2, 40, 6, 3);
+    for (const limit of [undefined, 40, 7]) {
+      setSeed(3);
+      const net = new MultiLayerNet({ inputSize: 6, hiddenSizeList: [8], outputSize: 3 });
+      const h = new Trainer(net, data.x, data.t, test_.x, test_.t, {
+        epochs: 2, miniBatchSize: 20, optimizer: 'adam', optimizerParam: { lr: 0.01 }, evaluateSampleNumPerEpoch: limit, verbose: false,
+      }).train();
+      const last = h.evaluations[h.evaluations.length - 1];
+      expect(last.iteration).toBe(12);
+      const whole = net.accuracy(test_.x, test_.t);
+      expect(h.finalTestAcc).toBe(whole);
+      // On 7 samples the last evaluation measured something else (a multiple of 1/7).
+      if (limit === 7) {
+        expect(last.testAcc * 7).toBeCloseTo(Math.round(last.testAcc * 7), 9);
+        expect(last.testAcc).not.toBe(whole);
+      } else {
+        expect(last.testAcc).toBe(whole);
+      }
+    }
+  });
+});
+
 describe('history, hooks, evalEvery', () => {
   test('lengths and hook calls follow epochs, iterations and evalEvery', () => {
     const data = toyData(1, 120, 6, 3);

@@ -688,10 +688,18 @@ export class Trainer {
       if (this.iteration >= this.maxIterations && !this.stopRequested && !signal?.aborted) {
         // A completed run leaves the network with the averaged parameters (the checkpoint above keeps both).
         this.applyAverage();
-        // The course's Trainer ends with the accuracy on the whole test set.
-        const acc = { correct: 0 };
-        yield* this.countCorrect(this.xTest, this.testIdx, this.xTest.shape[0], acc);
-        this.history.finalTestAcc = this.xTest.shape[0] ? acc.correct / this.xTest.shape[0] : 0;
+        // The course's Trainer ends with the accuracy on the whole test set: the last evaluation's
+        // when it was made now on the whole test set (of these parameters: the average, when
+        // there is one, is what evaluations measure), else counted here.
+        const evals = this.history.evaluations, last = evals.length ? evals[evals.length - 1] : null;
+        const nTest = this.xTest.shape[0];
+        if (last !== null && last.iteration === this.iteration && Math.min(this.opts.evaluateSampleNumPerEpoch ?? Infinity, nTest) === nTest) {
+          this.history.finalTestAcc = last.testAcc;
+        } else {
+          const acc = { correct: 0 };
+          yield* this.countCorrect(this.xTest, this.testIdx, nTest, acc);
+          this.history.finalTestAcc = nTest ? acc.correct / nTest : 0;
+        }
         if (this.opts.verbose) {
           log('=============== Final Test Accuracy ===============');
           log(`test acc:${this.history.finalTestAcc}`);
