@@ -246,6 +246,14 @@ void AutoThreads::Switch(Phase next) {
   calls_ = 0;  // the calls right after a switch are not measured
 }
 
+// How much further the next probe moves after a probe that lost to the kept setting: one step
+// (twice the windows), two when it was more than kFarBehind slower, three when more than twice
+// that: a probe costs a window at the slower setting, worth making less often the more it lost.
+int AutoThreads::BackoffStep(double probe, double kept) {
+  if (probe > (1 + 2 * kFarBehind) * kept) return 3;
+  return probe > (1 + kFarBehind) * kept ? 2 : 1;
+}
+
 void AutoThreads::Record(int64_t ns, int most) {
   if (most <= 1) return;
   if (++calls_ <= kSettleCalls) return;
@@ -275,7 +283,8 @@ void AutoThreads::Record(int64_t ns, int most) {
         // The calls changed (or the machine's speed did). A probe more than kFarBehind slower
         // than both windows around it still says enough; any other is made again next.
         if (probe_ > (1 + kFarBehind) * std::max(kept_before_, mean)) {
-          backoff_ = std::min(backoff_ + 2, kMaxBackoff);
+          backoff_ =
+              std::min(backoff_ + BackoffStep(probe_, std::max(kept_before_, mean)), kMaxBackoff);
         } else {
           since_probe_ = (kProbeWindows << backoff_) - 1;
         }
@@ -294,7 +303,7 @@ void AutoThreads::Record(int64_t ns, int most) {
         backoff_ = 0;
         kept_before_ = probe_;
       } else {
-        backoff_ = std::min(backoff_ + (probe_ > (1 + kFarBehind) * kept ? 2 : 1), kMaxBackoff);
+        backoff_ = std::min(backoff_ + BackoffStep(probe_, kept), kMaxBackoff);
       }
       return;
     }

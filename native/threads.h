@@ -26,11 +26,11 @@ namespace blasnet {
 // kept setting, one of the other, one of the kept again. When the two kept windows agree within
 // kStable (the calls did not change, e.g. from training to evaluation), the other setting is
 // kept from then on if it was more than kMargin faster; otherwise the next probe comes after
-// twice as many windows (four times when the other was more than kFarBehind slower; kProbeWindows
-// at first, up to 2^kMaxBackoff times that). When they disagree the probe is repeated soon,
-// unless the other setting was more than kFarBehind slower than both (then it backs off as
-// above: on a busy VM the kept windows often differ by 10% while one thread is 50% slower).
-// Results do not depend on the choice (see above).
+// twice as many windows (four times when the other was more than kFarBehind slower, eight when
+// more than twice that; kProbeWindows at first, up to 2^kMaxBackoff times that). When they disagree
+// the probe is repeated soon, unless the other setting was more than kFarBehind slower than both
+// (then it backs off as above: on a busy VM the kept windows often differ by 10% while one thread
+// is 50% slower). Results do not depend on the choice (see above).
 class AutoThreads {
  public:
   static constexpr int kSettleCalls = 100;
@@ -52,6 +52,7 @@ class AutoThreads {
  private:
   enum class Phase { kKeep, kProbe, kConfirm };
   void Switch(Phase next);
+  static int BackoffStep(double probe, double kept);
 
   bool parallel_ = true;  // the setting in use
   Phase phase_ = Phase::kKeep;
