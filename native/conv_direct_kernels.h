@@ -306,7 +306,8 @@ void Compact(const DirectPlan& p, int64_t FN, int64_t OH, int64_t OW, const floa
 // v + b, then max(0, v) with NaN passing, each window scanned in (row, column) order, the first
 // maximum winning and a NaN winning over numbers. L pooled outputs per step from 2L wide
 // outputs of each of the window's two rows, split into even and odd columns; yw needs 2L floats
-// of slack after its end, which a row's last step may read (those lanes are never stored).
+// of slack after its end, which a row's last step may read. The lanes of a row's last step past
+// its end are stored only where later rows overwrite them, never past the sample's planes.
 void CompactPool2x2(const DirectPlan& p, int64_t FN, int64_t OH, int64_t OW, const float* yw,
                     const float* b, bool relu, float* pooled, int32_t* argmax) {
   const int64_t POH = OH / 2, POW = OW / 2, P = POH * POW;
@@ -337,7 +338,9 @@ void CompactPool2x2(const DirectPlan& p, int64_t FN, int64_t OH, int64_t OW, con
           best = take ? v[k] : best;
           at = take ? at0 + ((k / 2) * iOW + (k % 2)) : at;
         }
-        if (pw + L <= POW) {
+        // A row's last vector is stored whole while it stays inside the sample's planes: what it
+        // writes past the row's end lands in the rows after it, which are written later.
+        if (pw + L <= POW || (po + pw + L) - pooled <= FN * P) {
           Store(po + pw, best);
           StoreI(ao + pw, at);
         } else {
