@@ -96,8 +96,16 @@ void PackBlocked(const float* src, int64_t n_ch, int64_t rows, int64_t cols, int
     const int64_t wn = std::min(cols, out_cols - off);
     for (int64_t h = 0; h < rows && h + off < out_rows; ++h) {
       float* row = blk + ((h + off) * out_cols + off) * L;
-      for (int64_t w0 = 0; w0 < wn; w0 += L) {
-        const int64_t n = std::min<int64_t>(L, wn - w0);
+      int64_t w0 = 0;
+      // Whole chunks with fixed trip counts (the block stays in registers), then the rest.
+      for (; w0 + L <= wn; w0 += L) {
+        vf r[L];
+        for (int c = 0; c < L; ++c) r[c] = Load(planes + (c * rows + h) * cols + w0);
+        Transpose(r);
+        for (int w = 0; w < L; ++w) Store(row + (w0 + w) * L, r[w]);
+      }
+      if (w0 < wn) {
+        const int64_t n = wn - w0;
         vf r[L];
         for (int c = 0; c < L; ++c) r[c] = LoadPart(planes + (c * rows + h) * cols + w0, n, limit);
         Transpose(r);
@@ -118,12 +126,19 @@ void UnpackBlocked(const float* src, int64_t n_ch, int64_t rows, int64_t cols, i
     const float* blk = src + fb * rows * cols * L;
     float* planes = dst + fb * L * out_rows * out_cols;
     for (int64_t h = 0; h < out_rows; ++h) {
-      for (int64_t w0 = 0; w0 < out_cols; w0 += L) {
-        const int64_t n = std::min<int64_t>(L, out_cols - w0);
+      int64_t w0 = 0;
+      for (; w0 + L <= out_cols; w0 += L) {
+        vf r[L];
+        for (int w = 0; w < L; ++w) r[w] = Load(blk + (h * cols + w0 + w) * L);
+        Transpose(r);
+        for (int c = 0; c < L; ++c) Store(planes + (c * out_rows + h) * out_cols + w0, r[c]);
+      }
+      if (w0 < out_cols) {
+        const int64_t n = out_cols - w0;
         vf r[L];
         for (int w = 0; w < L; ++w) r[w] = w < n ? Load(blk + (h * cols + w0 + w) * L) : vf{};
         Transpose(r);
-        if (n == L || (h * out_cols + w0 + L) <= out_rows * out_cols) {
+        if (h * out_cols + w0 + L <= out_rows * out_cols) {
           for (int c = 0; c < L; ++c) Store(planes + (c * out_rows + h) * out_cols + w0, r[c]);
         } else {
           for (int c = 0; c < L; ++c) {
