@@ -693,7 +693,7 @@ export class Trainer {
         // there is one, is what evaluations measure), else counted here.
         const evals = this.history.evaluations, last = evals.length ? evals[evals.length - 1] : null;
         const nTest = this.xTest.shape[0];
-        if (last !== null && last.iteration === this.iteration && Math.min(this.opts.evaluateSampleNumPerEpoch ?? Infinity, nTest) === nTest) {
+        if (last !== null && last.iteration === this.iteration && (this.opts.evaluateSampleNumPerEpoch ?? Infinity) >= nTest) {
           this.history.finalTestAcc = last.testAcc;
         } else {
           const acc = { correct: 0 };
