@@ -20,5 +20,8 @@ void TanhBackward(const float* out, const float* dout, float* dx, int64_t n);
 // work over the threads themselves (the fused convolution); the same arithmetic as above.
 void ReluRange(const float* x, float* out, int64_t n);
 void ReluBackwardRange(const float* x, const float* dout, float* dx, int64_t n);
+// The Sigmoid's loops on the calling thread only (out may be x), for the fused affine step.
+void SigmoidRange(const float* x, float* out, int64_t n);
+void SigmoidBackwardRange(const float* out, const float* dout, float* dx, int64_t n);
 
 }  // namespace blasnet

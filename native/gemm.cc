@@ -221,30 +221,32 @@ inline int SliceBegin(int extent, int slices, int p) {
 }  // namespace
 
 void AffineForward(const float* x, const float* W, const float* b, float* out, int N, int I, int O,
-                   bool relu) {
+                   AffineActivation act) {
   const int slices = AffineSlices(N, I, O);
   ForSlices(slices, [&](int p) {
     const int r0 = SliceBegin(N, slices, p), r1 = SliceBegin(N, slices, p + 1);
     if (r0 == r1) return;
-    // Seed the rows with the bias, accumulate x W on top (beta = 1), then the Relu in cache.
+    // Seed the rows with the bias, accumulate x W on top (beta = 1), then the activation in cache.
     float* y = out + static_cast<int64_t>(r0) * O;
     for (int n = r0; n < r1; ++n)
       std::memcpy(out + static_cast<int64_t>(n) * O, b, sizeof(float) * O);
     GemmSlice(false, false, N, O, I, 1.0f, x, W, 1.0f, out, r0, r1, 0, O);
-    if (relu) ReluRange(y, y, static_cast<int64_t>(r1 - r0) * O);
+    const int64_t n = static_cast<int64_t>(r1 - r0) * O;
+    if (act == AffineActivation::kRelu) ReluRange(y, y, n);
+    if (act == AffineActivation::kSigmoid) SigmoidRange(y, y, n);
   });
 }
 
 void AffineBackward(const float* dout, const float* x, const float* W, const float* out, float* dx,
-                    float* dW, float* db, int N, int I, int O) {
+                    float* dW, float* db, int N, int I, int O, AffineActivation act) {
   const int slices = AffineSlices(N, I, O);
   // dW is cut by its rows (input features), at least kMinDwSliceRows each.
   int dw_slices = slices;
   while (dw_slices > 1 && I / dw_slices < kMinDwSliceRows) dw_slices /= 2;
-  // The gradient at the affine output: dout, or dout where out > 0 after a Relu (masked).
+  // The gradient at the affine output: dout, or the activation's backward of it (masked).
   const float* d = dout;
   float* masked = nullptr;
-  if (out != nullptr) {
+  if (act != AffineActivation::kNone) {
     thread_local Scratch<float> scratch;
     masked = scratch.Get(static_cast<size_t>(N) * O);
     d = masked;
@@ -254,8 +256,10 @@ void AffineBackward(const float* dout, const float* x, const float* W, const flo
     const int r0 = SliceBegin(N, slices, p), r1 = SliceBegin(N, slices, p + 1);
     if (r0 == r1) return;
     const int64_t at = static_cast<int64_t>(r0) * O;
-    if (masked != nullptr)
-      ReluBackwardRange(out + at, dout + at, masked + at, static_cast<int64_t>(r1 - r0) * O);
+    const int64_t n = static_cast<int64_t>(r1 - r0) * O;
+    if (act == AffineActivation::kRelu) ReluBackwardRange(out + at, dout + at, masked + at, n);
+    if (act == AffineActivation::kSigmoid)
+      SigmoidBackwardRange(out + at, dout + at, masked + at, n);
     if (dx != nullptr) GemmSlice(false, true, N, I, O, 1.0f, d, W, 0.0f, dx, r0, r1, 0, I);
   };
   // Weight rows: dW = x^T d over the whole batch, and db = column sums of d for a share of
@@ -291,22 +295,35 @@ void Run(const SgemmArgs& a) {
 
 void Run(const AffineForwardArgs& a) {
   AffineForward(a.x.data, a.W.data, a.b.data, a.out.data, static_cast<int>(a.N),
-                static_cast<int>(a.I), static_cast<int>(a.O), false);
+                static_cast<int>(a.I), static_cast<int>(a.O), AffineActivation::kNone);
 }
 
 void Run(const AffineBackwardArgs& a) {
   AffineBackward(a.dout.data, a.x.data, a.W.data, nullptr, a.dx.data, a.dW.data, a.db.data,
-                 static_cast<int>(a.N), static_cast<int>(a.I), static_cast<int>(a.O));
+                 static_cast<int>(a.N), static_cast<int>(a.I), static_cast<int>(a.O),
+                 AffineActivation::kNone);
 }
 
 void Run(const AffineReluForwardArgs& a) {
   AffineForward(a.x.data, a.W.data, a.b.data, a.out.data, static_cast<int>(a.N),
-                static_cast<int>(a.I), static_cast<int>(a.O), true);
+                static_cast<int>(a.I), static_cast<int>(a.O), AffineActivation::kRelu);
 }
 
 void Run(const AffineReluBackwardArgs& a) {
   AffineBackward(a.dout.data, a.x.data, a.W.data, a.out.data, a.dx.data, a.dW.data, a.db.data,
-                 static_cast<int>(a.N), static_cast<int>(a.I), static_cast<int>(a.O));
+                 static_cast<int>(a.N), static_cast<int>(a.I), static_cast<int>(a.O),
+                 AffineActivation::kRelu);
+}
+
+void Run(const AffineSigmoidForwardArgs& a) {
+  AffineForward(a.x.data, a.W.data, a.b.data, a.out.data, static_cast<int>(a.N),
+                static_cast<int>(a.I), static_cast<int>(a.O), AffineActivation::kSigmoid);
+}
+
+void Run(const AffineSigmoidBackwardArgs& a) {
+  AffineBackward(a.dout.data, a.x.data, a.W.data, a.out.data, a.dx.data, a.dW.data, a.db.data,
+                 static_cast<int>(a.N), static_cast<int>(a.I), static_cast<int>(a.O),
+                 AffineActivation::kSigmoid);
 }
 
 void Run(const AddRowVectorArgs& a) { AddRowVector(a.Y.data, a.b.data, a.rows, a.cols); }

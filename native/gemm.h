@@ -52,14 +52,18 @@ constexpr double kAffineSliceWork = 256.0 * 1024;
 constexpr int kMinDwSliceRows = 8;
 int AffineSlices(int N, int I, int O);
 
-// Affine forward: out[N,O] = x[N,I] * W[I,O] + b[O], then max(0, .) when relu.
-void AffineForward(const float* x, const float* W, const float* b, float* out, int N, int I, int O,
-                   bool relu);
+// The activation a fused affine step applies to its output.
+enum class AffineActivation { kNone, kRelu, kSigmoid };
 
-// Affine backward: d = dout, or dout where out > 0 when out (the output of a forward with relu)
-// is given; dW = x^T d, db = colsum(d), dx = d W^T (skipped when dx is null). The same bits
-// at every thread count, and the same as the Relu's backward followed by the plain one.
+// Affine forward: out[N,O] = x[N,I] * W[I,O] + b[O], then the activation on each slice of rows.
+void AffineForward(const float* x, const float* W, const float* b, float* out, int N, int I, int O,
+                   AffineActivation act);
+
+// Affine backward: d = dout (kNone; out is not read), or the activation's backward of dout at
+// out, the output of the forward with that activation; dW = x^T d, db = colsum(d), dx = d W^T
+// (skipped when dx is null). The same bits at every thread count, and the same as the
+// activation's backward followed by the plain one.
 void AffineBackward(const float* dout, const float* x, const float* W, const float* out, float* dx,
-                    float* dW, float* db, int N, int I, int O);
+                    float* dW, float* db, int N, int I, int O, AffineActivation act);
 
 }  // namespace blasnet

@@ -7,7 +7,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import {
   Affine, AvgPooling, BatchNormalization, Convolution, DeepConvNet, Dropout, MultiLayerNet, MultiLayerNetExtend, networkFromConfig,
-  getNumThreads, Pooling, Relu, Sequential, setNumThreads, setSeed, ShapeError, SimpleConvNet, SoftmaxWithLoss, Tensor, tensor,
+  getNumThreads, Pooling, Relu, Sequential, setNumThreads, setSeed, Sigmoid, ShapeError, SimpleConvNet, SoftmaxWithLoss, Tensor, tensor,
 } from '../lib';
 import { worst } from './helpers/floats';
 import { Rng } from './helpers/random';
@@ -422,17 +422,20 @@ describe('Convolution followed by Relu runs fused', () => {
   });
 });
 
-describe('Affine followed by Relu runs fused', () => {
+describe.each([['Relu', () => new Relu()], ['Sigmoid', () => new Sigmoid()]] as const)('Affine followed by %s runs fused', (actName, act) => {
   // 100 rows through 100x100 weights: the fused kernels cut the batch into slices, one per
   // core; the small layers run whole. Row 1 of the input is zeros (-0 among them) and the
   // first bias of each layer 0, so some pre-activations are exactly 0, the Relu mask's edge.
+  // Other widths leave the vector loops tails of several lengths: with 99 units the fused
+  // step's two 50-row slices end in a scalar tail where the unfused layer's whole-batch loop
+  // is still in its vector body.
   // (NaN and infinities: test/native/gemm_test.cc, where they do not swamp the whole batch.)
   const build = (fuse: boolean, I: number, H: number): Sequential => {
     const rng = new Rng(21);
     const W = (r: number, c: number): Tensor => new Tensor(rng.floats(r * c, -0.3, 0.3), [r, c]);
     const b = (n: number): Tensor => { const t = new Tensor(rng.floats(n, -0.1, 0.1), [n]); t.data[0] = 0; return t; };
     return new Sequential([
-      new Affine(W(I, H), b(H)), new Relu(), new Affine(W(H, H), b(H)), new Relu(), new Affine(W(H, 3), b(3)), new Relu(),
+      new Affine(W(I, H), b(H)), act(), new Affine(W(H, H), b(H)), act(), new Affine(W(H, 3), b(3)), act(),
       new Affine(W(3, 4), b(4)), new SoftmaxWithLoss(),
     ], { fuse, inputGradient: true });
   };
@@ -444,7 +447,7 @@ describe('Affine followed by Relu runs fused', () => {
   };
   const bits = (t: Tensor): string[] => Array.from(t.data, (v) => Object.is(v, -0) ? '-0' : String(v));
 
-  test.each([[100, 100, 100], [7, 5, 6]])('N %i, I %i, H %i: loss, predictions, gradients and dx equal the unfused layers bit for bit, at 1 and 2 threads', (N, I, H) => {
+  test.each([[100, 100, 100], [7, 5, 6], [33, 9, 13], [100, 300, 99]])('N %i, I %i, H %i: loss, predictions, gradients and dx equal the unfused layers bit for bit, at 1 and 2 threads', (N, I, H) => {
     const x = input(N, I);
     const t = Array.from({ length: N }, (_, i) => (i * 7) % 4);
     const before = getNumThreads();
@@ -464,20 +467,23 @@ describe('Affine followed by Relu runs fused', () => {
     } finally {
       setNumThreads(before);
     }
-    // Not a trivial comparison: the gradients are live, and the masks drop some of them.
+    // Not a trivial comparison: the gradients are live (and for the Relu, its mask drops some).
     expect(runs[0].grads.flat().filter((v) => v !== '0' && v !== '-0').length).toBeGreaterThan(10);
     expect(runs[0].dx.every((v) => v !== 'NaN')).toBe(true);
     for (const run of runs.slice(1)) expect(run).toEqual(runs[0]);
   });
 
-  test('the Affine and the Relu still work on their own, and a wrong width names the Affine', () => {
+  test(`the Affine and the ${actName} still work on their own, and a wrong width names the Affine`, () => {
     const net = build(true, 6, 5);
+    expect(net.summary()).toContain(`${actName} (fused with layer 0)`);
     const x = input(4, 6);
     net.gradient(x, [0, 1, 2, 3]);
-    const affine = net.layers[0] as Affine, relu = net.layers[1] as Relu;
+    const affine = net.layers[0] as Affine, activation = net.layers[1];
     const y = affine.forward(x);
-    expect(y.data.some((v) => v < 0)).toBe(true);  // the Affine's own output, before any Relu
-    expect(relu.forward(y).data.every((v) => !(v < 0))).toBe(true);
+    expect(y.data.some((v) => v < 0)).toBe(true);  // the Affine's own output, before the activation
+    const z = activation.forward(y);
+    expect(z.data.every((v) => v >= 0)).toBe(true);
+    expect(z.data.some((v, i) => v !== y.data[i])).toBe(true);
     expect(() => net.predict(Tensor.zeros([3, 7]))).toThrow(/layer 0 \(Affine\): Affine\.forward: input shape \[3, 7\] does not fit W \[6, 5\]/);
   });
 });

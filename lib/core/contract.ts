@@ -197,6 +197,17 @@ export const ENTRIES = {
     args: [f32('dout', 'N O'), f32('x', 'N I'), f32('W', 'I O'), f32('out', 'N O'), out('dx', 'N I', { nullable: true }),
       out('dW', 'I O'), out('db', 'O'), int('N', 4), int('I', 3), int('O', 5)],
   },
+  affineSigmoidForward: {
+    file: 'gemm',
+    doc: 'out (N, O) = 1 / (1 + exp(-(x · W + b))): affineForward with the Sigmoid applied to each slice of rows while it is in cache; equal bit for bit to affineForward then sigmoidForward.',
+    args: [f32('x', 'N I'), f32('W', 'I O'), f32('b', 'O'), out('out', 'N O'), int('N', 4), int('I', 3), int('O', 5)],
+  },
+  affineSigmoidBackward: {
+    file: 'gemm',
+    doc: 'Backward of affineSigmoidForward: dout·(1 - out)·out (out its output), then as affineBackward. Equal bit for bit to sigmoidBackward then affineBackward.',
+    args: [f32('dout', 'N O'), f32('x', 'N I'), f32('W', 'I O'), f32('out', 'N O'), out('dx', 'N I', { nullable: true }),
+      out('dW', 'I O'), out('db', 'O'), int('N', 4), int('I', 3), int('O', 5)],
+  },
   addRowVector: {
     file: 'gemm',
     doc: 'Y[r, :] += b for a (rows, cols) Y.',

@@ -68,6 +68,8 @@ export interface NativeAddon {
   readonly affineBackward: (dout: Float32Array, x: Float32Array, W: Float32Array, dx: Float32Array | null, dW: Float32Array, db: Float32Array, N: number, I: number, O: number) => void;
   readonly affineReluForward: (x: Float32Array, W: Float32Array, b: Float32Array, out: Float32Array, N: number, I: number, O: number) => void;
   readonly affineReluBackward: (dout: Float32Array, x: Float32Array, W: Float32Array, out: Float32Array, dx: Float32Array | null, dW: Float32Array, db: Float32Array, N: number, I: number, O: number) => void;
+  readonly affineSigmoidForward: (x: Float32Array, W: Float32Array, b: Float32Array, out: Float32Array, N: number, I: number, O: number) => void;
+  readonly affineSigmoidBackward: (dout: Float32Array, x: Float32Array, W: Float32Array, out: Float32Array, dx: Float32Array | null, dW: Float32Array, db: Float32Array, N: number, I: number, O: number) => void;
   readonly addRowVector: (Y: Float32Array, b: Float32Array, rows: number, cols: number) => void;
   readonly columnSums: (X: Float32Array, rows: number, cols: number, out: Float32Array) => void;
   readonly openblasConfig: () => BlasConfig;
@@ -176,6 +178,33 @@ export const affineReluForward: NativeAddon['affineReluForward'] = addon.affineR
  * @param O an integer in [1, 2147483647]
  */
 export const affineReluBackward: NativeAddon['affineReluBackward'] = addon.affineReluBackward;
+
+/**
+ * out (N, O) = 1 / (1 + exp(-(x · W + b))): affineForward with the Sigmoid applied to each slice of rows while it is in cache; equal bit for bit to affineForward then sigmoidForward.
+ * @param x (N, I)
+ * @param W (I, O)
+ * @param b (O)
+ * @param out (N, O), written
+ * @param N an integer in [1, 2147483647]
+ * @param I an integer in [1, 2147483647]
+ * @param O an integer in [1, 2147483647]
+ */
+export const affineSigmoidForward: NativeAddon['affineSigmoidForward'] = addon.affineSigmoidForward;
+
+/**
+ * Backward of affineSigmoidForward: dout·(1 - out)·out (out its output), then as affineBackward. Equal bit for bit to sigmoidBackward then affineBackward.
+ * @param dout (N, O)
+ * @param x (N, I)
+ * @param W (I, O)
+ * @param out (N, O)
+ * @param dx (N, I), written; null to skip it
+ * @param dW (I, O), written
+ * @param db (O), written
+ * @param N an integer in [1, 2147483647]
+ * @param I an integer in [1, 2147483647]
+ * @param O an integer in [1, 2147483647]
+ */
+export const affineSigmoidBackward: NativeAddon['affineSigmoidBackward'] = addon.affineSigmoidBackward;
 
 /**
  * Y[r, :] += b for a (rows, cols) Y.

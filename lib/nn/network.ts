@@ -38,10 +38,11 @@ export interface SequentialOptions {
   inputGradient?: boolean;
   /**
    * Run each Convolution and the Relu and/or max Pooling right after it as one fused step, one
-   * native call per pass, each Affine and the Relu right after it likewise, and the test-mode pass of each BatchNormalization with the Relu
-   * and/or Dropout right after it as one pass (true by default; the numbers are the same bit
-   * for bit, a pooled step never writes the full convolution output out). Only this network's
-   * forward and backward do so: the layer objects keep their own behaviour when called directly.
+   * native call per pass, each Affine and the Relu or Sigmoid right after it likewise, and the
+   * test-mode pass of each BatchNormalization with the Relu and/or Dropout right after it as
+   * one pass (true by default; the numbers are the same bit for bit, a pooled step never writes
+   * the full convolution output out). Only this network's forward and backward do so: the
+   * layer objects keep their own behaviour when called directly.
    */
   fuse?: boolean;
 }
@@ -84,8 +85,8 @@ export class Sequential {
   private readonly gradsOut: Record<string, Tensor> = {};
   /**
    * The step plan forward and backward run: each layer on its own, except that a fused step
-   * (see `fuse`) stands for a Convolution and the Relu and/or Pooling after it, or for a
-   * BatchNormalization and the Relu and/or Dropout after it. It is made
+   * (see `fuse`) stands for a Convolution and the Relu and/or Pooling after it, an Affine and
+   * the Relu or Sigmoid after it, or a BatchNormalization and the Relu and/or Dropout after it. It is made
    * for the layers in `planned` and made again when `layers` no longer holds those.
    */
   private steps: Array<{ layer: Layer; start: number; end: number }> = [];

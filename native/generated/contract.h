@@ -154,6 +154,33 @@ struct AffineReluBackwardArgs {
 };
 void Run(const AffineReluBackwardArgs& a);
 
+// affineSigmoidForward: out (N, O) = 1 / (1 + exp(-(x · W + b))): affineForward with the Sigmoid applied to each slice of rows while it is in cache; equal bit for bit to affineForward then sigmoidForward.
+struct AffineSigmoidForwardArgs {
+  F32 x;  // N x I
+  F32 W;  // I x O
+  F32 b;  // O
+  F32 out;  // N x O, written
+  int64_t N;  // integer in [1, 2147483647]
+  int64_t I;  // integer in [1, 2147483647]
+  int64_t O;  // integer in [1, 2147483647]
+};
+void Run(const AffineSigmoidForwardArgs& a);
+
+// affineSigmoidBackward: Backward of affineSigmoidForward: dout·(1 - out)·out (out its output), then as affineBackward. Equal bit for bit to sigmoidBackward then affineBackward.
+struct AffineSigmoidBackwardArgs {
+  F32 dout;  // N x O
+  F32 x;  // N x I
+  F32 W;  // I x O
+  F32 out;  // N x O
+  F32 dx;  // N x I, written, or null
+  F32 dW;  // I x O, written
+  F32 db;  // O, written
+  int64_t N;  // integer in [1, 2147483647]
+  int64_t I;  // integer in [1, 2147483647]
+  int64_t O;  // integer in [1, 2147483647]
+};
+void Run(const AffineSigmoidBackwardArgs& a);
+
 // addRowVector: Y[r, :] += b for a (rows, cols) Y.
 struct AddRowVectorArgs {
   F32 Y;  // rows x cols, written
@@ -556,6 +583,8 @@ ThreadInfo Run(const ThreadInfoArgs& a);
   X(affineBackward, AffineBackwardArgs) \
   X(affineReluForward, AffineReluForwardArgs) \
   X(affineReluBackward, AffineReluBackwardArgs) \
+  X(affineSigmoidForward, AffineSigmoidForwardArgs) \
+  X(affineSigmoidBackward, AffineSigmoidBackwardArgs) \
   X(addRowVector, AddRowVectorArgs) \
   X(columnSums, ColumnSumsArgs) \
   X(openblasConfig, OpenblasConfigArgs) \

@@ -191,6 +191,60 @@ inline void Read(Reader& r, AffineReluBackwardArgs* a) {
   r.Disjoint("db", a->db, "out", a->out);
 }
 
+inline void Read(Reader& r, AffineSigmoidForwardArgs* a) {
+  r.Count(7, "x, W, b, out, N, I, O");
+  a->N = r.Int(4, "N", 1, 2147483647);
+  a->I = r.Int(5, "I", 1, 2147483647);
+  a->O = r.Int(6, "O", 1, 2147483647);
+  a->x = r.Floats(0, "x", false);
+  a->W = r.Floats(1, "W", false);
+  a->b = r.Floats(2, "b", false);
+  a->out = r.Floats(3, "out", false);
+  r.Length("x", a->x, {{"N", a->N}, {"I", a->I}});
+  r.Length("W", a->W, {{"I", a->I}, {"O", a->O}});
+  r.Length("b", a->b, {{"O", a->O}});
+  r.Length("out", a->out, {{"N", a->N}, {"O", a->O}});
+  r.Disjoint("out", a->out, "x", a->x);
+  r.Disjoint("out", a->out, "W", a->W);
+  r.Disjoint("out", a->out, "b", a->b);
+}
+
+inline void Read(Reader& r, AffineSigmoidBackwardArgs* a) {
+  r.Count(10, "dout, x, W, out, dx, dW, db, N, I, O");
+  a->N = r.Int(7, "N", 1, 2147483647);
+  a->I = r.Int(8, "I", 1, 2147483647);
+  a->O = r.Int(9, "O", 1, 2147483647);
+  a->dout = r.Floats(0, "dout", false);
+  a->x = r.Floats(1, "x", false);
+  a->W = r.Floats(2, "W", false);
+  a->out = r.Floats(3, "out", false);
+  a->dx = r.Floats(4, "dx", true);
+  a->dW = r.Floats(5, "dW", false);
+  a->db = r.Floats(6, "db", false);
+  r.Length("dout", a->dout, {{"N", a->N}, {"O", a->O}});
+  r.Length("x", a->x, {{"N", a->N}, {"I", a->I}});
+  r.Length("W", a->W, {{"I", a->I}, {"O", a->O}});
+  r.Length("out", a->out, {{"N", a->N}, {"O", a->O}});
+  if (a->dx.present()) r.Length("dx", a->dx, {{"N", a->N}, {"I", a->I}});
+  r.Length("dW", a->dW, {{"I", a->I}, {"O", a->O}});
+  r.Length("db", a->db, {{"O", a->O}});
+  r.Disjoint("dx", a->dx, "dout", a->dout);
+  r.Disjoint("dx", a->dx, "x", a->x);
+  r.Disjoint("dx", a->dx, "W", a->W);
+  r.Disjoint("dx", a->dx, "out", a->out);
+  r.Disjoint("dx", a->dx, "dW", a->dW);
+  r.Disjoint("dx", a->dx, "db", a->db);
+  r.Disjoint("dW", a->dW, "dout", a->dout);
+  r.Disjoint("dW", a->dW, "x", a->x);
+  r.Disjoint("dW", a->dW, "W", a->W);
+  r.Disjoint("dW", a->dW, "out", a->out);
+  r.Disjoint("dW", a->dW, "db", a->db);
+  r.Disjoint("db", a->db, "dout", a->dout);
+  r.Disjoint("db", a->db, "x", a->x);
+  r.Disjoint("db", a->db, "W", a->W);
+  r.Disjoint("db", a->db, "out", a->out);
+}
+
 inline void Read(Reader& r, AddRowVectorArgs* a) {
   r.Count(4, "Y, b, rows, cols");
   a->rows = r.Int(2, "rows", 1, 2147483647);

@@ -127,7 +127,8 @@ TEST_CASE(gemm, affine_forward_and_backward) {
     ref::Rng rng(N * 1000 + I);
     const Vec x = rng.Fill(N * I), W = rng.Fill(I * O), b = rng.Fill(O), dout = rng.Fill(N * O);
     Vec out(N * O);
-    blasnet::AffineForward(x.data(), W.data(), b.data(), out.data(), N, I, O, false);
+    blasnet::AffineForward(x.data(), W.data(), b.data(), out.data(), N, I, O,
+                           blasnet::AffineActivation::kNone);
     DVec want(N * O), scale(N * O);
     for (int n = 0; n < N; ++n) {
       for (int o = 0; o < O; ++o) {
@@ -145,7 +146,7 @@ TEST_CASE(gemm, affine_forward_and_backward) {
 
     Vec dx(N * I, 99.0f), dW(I * O, 99.0f), db(O, 99.0f);
     blasnet::AffineBackward(dout.data(), x.data(), W.data(), nullptr, dx.data(), dW.data(),
-                            db.data(), N, I, O);
+                            db.data(), N, I, O, blasnet::AffineActivation::kNone);
     DVec rdx(N * I), sdx(N * I), rdW(I * O), sdW(I * O), rdb(O), sdb(O);
     for (int n = 0; n < N; ++n) {
       for (int o = 0; o < O; ++o) {
@@ -167,7 +168,7 @@ TEST_CASE(gemm, affine_forward_and_backward) {
     // dx = null: dW and db alone, the same values.
     Vec dW2(I * O), db2(O);
     blasnet::AffineBackward(dout.data(), x.data(), W.data(), nullptr, nullptr, dW2.data(),
-                            db2.data(), N, I, O);
+                            db2.data(), N, I, O, blasnet::AffineActivation::kNone);
     CHECK_SAME_BITS("dW without dx", dW2.data(), dW.data(), dW.size());
     CHECK_SAME_BITS("db without dx", db2.data(), db.data(), db.size());
   }
@@ -192,63 +193,77 @@ TEST_CASE(gemm, affine_slices_depend_on_the_shape_alone) {
   CHECK_EQ(blasnet::AffineSlices(100, 100, 100), 2);
 }
 
-// The fused Affine + Relu equals the affine kernel followed by the Relu's, bit for bit, forward
-// and backward, at every thread count: the values include NaN, +-0 and infinities, where the
-// Relu's mask (x <= 0 drops the gradient, NaN keeps it) must come out the same from the output.
-TEST_CASE(gemm, affine_relu_equals_affine_then_relu) {
-  for (const auto& s : {std::array<int, 3>{1, 1, 1},
-                        {33, 17, 65},
-                        {100, 100, 100},
-                        {100, 784, 100},
-                        {1000, 100, 100},
-                        {100, 100, 10}}) {
-    const int N = s[0], I = s[1], O = s[2];
-    ref::Rng rng(N * 7 + I * 3 + O);
-    Vec x = rng.Fill(N * I), W = rng.Fill(I * O), b = rng.Fill(O), dout = rng.Fill(N * O);
-    // Specials among the inputs: some outputs come out NaN, infinite or exactly zero.
-    if (N * I > 8) {
-      x[1] = std::numeric_limits<float>::quiet_NaN();
-      x[3] = std::numeric_limits<float>::infinity();
-      x[5] = -0.0f;
-    }
-    b[0] = -1e30f;
-    dout[0] = std::numeric_limits<float>::quiet_NaN();
-    const size_t no = static_cast<size_t>(N) * O, ni = static_cast<size_t>(N) * I,
-                 io = static_cast<size_t>(I) * O;
-    // The reference: the plain kernels and the Relu's own, on one thread.
-    Vec pre(no), want(no), dmask(no), wdx(ni), wdW(io), wdb(O);
-    {
-      ref::Threads t(1);
-      blasnet::AffineForward(x.data(), W.data(), b.data(), pre.data(), N, I, O, false);
-      blasnet::ReluForward(pre.data(), want.data(), static_cast<int64_t>(no));
-      blasnet::ReluBackward(pre.data(), dout.data(), dmask.data(), static_cast<int64_t>(no));
-      blasnet::AffineBackward(dmask.data(), x.data(), W.data(), nullptr, wdx.data(), wdW.data(),
-                              wdb.data(), N, I, O);
-    }
-    for (int threads = 1; threads <= 4; ++threads) {
-      ref::Threads t(threads);
-      Vec out(no, 7.0f), dx(ni, 7.0f), dW(io, 7.0f), db(O, 7.0f);
-      blasnet::AffineForward(x.data(), W.data(), b.data(), out.data(), N, I, O, true);
-      CHECK_SAME_BITS("affine+relu out", out.data(), want.data(), no);
-      blasnet::AffineBackward(dout.data(), x.data(), W.data(), out.data(), dx.data(), dW.data(),
-                              db.data(), N, I, O);
-      CHECK_SAME_BITS("affine+relu dx", dx.data(), wdx.data(), ni);
-      CHECK_SAME_BITS("affine+relu dW", dW.data(), wdW.data(), io);
-      CHECK_SAME_BITS("affine+relu db", db.data(), wdb.data(), static_cast<size_t>(O));
-      // Without dx: the same dW and db.
-      Vec dW2(io), db2(O);
-      blasnet::AffineBackward(dout.data(), x.data(), W.data(), out.data(), nullptr, dW2.data(),
-                              db2.data(), N, I, O);
-      CHECK_SAME_BITS("affine+relu dW without dx", dW2.data(), wdW.data(), io);
-      CHECK_SAME_BITS("affine+relu db without dx", db2.data(), wdb.data(), static_cast<size_t>(O));
-      // The plain kernels at this thread count: the same bits as on one thread.
-      Vec pre2(no), dx3(ni), dW3(io), db3(O);
-      blasnet::AffineForward(x.data(), W.data(), b.data(), pre2.data(), N, I, O, false);
-      CHECK_SAME_BITS("affine out at any thread count", pre2.data(), pre.data(), no);
-      blasnet::AffineBackward(dmask.data(), x.data(), W.data(), nullptr, dx3.data(), dW3.data(),
-                              db3.data(), N, I, O);
-      CHECK_SAME_BITS("affine dx at any thread count", dx3.data(), wdx.data(), ni);
-      CHECK_SAME_BITS("affine dW at any thread count", dW3.data(), wdW.data(), io);
+// The fused Affine + Relu (or Sigmoid) equals the affine kernel followed by the activation's,
+// bit for bit, forward and backward, at every thread count: the values include NaN, +-0 and
+// infinities, where the Relu's mask (x <= 0 drops the gradient, NaN keeps it) must come out the
+// same from the output. With 99 outputs, the fused step's row slices end in scalar tails where
+// the whole-batch activation loop is still in its vector body.
+TEST_CASE(gemm, affine_activation_equals_affine_then_activation) {
+  using Act = blasnet::AffineActivation;
+  for (const Act act : {Act::kRelu, Act::kSigmoid}) {
+    const char* name = act == Act::kRelu ? "affine+relu" : "affine+sigmoid";
+    const auto forward = act == Act::kRelu ? blasnet::ReluForward : blasnet::SigmoidForward;
+    for (const auto& s : {std::array<int, 3>{1, 1, 1},
+                          {33, 17, 65},
+                          {100, 100, 100},
+                          {100, 784, 100},
+                          {1000, 100, 100},
+                          {100, 300, 99},
+                          {100, 100, 10}}) {
+      const int N = s[0], I = s[1], O = s[2];
+      ref::Rng rng(N * 7 + I * 3 + O);
+      Vec x = rng.Fill(N * I), W = rng.Fill(I * O), b = rng.Fill(O), dout = rng.Fill(N * O);
+      // Specials among the inputs: some outputs come out NaN, infinite or exactly zero.
+      if (N * I > 8) {
+        x[1] = std::numeric_limits<float>::quiet_NaN();
+        x[3] = std::numeric_limits<float>::infinity();
+        x[5] = -0.0f;
+      }
+      b[0] = -1e30f;
+      dout[0] = std::numeric_limits<float>::quiet_NaN();
+      const size_t no = static_cast<size_t>(N) * O, ni = static_cast<size_t>(N) * I,
+                   io = static_cast<size_t>(I) * O;
+      // The reference: the plain kernels and the activation's own, on one thread.
+      Vec pre(no), want(no), dmask(no), wdx(ni), wdW(io), wdb(O);
+      {
+        ref::Threads t(1);
+        blasnet::AffineForward(x.data(), W.data(), b.data(), pre.data(), N, I, O, Act::kNone);
+        forward(pre.data(), want.data(), static_cast<int64_t>(no));
+        if (act == Act::kRelu) {
+          blasnet::ReluBackward(pre.data(), dout.data(), dmask.data(), static_cast<int64_t>(no));
+        } else {
+          blasnet::SigmoidBackward(want.data(), dout.data(), dmask.data(),
+                                   static_cast<int64_t>(no));
+        }
+        blasnet::AffineBackward(dmask.data(), x.data(), W.data(), nullptr, wdx.data(), wdW.data(),
+                                wdb.data(), N, I, O, Act::kNone);
+      }
+      for (int threads = 1; threads <= 4; ++threads) {
+        ref::Threads t(threads);
+        Vec out(no, 7.0f), dx(ni, 7.0f), dW(io, 7.0f), db(O, 7.0f);
+        blasnet::AffineForward(x.data(), W.data(), b.data(), out.data(), N, I, O, act);
+        CHECK_SAME_BITS(std::string(name) + " out", out.data(), want.data(), no);
+        blasnet::AffineBackward(dout.data(), x.data(), W.data(), out.data(), dx.data(), dW.data(),
+                                db.data(), N, I, O, act);
+        CHECK_SAME_BITS(std::string(name) + " dx", dx.data(), wdx.data(), ni);
+        CHECK_SAME_BITS(std::string(name) + " dW", dW.data(), wdW.data(), io);
+        CHECK_SAME_BITS(std::string(name) + " db", db.data(), wdb.data(), static_cast<size_t>(O));
+        // Without dx: the same dW and db.
+        Vec dW2(io), db2(O);
+        blasnet::AffineBackward(dout.data(), x.data(), W.data(), out.data(), nullptr, dW2.data(),
+                                db2.data(), N, I, O, act);
+        CHECK_SAME_BITS(std::string(name) + " dW without dx", dW2.data(), wdW.data(), io);
+        CHECK_SAME_BITS(std::string(name) + " db without dx", db2.data(), wdb.data(),
+                        static_cast<size_t>(O));
+        // The plain kernels at this thread count: the same bits as on one thread.
+        Vec pre2(no), dx3(ni), dW3(io), db3(O);
+        blasnet::AffineForward(x.data(), W.data(), b.data(), pre2.data(), N, I, O, Act::kNone);
+        CHECK_SAME_BITS("affine out at any thread count", pre2.data(), pre.data(), no);
+        blasnet::AffineBackward(dmask.data(), x.data(), W.data(), nullptr, dx3.data(), dW3.data(),
+                                db3.data(), N, I, O, Act::kNone);
+        CHECK_SAME_BITS("affine dx at any thread count", dx3.data(), wdx.data(), ni);
+        CHECK_SAME_BITS("affine dW at any thread count", dW3.data(), wdW.data(), io);
+      }
     }
   }
 }

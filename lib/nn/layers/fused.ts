@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: MIT
 // The steps a network runs for a Convolution followed by a Relu and/or a max Pooling, for an
-// Affine followed by a Relu, and for a BatchNormalization followed by a Relu and/or a Dropout. A convolution step applies them in
-// one native call per pass to each sample's convolution output while it is in cache, so a
-// pooled step never writes the full convolution output out; an affine step applies the Relu
-// (and in backward its mask) to each slice of batch rows on the core that computed it; a
-// normalisation step runs the
-// test-mode pass of its layers as one pass over the batch. Sequential puts such a step
+// Affine followed by a Relu or a Sigmoid, and for a BatchNormalization followed by a Relu
+// and/or a Dropout. A convolution step applies them in one native call per pass to each
+// sample's convolution output while it is in cache, so a pooled step never writes the full
+// convolution output out; an affine step applies the activation (and in backward its
+// gradient) to each slice of batch rows on the core that computed it; a normalisation step
+// runs the test-mode pass of its layers as one pass over the batch. Sequential puts such a step
 // in its plan in place of those layers (network.ts); the layer objects themselves are not
 // touched and behave as the course's when called directly. The numbers equal theirs bit for
 // bit: the same arithmetic on the same values.
 import * as k from '../../core/kernels';
 import { expectBoolean, outExtent, ShapeError } from '../../core/errors';
 import { asTensor, expectTensor, Tensor } from '../../core/tensor';
-import { Relu } from './activations';
+import { Relu, Sigmoid } from './activations';
 import { Convolution, convAlgorithmCode, convGeometry, Pooling } from './conv';
 import { Affine, affineDims } from './dense';
 import { Buffers, Layer, shapeStr } from './layer';
@@ -108,12 +108,19 @@ export class FusedConvolution implements Layer {
   }
 }
 
+/** The fused affine kernels of each activation an Affine step can take in. */
+const AFFINE_KERNELS = [
+  { layer: Relu, name: 'Affine+Relu', forward: k.affineReluForward, backward: k.affineReluBackward },
+  { layer: Sigmoid, name: 'Affine+Sigmoid', forward: k.affineSigmoidForward, backward: k.affineSigmoidBackward },
+] as const;
+
 /**
- * An Affine with the Relu right after it, run as one step: one native call per pass, the same
- * numbers bit for bit as the two layers. Backward skips dx when asked, as Affine's does.
+ * An Affine with the Relu or the Sigmoid right after it, run as one step: one native call per
+ * pass, the same numbers bit for bit as the two layers. Backward skips dx when asked, as
+ * Affine's does.
  */
 export class FusedAffine implements Layer {
-  readonly name = 'Affine+Relu';
+  readonly name: string;
   /** The Affine's own tensors: an optimizer updating them updates the Affine. */
   readonly params: { W: Tensor; b: Tensor };
   readonly grads: { W: Tensor; b: Tensor };
@@ -121,16 +128,20 @@ export class FusedAffine implements Layer {
   private x: Tensor | null = null;
   private out: Tensor | null = null;
 
-  private constructor(readonly affine: Affine, readonly relu: Relu) {
+  private constructor(readonly affine: Affine, readonly activation: Relu | Sigmoid,
+    private readonly kernels: typeof AFFINE_KERNELS[number]) {
+    this.name = kernels.name;
     this.params = affine.params;
     this.grads = affine.grads;
   }
 
-  /** The fused step for layers[i..] when layers[i] is an Affine followed by a Relu; null otherwise. */
+  /** The fused step for layers[i..] when layers[i] is an Affine followed by a Relu or a Sigmoid; null otherwise. */
   static match(layers: readonly Layer[], i: number): { step: FusedAffine; span: number } | null {
-    const affine = layers[i], relu = layers[i + 1];
-    if (!(affine instanceof Affine) || !(relu instanceof Relu)) return null;
-    return { step: new FusedAffine(affine, relu), span: 2 };
+    const affine = layers[i], activation = layers[i + 1];
+    if (!(affine instanceof Affine)) return null;
+    const kernels = AFFINE_KERNELS.find((f) => activation instanceof f.layer);
+    if (kernels === undefined) return null;
+    return { step: new FusedAffine(affine, activation as Relu | Sigmoid, kernels), span: 2 };
   }
 
   outputShape(inputShape: readonly number[]): number[] {
@@ -142,7 +153,7 @@ export class FusedAffine implements Layer {
     const { W, b } = this.affine.params;
     const { N, I, O } = affineDims(x, W);
     const out = this.buf.get('out', [N, O]);
-    k.affineReluForward(x.data, W.data, b.data, out.data, N, I, O);
+    this.kernels.forward(x.data, W.data, b.data, out.data, N, I, O);
     this.x = x;
     this.out = out;
     return out;
@@ -159,7 +170,7 @@ export class FusedAffine implements Layer {
     const { W } = this.affine.params, { W: dW, b: db } = this.affine.grads;
     const [I, O] = W.shape;
     const dx = inputGradient ? this.buf.get('dx', x.shape) : null;
-    k.affineReluBackward(dout.data, x.data, W.data, out.data, dx ? dx.data : null, dW.data, db.data, x.shape[0], I, O);
+    this.kernels.backward(dout.data, x.data, W.data, out.data, dx ? dx.data : null, dW.data, db.data, x.shape[0], I, O);
     return dx ?? this.buf.get('dxSkipped', x.shape);
   }
 }
