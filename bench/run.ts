@@ -8,15 +8,18 @@
  * Every workload runs in a fresh child process, so that peak RSS (process.resourceUsage().maxRSS)
  * belongs to that workload alone. Training is timed over `steps` consecutive steps of batch 100
  * (net.gradient + optimizer.update), inference over batches of 1000 in test mode; each figure
- * is the median of `reps` repetitions after untimed warm-up ones: at least `warmup` of them and
- * for at least `warmupSeconds` (a few hundred W1 steps end while V8's background compiler
- * threads still compete for the two cores; both frameworks get the same warm-up). All training runs before any
+ * is the median of `rounds` x `reps` repetitions after untimed warm-up ones: at least `warmup`
+ * of them and for at least `warmupSeconds` (a few hundred W1 steps end while V8's background
+ * compiler threads still compete for the two cores; both frameworks get the same warm-up), and
+ * each repetition after `settleSeconds` of untimed single steps. All training runs before any
  * inference, so the RSS read in between is the peak while training.
  *
  * --compare runs bench/torch_workloads.py under /usr/bin/python3 at torch threads 1 and 2 with
  * OPENBLAS_NUM_THREADS=1 (torch's OpenMP pool plus OpenBLAS's own would oversubscribe the
- * cores), alternating with blasnet per workload and round so machine drift hits both, and
- * prints blasnet's ratio to PyTorch's better figure.
+ * cores) and prints blasnet's ratio to PyTorch's better figure. The three children of a
+ * workload stay up side by side and time one repetition each in turn (the parent asks; the
+ * order reverses every other time), so that the machine's drift, which on a VM moves a figure
+ * by 1.5x within a minute, hits both frameworks alike.
  *
  * --isa avx2 (or avx512, or both: --isa avx512,avx2) runs everything again held to that
  * instruction-set level, so that one machine measures both CPU classes: blasnet with
@@ -24,10 +27,11 @@
  * same core. A level this CPU does not have is reported as not available here. Without --isa,
  * blasnet runs with no variable set, as a user gets it, and PyTorch at its best.
  */
-import { spawnSync } from 'child_process';
+import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as readline from 'readline';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { cpuIsa, flagCore, readCpuInfo } from '../lib/core/cpu';
 import {
@@ -123,6 +127,7 @@ interface Settings {
   steps: number;
   warmup: number;
   warmupSeconds: number;
+  settleSeconds: number;
   inferBatches: number;
   threads?: number;
   seed: number;
@@ -155,65 +160,113 @@ function warmUp(rep: () => number, s: Settings): void {
   for (let r = 0; r < s.warmup || Number(process.hrtime.bigint() - start) / 1e9 < s.warmupSeconds; r++) rep();
 }
 
-/** Child side: one workload in this process, printed as one JSON line. */
-function runWorkload(id: WorkloadId, s: Settings): RunResult {
-  if (s.threads !== undefined) setNumThreads(s.threads);
-  setSeed(s.seed);
-  const { net, optimizer } = WORKLOADS[id].build();
+/** Child side: one workload in this process, timed a repetition at a time. */
+class Child {
+  readonly train: number[] = [];
+  readonly infer: number[] = [];
+  private trainPeak: number | null = null;
+  private readonly trainSteps: (steps: number) => number;
+  private readonly inferBatches: (batches: number) => number;
 
-  // A few distinct batches cycled through; the arithmetic does not depend on the values.
-  const xs: Tensor[] = [], ts: Int32Array[] = [];
-  for (let j = 0; j < POOL; j++) {
-    const x = Tensor.zeros([BATCH, 1, 28, 28]);
-    fillUniform(x.data, s.seed * 1000 + j + 1);
-    const u = new Float32Array(BATCH);
-    fillUniform(u, s.seed * 1000 + 500 + j);
-    const t = Int32Array.from(u, (v) => Math.min(9, Math.floor(v * 10)));
-    xs.push(x);
-    ts.push(t);
+  constructor(private readonly id: WorkloadId, private readonly s: Settings) {
+    if (s.threads !== undefined) setNumThreads(s.threads);
+    setSeed(s.seed);
+    const { net, optimizer } = WORKLOADS[id].build();
+    // A few distinct batches cycled through; the arithmetic does not depend on the values.
+    const xs: Tensor[] = [], ts: Int32Array[] = [];
+    for (let j = 0; j < POOL; j++) {
+      const x = Tensor.zeros([BATCH, 1, 28, 28]);
+      fillUniform(x.data, s.seed * 1000 + j + 1);
+      const u = new Float32Array(BATCH);
+      fillUniform(u, s.seed * 1000 + 500 + j);
+      const t = Int32Array.from(u, (v) => Math.min(9, Math.floor(v * 10)));
+      xs.push(x);
+      ts.push(t);
+    }
+    const xInfer = Tensor.zeros([INFER_BATCH, 1, 28, 28]);
+    fillUniform(xInfer.data, s.seed * 1000 + 999);
+    // Seconds for `steps` consecutive training steps / `batches` inference batches.
+    this.trainSteps = (steps) => {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < steps; i++) {
+        const j = i % POOL;
+        optimizer.update(net.params, net.gradient(xs[j], ts[j]));
+      }
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      if (!Number.isFinite(net.lastLoss)) throw new Error(`${id}: training loss is not finite (${net.lastLoss})`);
+      return seconds;
+    };
+    this.inferBatches = (batches) => {
+      let out: Tensor | null = null;
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < batches; i++) out = net.predict(xInfer, false);
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      if (out === null || out.shape[0] !== INFER_BATCH || out.shape[1] !== 10) {
+        throw new Error(`${id}: inference output has shape [${out?.shape.join(', ')}], expected [${INFER_BATCH}, 10]`);
+      }
+      return seconds;
+    };
   }
-  const xInfer = Tensor.zeros([INFER_BATCH, 1, 28, 28]);
-  fillUniform(xInfer.data, s.seed * 1000 + 999);
 
-  const trainRep = (): number => {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < s.steps; i++) {
-      const j = i % POOL;
-      optimizer.update(net.params, net.gradient(xs[j], ts[j]));
+  /**
+   * One timed repetition of `kind`, recorded. All training comes before any inference, so the
+   * RSS read at the first inference is the peak while training. The first repetition of a kind
+   * warms up first; with `settle`, untimed single steps (batches) run for s.settleSeconds first.
+   */
+  timed(kind: 'train' | 'infer', settle: boolean): number {
+    const train = kind === 'train';
+    if (train && this.infer.length > 0) throw new Error('train after infer: all training comes first');
+    const done = train ? this.train : this.infer;
+    const rep = train
+      ? (): number => (this.s.steps * BATCH) / this.trainSteps(this.s.steps)
+      : (): number => (this.s.inferBatches * INFER_BATCH) / this.inferBatches(this.s.inferBatches);
+    if (done.length === 0) {
+      if (!train) this.trainPeak = maxRssMib();
+      warmUp(rep, this.s);
     }
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    if (!Number.isFinite(net.lastLoss)) throw new Error(`${id}: training loss is not finite (${net.lastLoss})`);
-    return (s.steps * BATCH) / seconds;
-  };
-  const inferRep = (): number => {
-    let out: Tensor | null = null;
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < s.inferBatches; i++) out = net.predict(xInfer, false);
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    if (out === null || out.shape[0] !== INFER_BATCH || out.shape[1] !== 10) {
-      throw new Error(`${id}: inference output has shape [${out?.shape.join(', ')}], expected [${INFER_BATCH}, 10]`);
+    if (settle) {
+      const one = train ? (): number => this.trainSteps(1) : (): number => this.inferBatches(1);
+      const start = process.hrtime.bigint();
+      do one(); while (Number(process.hrtime.bigint() - start) / 1e9 < this.s.settleSeconds);
     }
-    return (s.inferBatches * INFER_BATCH) / seconds;
-  };
+    const value = rep();
+    done.push(value);
+    return value;
+  }
 
-  warmUp(trainRep, s);
-  const train: number[] = [];
-  for (let r = 0; r < s.reps; r++) train.push(trainRep());
-  const trainPeak = maxRssMib();
-  warmUp(inferRep, s);
-  const infer: number[] = [];
-  for (let r = 0; r < s.reps; r++) infer.push(inferRep());
-  return {
-    workload: id,
-    name: WORKLOADS[id].name,
-    framework: 'blasnet',
-    threads: getNumThreads(),
-    train_samples_per_s: stats(train),
-    infer_samples_per_s: stats(infer),
-    peak_rss_mib: maxRssMib(),
-    train_peak_rss_mib: trainPeak,
-    blas: blasInfo(),
-  };
+  result(): RunResult {
+    return {
+      workload: this.id,
+      name: WORKLOADS[this.id].name,
+      framework: 'blasnet',
+      threads: getNumThreads(),
+      train_samples_per_s: stats(this.train),
+      infer_samples_per_s: stats(this.infer),
+      peak_rss_mib: maxRssMib(),
+      train_peak_rss_mib: this.trainPeak ?? maxRssMib(),
+      blas: blasInfo(),
+    };
+  }
+}
+
+/** Child side, --serve: one timed repetition per command on stdin (train, infer, end), as torch_workloads.py --serve. */
+async function serve(id: WorkloadId, s: Settings): Promise<void> {
+  const child = new Child(id, s);
+  process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+  for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    const cmd = line.trim();
+    if (cmd === 'train' || cmd === 'infer') {
+      process.stdout.write(`${JSON.stringify({ value: child.timed(cmd, true) })}\n`);
+    } else if (cmd === 'end') {
+      process.stdout.write(`${JSON.stringify(child.result())}\n`);
+      // The parent's end of stdin stays open: let go of it, or the process would not exit.
+      process.stdin.destroy();
+      return;
+    } else {
+      throw new Error(`unknown command '${cmd}' (expected train, infer or end)`);
+    }
+  }
+  throw new Error('stdin closed before the end command');
 }
 
 // ---- parent side --------------------------------------------------------------------------
@@ -261,6 +314,7 @@ interface Options {
   steps: number;
   warmup: number;
   warmupSeconds: number;
+  settleSeconds: number;
   inferBatches: number;
   rounds: number;
   threads?: number;
@@ -351,32 +405,77 @@ function torchEnv(level: IsaLevel | null): NodeJS.ProcessEnv {
 
 function childArgs(o: Options): string[] {
   return ['--reps', String(o.reps), '--steps', String(o.steps), '--warmup', String(o.warmup),
-    '--warmup-seconds', String(o.warmupSeconds),
+    '--warmup-seconds', String(o.warmupSeconds), '--settle-seconds', String(o.settleSeconds),
     '--infer-batches', String(o.inferBatches), '--seed', String(o.seed)];
 }
 
-/** Runs one child and parses the JSON line it prints; errors carry the child's stderr. */
-function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, label: string): RunResult {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env, maxBuffer: 16 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
-  const stderr = (r.stderr ?? '').trim();
-  if (stderr && r.status === 0) process.stderr.write(`${label}: ${stderr}\n`);
-  if (r.error) throw new Error(`${label}: could not start ${cmd}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${label}: exited with ${r.status ?? r.signal}${stderr ? `:\n${stderr}` : ''}`);
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (!line) throw new Error(`${label}: printed no result (stdout: ${JSON.stringify(r.stdout.slice(0, 200))})`);
-  return JSON.parse(line) as RunResult;
-}
+/**
+ * A child process serving one workload (--serve: one timed repetition per command, one JSON
+ * line per answer). Errors name the child and carry its stderr.
+ */
+class Served {
+  private readonly lines: string[] = [];
+  private waiting: ((line: string | null) => void) | null = null;
+  private closed = false;
+  private stderr = '';
+  private exit = '';
+  private readonly proc: ChildProcess;
 
-/** Pools the repetitions of several rounds of the same configuration. */
-function merge(runs: RunResult[]): RunResult {
-  const first = runs[0];
-  return {
-    ...first,
-    train_samples_per_s: stats(runs.flatMap((r) => r.train_samples_per_s.reps)),
-    infer_samples_per_s: stats(runs.flatMap((r) => r.infer_samples_per_s.reps)),
-    peak_rss_mib: Math.max(...runs.map((r) => r.peak_rss_mib)),
-    train_peak_rss_mib: Math.max(...runs.map((r) => r.train_peak_rss_mib)),
-  };
+  private constructor(cmd: string, args: string[], env: NodeJS.ProcessEnv, readonly label: string) {
+    this.proc = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc.stderr?.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
+    // A child that died: writing its stdin fails too; the close event reports it.
+    this.proc.stdin?.on('error', () => undefined);
+    this.proc.on('error', (err) => { this.exit = `could not start ${cmd}: ${err.message}`; this.deliver(null); });
+    this.proc.on('close', (code, signal) => { this.exit ||= `exited with ${code ?? signal}`; this.deliver(null); });
+    readline.createInterface({ input: this.proc.stdout as NodeJS.ReadableStream, crlfDelay: Infinity })
+      .on('line', (line) => { if (line.startsWith('{')) this.deliver(line); });
+  }
+
+  /** Starts the child and waits until it has built its workload. */
+  static async start(cmd: string, args: string[], env: NodeJS.ProcessEnv, label: string): Promise<Served> {
+    const child = new Served(cmd, args, env, label);
+    await child.next('start');
+    return child;
+  }
+
+  /** A line to the waiting reader, else to the queue; null: the child is gone. */
+  private deliver(line: string | null): void {
+    if (line === null) this.closed = true;
+    const w = this.waiting;
+    this.waiting = null;
+    if (w) w(line);
+    else if (line !== null) this.lines.push(line);
+  }
+
+  private async next(what: string): Promise<Record<string, unknown>> {
+    let line = this.lines.shift() ?? null;
+    if (line === null && !this.closed) line = await new Promise<string | null>((resolve) => { this.waiting = resolve; });
+    if (line === null) {
+      const err = this.stderr.trim();
+      throw new Error(`${this.label}: ${this.exit || 'closed its output'} before answering '${what}'${err ? `:\n${err}` : ''}`);
+    }
+    return JSON.parse(line) as Record<string, unknown>;
+  }
+
+  /** One command, its answer. */
+  async send(cmd: 'train' | 'infer' | 'end'): Promise<Record<string, unknown>> {
+    this.proc.stdin?.write(`${cmd}\n`);
+    return this.next(cmd);
+  }
+
+  /** The end command: the child's figures, then it exits; its stderr, if any, is passed on. */
+  async finish(): Promise<RunResult> {
+    const result = await this.send('end') as unknown as RunResult;
+    if (!this.closed) await new Promise<void>((resolve) => this.proc.on('close', () => resolve()));
+    const err = this.stderr.trim();
+    if (err) process.stderr.write(`${this.label}: ${err}\n`);
+    return result;
+  }
+
+  kill(): void {
+    if (!this.closed) this.proc.kill();
+  }
 }
 
 interface WorkloadReport {
@@ -473,7 +572,7 @@ function reportTable(results: WorkloadReport[], o: Options, torchNote: string | 
 function reportNotes(sections: Section[], o: Options, info: BlasInfo, torchNote: string | null): string[] {
   const out: string[] = [''];
   const results = sections.flatMap((s) => s.results);
-  out.push(`samples/s: median of ${o.reps * o.rounds} repetitions (${o.rounds} round(s) of ${o.reps}) after at least ${o.warmup} warm-up repetition(s) and ${o.warmupSeconds} s of them, for both frameworks; training: ${o.steps} steps of batch ${BATCH}; inference: ${o.inferBatches} batches of ${INFER_BATCH}`);
+  out.push(`samples/s: median of ${o.reps * o.rounds} repetitions (${o.rounds} round(s) of ${o.reps}${o.compare ? ', each side\'s interleaved one by one with the others\'' : ''}) after at least ${o.warmup} warm-up repetition(s) and ${o.warmupSeconds} s of them, each after ${o.settleSeconds} s of untimed single steps, for both frameworks; training: ${o.steps} steps of batch ${BATCH}; inference: ${o.inferBatches} batches of ${INFER_BATCH}`);
   out.push(`CPU: ${info.cpu.model} (${info.cpu.isa})`);
   out.push(`blasnet: ${info.library} ${info.version} (${info.corename} kernels, ${info.coreReason}; ${info.threading}), ${info.config}`);
   if (o.compare) {
@@ -496,7 +595,7 @@ function reportNotes(sections: Section[], o: Options, info: BlasInfo, torchNote:
   return out;
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   const program = new Command()
     .name('bench')
     .description('Benchmark workloads W1-W5 (shared/BENCHMARKS.md) through blasnet, optionally beside PyTorch')
@@ -508,8 +607,9 @@ function main(argv: string[]): void {
     .option('--steps <n>', 'training steps per repetition', positiveInt('--steps'), 50)
     .option('--warmup <n>', 'untimed repetitions before timing (at least)', positiveInt('--warmup', 0), 5)
     .option('--warmup-seconds <s>', 'keep warming up until this many seconds have passed', seconds('--warmup-seconds'), 3)
+    .option('--settle-seconds <s>', 'untimed single steps (batches) before each timed repetition, for this long', seconds('--settle-seconds'), 0.1)
     .option('--infer-batches <n>', `batches of ${INFER_BATCH} per inference repetition`, positiveInt('--infer-batches'), 10)
-    .option('--rounds <n>', 'alternate blasnet and PyTorch this many times per workload, pooling the repetitions', positiveInt('--rounds'), 1)
+    .option('--rounds <n>', 'repetitions per figure: rounds x reps, each side\'s interleaved one by one with the others\'', positiveInt('--rounds'), 1)
     .option('--threads <n>', "force blasnet's thread count (setNumThreads); default: the library's own choice", positiveInt('--threads'))
     .option('--seed <n>', 'seed for weights and data', positiveInt('--seed', 0), 0)
     .option('--python <path>', 'Python with torch for --compare', '/usr/bin/python3')
@@ -524,10 +624,10 @@ function main(argv: string[]): void {
     throw err;
   }
   const o = program.opts<Options>();
-  const settings: Settings = { reps: o.reps, steps: o.steps, warmup: o.warmup, warmupSeconds: o.warmupSeconds, inferBatches: o.inferBatches, threads: o.threads, seed: o.seed };
+  const settings: Settings = { reps: o.reps, steps: o.steps, warmup: o.warmup, warmupSeconds: o.warmupSeconds, settleSeconds: o.settleSeconds, inferBatches: o.inferBatches, threads: o.threads, seed: o.seed };
 
   if (o.child) {
-    process.stdout.write(`${JSON.stringify(runWorkload(o.child, settings))}\n`);
+    await serve(o.child, settings);
     return;
   }
 
@@ -537,11 +637,12 @@ function main(argv: string[]): void {
   if (o.compare && torchNote !== null) process.stderr.write(`PyTorch comparison skipped: ${torchNote}\n`);
   const compare = o.compare === true && torchNote === null;
 
-  const sections: Section[] = (o.isa ?? [null]).map((level) => {
+  const sections: Section[] = [];
+  for (const level of o.isa ?? [null]) {
     const unavailable = level === null ? null : levelUnavailable(level);
     if (unavailable !== null) process.stderr.write(`${level}: ${unavailable}\n`);
-    return { level, unavailable, results: unavailable === null ? runWorkloads(ids, o, level, compare, script) : [] };
-  });
+    sections.push({ level, unavailable, results: unavailable === null ? await runWorkloads(ids, o, level, compare, script) : [] });
+  }
 
   const info = blasInfo();
   console.log(report(sections, o, info, torchNote));
@@ -562,56 +663,77 @@ function main(argv: string[]): void {
   }
 }
 
-/** The workloads, each in rounds alternating blasnet and PyTorch, at one level (null: none). */
-function runWorkloads(ids: WorkloadId[], o: Options, level: IsaLevel | null, compare: boolean, script: string | null): WorkloadReport[] {
-  const blasnetArgs = [__filename, '--child', '', ...childArgs(o), ...(o.threads !== undefined ? ['--threads', String(o.threads)] : [])];
+/**
+ * The workloads at one level (null: none). Per workload, one child per side (blasnet; PyTorch
+ * at threads 1 and 2) stays up while the parent asks each in turn for one timed repetition:
+ * rounds x reps repetitions per side, interleaved one by one, the order reversed every other
+ * time, all training first. The machine's drift thus hits the sides alike from one repetition
+ * to the next, and each child warms up once.
+ */
+async function runWorkloads(ids: WorkloadId[], o: Options, level: IsaLevel | null, compare: boolean, script: string | null): Promise<WorkloadReport[]> {
   const blasnetEnv: NodeJS.ProcessEnv = level === null ? process.env : { ...process.env, ...levelEnv(level).blasnet };
   const tag = level === null ? '' : ` (${level})`;
+  const total = o.rounds * o.reps;
   const results: WorkloadReport[] = [];
   for (const id of ids) {
-    const runs: { blasnet: RunResult[]; t1: RunResult[]; t2: RunResult[] } = { blasnet: [], t1: [], t2: [] };
-    for (let round = 0; round < o.rounds; round++) {
-      const jobs: Array<() => void> = [() => {
-        blasnetArgs[2] = id;
-        runs.blasnet.push(runChild(process.execPath, blasnetArgs, blasnetEnv, `blasnet ${id}${tag}`));
-      }];
+    const children: Served[] = [];
+    try {
+      children.push(await Served.start(process.execPath,
+        [__filename, '--child', id, ...childArgs(o), ...(o.threads !== undefined ? ['--threads', String(o.threads)] : [])],
+        blasnetEnv, `blasnet ${id}${tag}`));
       if (compare) {
-        for (const t of [1, 2] as const) {
-          jobs.push(() => {
-            const r = runChild(o.python, [script as string, '--only', id, '--threads', String(t), '--json', ...childArgs(o)], torchEnv(level), `PyTorch ${id} threads ${t}${tag}`);
-            (t === 1 ? runs.t1 : runs.t2).push(r);
-          });
+        for (const t of [1, 2]) {
+          children.push(await Served.start(o.python, [script as string, '--only', id, '--threads', String(t), '--serve', ...childArgs(o)],
+            torchEnv(level), `PyTorch ${id} threads ${t}${tag}`));
         }
       }
-      // Odd rounds run in reverse order, so neither side always runs first.
-      (round % 2 ? jobs.reverse() : jobs).forEach((job) => job());
-      process.stderr.write(`${id}${tag} round ${round + 1}/${o.rounds} done\n`);
+      for (const kind of ['train', 'infer'] as const) {
+        for (let r = 0; r < total; r++) {
+          // Every other repetition in reverse order, so neither side always runs first.
+          for (const child of r % 2 ? [...children].reverse() : children) await child.send(kind);
+          if ((r + 1) % o.reps === 0) process.stderr.write(`${id}${tag} ${kind} round ${(r + 1) / o.reps}/${o.rounds} done\n`);
+        }
+      }
+      const [blasnet, t1, t2] = await children.reduce<Promise<RunResult[]>>(
+        async (acc, child) => [...await acc, await child.finish()], Promise.resolve([]));
+      results.push(workloadReport(id, level, blasnet, compare ? { threads1: t1, threads2: t2 } : null));
+    } finally {
+      for (const child of children) child.kill();
     }
-    const blasnet = merge(runs.blasnet);
-    const pytorch = compare ? { threads1: merge(runs.t1), threads2: merge(runs.t2) } : null;
-    const targets = { train: WORKLOADS[id].trainTarget, infer: WORKLOADS[id].inferTarget, ...(id === 'W4' ? { trainRssMib: W4_RSS_LIMIT_MIB } : {}) };
-    let ratio: WorkloadReport['ratio'] = null, met: boolean | null = null;
-    const missed: string[] = [];
-    if (pytorch) {
-      const best = (k: 'train_samples_per_s' | 'infer_samples_per_s'): number =>
-        Math.max(pytorch.threads1[k].median, pytorch.threads2[k].median);
-      ratio = {
-        train: blasnet.train_samples_per_s.median / best('train_samples_per_s'),
-        infer: blasnet.infer_samples_per_s.median / best('infer_samples_per_s'),
-      };
-      if (ratio.train < targets.train) missed.push('train');
-      if (ratio.infer < targets.infer) missed.push('infer');
-      if (targets.trainRssMib !== undefined && blasnet.train_peak_rss_mib >= targets.trainRssMib) missed.push('train RSS');
-      met = missed.length === 0;
-    }
-    results.push({ workload: id, name: WORKLOADS[id].name, blasnet, pytorch, ratio, targets, met, missed, isa: level });
   }
   return results;
 }
 
-try {
-  main(process.argv);
-} catch (err) {
+/** One workload's figures against its targets. */
+function workloadReport(id: WorkloadId, level: IsaLevel | null, blasnet: RunResult, pytorch: WorkloadReport['pytorch']): WorkloadReport {
+  const targets = { train: WORKLOADS[id].trainTarget, infer: WORKLOADS[id].inferTarget, ...(id === 'W4' ? { trainRssMib: W4_RSS_LIMIT_MIB } : {}) };
+  let ratio: WorkloadReport['ratio'] = null, met: boolean | null = null;
+  const missed: string[] = [];
+  if (pytorch) {
+    const best = (k: 'train_samples_per_s' | 'infer_samples_per_s'): number =>
+      Math.max(pytorch.threads1[k].median, pytorch.threads2[k].median);
+    ratio = {
+      train: blasnet.train_samples_per_s.median / best('train_samples_per_s'),
+      infer: blasnet.infer_samples_per_s.median / best('infer_samples_per_s'),
+    };
+    if (ratio.train < targets.train) missed.push('train');
+    if (ratio.infer < targets.infer) missed.push('infer');
+    if (targets.trainRssMib !== undefined && blasnet.train_peak_rss_mib >= targets.trainRssMib) missed.push('train RSS');
+    met = missed.length === 0;
+  }
+  return { workload: id, name: WORKLOADS[id].name, blasnet, pytorch, ratio, targets, met, missed, isa: level };
+}
+
+let finished = false;
+// Node exits once nothing is left to wait for, even with main still pending: say so.
+process.on('exit', () => {
+  if (!finished && process.exitCode === undefined) {
+    process.stderr.write('bench: stopped with a child\'s answer still awaited\n');
+    process.exitCode = 1;
+  }
+});
+main(process.argv).then(() => { finished = true; }, (err: unknown) => {
+  finished = true;
   process.stderr.write(`bench: ${(err as Error).message}\n`);
   process.exitCode = 1;
-}
+});

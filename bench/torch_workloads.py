@@ -19,6 +19,15 @@ after untimed ones (at least --warmup, for at least --warmup-seconds):
     workload only when one workload runs per process (--only), which is how
     the harness calls this script; importing torch alone takes ~240 MiB.
 
+With --serve (one --only workload, how `npm run bench -- --compare` calls it)
+the script times one repetition per command read from stdin, so that the
+harness can interleave PyTorch's repetitions one by one with blasnet's:
+"train" or "infer" (the first of each kind warms up first; each is preceded
+by --settle-seconds of untimed single steps or batches, which bring the
+caches and threads back after the other processes ran) answers one JSON line
+{"value": samples/s}; "end" prints the workload's JSON object as --json does,
+its figures over the repetitions timed, and exits.
+
 Set OPENBLAS_NUM_THREADS=1 in the environment: torch's OpenMP threads plus
 OpenBLAS's own pool oversubscribe the two cores of the benchmark machine
 (W1 ran six times slower that way). It must be set before torch loads, so
@@ -79,15 +88,25 @@ def parse_args(argv):
                    "it is on by default and not always faster here")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per workload instead of text")
+    p.add_argument("--serve", action="store_true",
+                   help="time one repetition per command read from stdin "
+                   "(train, infer, end; see above); needs one --only workload")
+    p.add_argument("--settle-seconds", type=float, default=0.1,
+                   help="with --serve: untimed steps before each timed "
+                   "repetition, for this long (default 0.1)")
     args = p.parse_args(argv)
+    if args.serve and len(args.only or ()) != 1:
+        p.error("--serve needs exactly one --only workload")
     for name in ("threads", "reps", "steps", "infer_batches"):
         if getattr(args, name) < 1:
             p.error("--%s must be >= 1, got %d"
                     % (name.replace("_", "-"), getattr(args, name)))
     if args.warmup < 0:
         p.error("--warmup must be >= 0, got %d" % args.warmup)
-    if not args.warmup_seconds >= 0:
-        p.error("--warmup-seconds must be >= 0, got %s" % args.warmup_seconds)
+    for name in ("warmup_seconds", "settle_seconds"):
+        if not getattr(args, name) >= 0:
+            p.error("--%s must be >= 0, got %s"
+                    % (name.replace("_", "-"), getattr(args, name)))
     return args
 
 
@@ -201,73 +220,140 @@ def warm_up(rep, args):
         done += 1
 
 
-def run_workload(torch, workload, args):
-    torch.manual_seed(args.seed)
-    gen = torch.Generator().manual_seed(args.seed + 1)
-    net, opt = build(torch, workload)
-    loss_fn = torch.nn.CrossEntropyLoss()
+class Workload:
+    """One workload's network, optimizer and data, timed a repetition at a time."""
 
-    # A small pool of distinct batches cycled through, so a step does not see
-    # exactly the same data every time (the arithmetic is the same either way).
-    pool = 10
-    xs = torch.rand(pool, BATCH, 1, 28, 28, generator=gen)
-    ts = torch.randint(0, 10, (pool, BATCH), generator=gen)
-    x_inf = torch.rand(INFER_BATCH, 1, 28, 28, generator=gen)
+    def __init__(self, torch, workload, args):
+        self.torch, self.workload, self.args = torch, workload, args
+        torch.manual_seed(args.seed)
+        gen = torch.Generator().manual_seed(args.seed + 1)
+        self.net, self.opt = build(torch, workload)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        # A small pool of distinct batches cycled through, so a step does not
+        # see exactly the same data every time (the arithmetic is the same
+        # either way).
+        self.pool = 10
+        self.xs = torch.rand(self.pool, BATCH, 1, 28, 28, generator=gen)
+        self.ts = torch.randint(0, 10, (self.pool, BATCH), generator=gen)
+        self.x_inf = torch.rand(INFER_BATCH, 1, 28, 28, generator=gen)
+        self.train, self.infer = [], []
+        self.train_peak_kib = None
 
-    def train_rep():
-        net.train()
+    def train_steps(self, steps):
+        """Seconds for `steps` consecutive training steps."""
+        self.net.train()
         start = time.perf_counter()
-        for i in range(args.steps):
-            j = i % pool
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(xs[j]), ts[j])
+        for i in range(steps):
+            j = i % self.pool
+            self.opt.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.net(self.xs[j]), self.ts[j])
             loss.backward()
-            opt.step()
+            self.opt.step()
         elapsed = time.perf_counter() - start
-        if not torch.isfinite(loss).item():
-            raise RuntimeError("%s: training loss is not finite" % workload)
-        return args.steps * BATCH / elapsed
+        if not self.torch.isfinite(loss).item():
+            raise RuntimeError("%s: training loss is not finite" % self.workload)
+        return elapsed
 
-    def infer_rep():
-        net.eval()
-        with torch.no_grad():
+    def infer_batches(self, batches):
+        """Seconds for `batches` inference batches."""
+        self.net.eval()
+        with self.torch.no_grad():
             start = time.perf_counter()
-            for _ in range(args.infer_batches):
-                out = net(x_inf)
+            for _ in range(batches):
+                out = self.net(self.x_inf)
             elapsed = time.perf_counter() - start
         if out.shape != (INFER_BATCH, 10):
             raise RuntimeError("%s: inference output shape %s"
-                               % (workload, tuple(out.shape)))
-        return args.infer_batches * INFER_BATCH / elapsed
+                               % (self.workload, tuple(out.shape)))
+        return elapsed
 
-    # All training before any inference, so that ru_maxrss read in between
-    # is the peak while training (the batch-1000 inference needs more).
-    warm_up(train_rep, args)
-    train = [train_rep() for _ in range(args.reps)]
-    train_peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    warm_up(infer_rep, args)
-    infer = [infer_rep() for _ in range(args.reps)]
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "workload": workload,
-        "name": NAMES[workload],
-        "framework": "pytorch",
-        "threads": torch.get_num_threads(),
-        "batch": BATCH,
-        "steps": args.steps,
-        "warmup": args.warmup,
-        "warmup_seconds": args.warmup_seconds,
-        "infer_batch": INFER_BATCH,
-        "infer_batches": args.infer_batches,
-        "train_samples_per_s": stats(train),
-        "infer_samples_per_s": stats(infer),
-        # ru_maxrss is KiB on Linux
-        "peak_rss_mib": peak_kib / 1024.0,
-        "train_peak_rss_mib": train_peak_kib / 1024.0,
-        "mkldnn": torch.backends.mkldnn.enabled,
-        "torch_version": torch.__version__,
-        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-    }
+    def train_rep(self):
+        return self.args.steps * BATCH / self.train_steps(self.args.steps)
+
+    def infer_rep(self):
+        return (self.args.infer_batches * INFER_BATCH
+                / self.infer_batches(self.args.infer_batches))
+
+    def timed(self, kind, settle):
+        """One timed repetition of `kind` ("train" or "infer"), recorded.
+
+        All training comes before any inference, so that ru_maxrss read at the
+        first inference is the peak while training (batch-1000 inference
+        needs more). The first repetition of a kind warms up first; with
+        settle, untimed single steps (batches) run for --settle-seconds first.
+        """
+        train = kind == "train"
+        if train and self.infer:
+            raise RuntimeError("train after infer: all training comes first")
+        done = self.train if train else self.infer
+        rep = self.train_rep if train else self.infer_rep
+        if not done:
+            if not train:
+                self.train_peak_kib = resource.getrusage(
+                    resource.RUSAGE_SELF).ru_maxrss
+            warm_up(rep, self.args)
+        if settle:
+            one = (lambda: self.train_steps(1)) if train else (
+                lambda: self.infer_batches(1))
+            start = time.perf_counter()
+            one()
+            while time.perf_counter() - start < self.args.settle_seconds:
+                one()
+        value = rep()
+        done.append(value)
+        return value
+
+    def result(self):
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        torch, args = self.torch, self.args
+        return {
+            "workload": self.workload,
+            "name": NAMES[self.workload],
+            "framework": "pytorch",
+            "threads": torch.get_num_threads(),
+            "batch": BATCH,
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "warmup_seconds": args.warmup_seconds,
+            "infer_batch": INFER_BATCH,
+            "infer_batches": args.infer_batches,
+            "train_samples_per_s": stats(self.train),
+            "infer_samples_per_s": stats(self.infer),
+            # ru_maxrss is KiB on Linux
+            "peak_rss_mib": peak_kib / 1024.0,
+            "train_peak_rss_mib": (self.train_peak_kib or peak_kib) / 1024.0,
+            "mkldnn": torch.backends.mkldnn.enabled,
+            "torch_version": torch.__version__,
+            "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        }
+
+
+def run_workload(torch, workload, args):
+    """--reps training repetitions in a row, then --reps inference ones."""
+    w = Workload(torch, workload, args)
+    for kind in ("train", "infer"):
+        for _ in range(args.reps):
+            w.timed(kind, settle=False)
+    return w.result()
+
+
+def serve(torch, workload, args, blas):
+    """One timed repetition per command on stdin (see the module's doc)."""
+    w = Workload(torch, workload, args)
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd in ("train", "infer"):
+            print(json.dumps({"value": w.timed(cmd, settle=True)}), flush=True)
+        elif cmd == "end":
+            result = w.result()
+            result["blas"] = blas
+            print(json.dumps(result), flush=True)
+            return 0
+        else:
+            raise RuntimeError("unknown command %r (expected train, infer "
+                               "or end)" % cmd)
+    raise RuntimeError("stdin closed before the end command")
 
 
 def main(argv):
@@ -294,6 +380,8 @@ def main(argv):
     except RuntimeError:
         pass
     blas = blas_summary(torch)
+    if args.serve:
+        return serve(torch, args.only[0], args, blas)
     for workload in args.only or WORKLOADS:
         result = run_workload(torch, workload, args)
         result["blas"] = blas

@@ -92,6 +92,73 @@ describe('npm run bench', () => {
     expect(r.stdout).not.toMatch(/round 1/);
   });
 
+  // A stand-in for Python: answers the harness's version check, then serves the --serve
+  // protocol, logging each command it gets (with its --threads) to FAKE_TORCH_LOG.
+  const fakePython = (dir: string, failAt = ''): string => {
+    const file = path.join(dir, 'python');
+    fs.writeFileSync(file, `#!${process.execPath}
+const fs = require('fs');
+const argv = process.argv.slice(2);
+if (argv[0] === '-c') { console.log('0.0-fake'); process.exit(0); }
+const threads = Number(argv[argv.indexOf('--threads') + 1]);
+const reps = { train: [], infer: [] };
+console.log(JSON.stringify({ ready: true }));
+require('readline').createInterface({ input: process.stdin }).on('line', (cmd) => {
+  fs.appendFileSync(process.env.FAKE_TORCH_LOG, threads + ' ' + cmd + '\\n');
+  if (cmd === ${JSON.stringify(failAt)} && threads === 2) { process.stderr.write('fake torch gave up'); process.exit(3); }
+  if (cmd !== 'end') { const v = threads * 1000 + reps[cmd].length; reps[cmd].push(v); console.log(JSON.stringify({ value: v })); return; }
+  const st = (v) => { const s = [...v].sort((a, b) => a - b); return { median: s[s.length >> 1], min: s[0], max: s[s.length - 1], reps: v }; };
+  console.log(JSON.stringify({ workload: 'W1', name: 'mlp-small', framework: 'pytorch', threads, train_samples_per_s: st(reps.train),
+    infer_samples_per_s: st(reps.infer), peak_rss_mib: 200, train_peak_rss_mib: 150, torch_version: '0.0-fake', blas: 'fake' }));
+  process.exit(0);
+});
+`);
+    fs.chmodSync(file, 0o755);
+    return file;
+  };
+
+  test('--compare keeps one child per side up and interleaves their repetitions one by one, all training first', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-bench-'));
+    const log = path.join(dir, 'log'), file = path.join(dir, 'out.json');
+    const r = bench([...TINY, '--settle-seconds', '0', '--reps', '2', '--rounds', '2', '--compare', '--python', fakePython(dir), '--json', file],
+      { ...process.env, FAKE_TORCH_LOG: log });
+    expect(r.stderr).not.toMatch(/bench:/);
+    expect(r.status).toBe(0);
+    // Per repetition each side once; every other repetition in reverse order (blasnet, t1, t2 / t2, t1, blasnet).
+    const pair = (cmd: string): string[] => [`1 ${cmd}`, `2 ${cmd}`, `2 ${cmd}`, `1 ${cmd}`];
+    expect(fs.readFileSync(log, 'utf8').trim().split('\n')).toEqual(
+      [...pair('train'), ...pair('train'), ...pair('infer'), ...pair('infer'), '1 end', '2 end']);
+    const w1 = JSON.parse(fs.readFileSync(file, 'utf8')).results[0];
+    expect(w1.blasnet.train_samples_per_s.reps).toHaveLength(4);
+    expect(w1.pytorch.threads2.train_samples_per_s.reps).toEqual([2000, 2001, 2002, 2003]);
+    // The ratio is over PyTorch's better median (threads 2 here: 2002).
+    expect(w1.ratio.train).toBeCloseTo(w1.blasnet.train_samples_per_s.median / 2002, 12);
+    expect(r.stdout).toMatch(/each side's interleaved one by one/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a child that dies mid-run fails the bench with its name and stderr, leaving no process behind', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-bench-'));
+    const seed = String(10_000 + process.pid);  // marks this run's children in their command lines
+    const r = bench([...TINY, '--settle-seconds', '0', '--seed', seed, '--compare', '--python', fakePython(dir, 'infer')],
+      { ...process.env, FAKE_TORCH_LOG: path.join(dir, 'log') });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/bench: PyTorch W1 threads 2: exited with 3 before answering 'infer':\nfake torch gave up/);
+    // The blasnet child and the other PyTorch one were told to go (SIGTERM as the parent left).
+    const alive = (): string[] => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+        return cmd.includes('--child') && cmd.includes(seed) || cmd.some((a) => a.startsWith(dir)) ? [cmd.join(' ')] : [];
+      } catch {
+        return [];
+      }
+    });
+    const until = Date.now() + 5000;
+    while (alive().length > 0 && Date.now() < until) spawnSync('sleep', ['0.05']);
+    expect(alive()).toEqual([]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test('--help prints the options and exits 0', () => {
     const r = bench(['--help']);
     expect(r.status).toBe(0);
