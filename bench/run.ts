@@ -36,7 +36,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { cpuIsa, flagCore, readCpuInfo } from '../lib/core/cpu';
 import {
   Adam, blasInfo, BlasInfo, DeepConvNet, getNumThreads, MultiLayerNet, MultiLayerNetExtend, SGD,
-  Sequential, setNumThreads, setSeed, SimpleConvNet, StatefulOptimizer, Tensor,
+  Sequential, setNumThreads, setSeed, SimpleConvNet, StatefulOptimizer, Tensor, threadInfo,
 } from '../lib';
 
 const WORKLOAD_IDS = ['W1', 'W2', 'W3', 'W4', 'W5'] as const;
@@ -120,6 +120,8 @@ interface RunResult {
   train_peak_rss_mib: number;
   blas?: BlasInfo | string;
   torch_version?: string;
+  /** blasnet: the threads its next call would use, read after each repetition (train, infer). */
+  threads_in_use?: { train: number[]; infer: number[] };
 }
 
 interface Settings {
@@ -164,6 +166,7 @@ function warmUp(rep: () => number, s: Settings): void {
 class Child {
   readonly train: number[] = [];
   readonly infer: number[] = [];
+  private readonly inUse: { train: number[]; infer: number[] } = { train: [], infer: [] };
   private trainPeak: number | null = null;
   private readonly trainSteps: (steps: number) => number;
   private readonly inferBatches: (batches: number) => number;
@@ -231,6 +234,7 @@ class Child {
     }
     const value = rep();
     done.push(value);
+    this.inUse[kind].push(threadInfo().inUse);
     return value;
   }
 
@@ -245,6 +249,7 @@ class Child {
       peak_rss_mib: maxRssMib(),
       train_peak_rss_mib: this.trainPeak ?? maxRssMib(),
       blas: blasInfo(),
+      threads_in_use: this.inUse,
     };
   }
 }

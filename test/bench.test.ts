@@ -45,6 +45,11 @@ describe('npm run bench', () => {
     expect(b.train_peak_rss_mib).toBeGreaterThan(10);
     expect(b.peak_rss_mib).toBeGreaterThanOrEqual(b.train_peak_rss_mib);
     expect(b.blas.library).toMatch(/OpenBLAS/);
+    // Which thread count the automatic setting was at after each repetition.
+    for (const kind of ['train', 'infer'] as const) {
+      expect(b.threads_in_use[kind]).toHaveLength(2);
+      for (const n of b.threads_in_use[kind]) expect(n === 1 || n === os.cpus().length || n === b.threads).toBe(true);
+    }
     // The printed median is the JSON's, formatted with thousands separators.
     expect(row).toContain(Math.round(b.train_samples_per_s.median).toLocaleString('en-US'));
     fs.rmSync(dir, { recursive: true, force: true });
