@@ -293,37 +293,32 @@ void Run(const SgemmArgs& a) {
         static_cast<float>(a.alpha), a.A.data, a.B.data, static_cast<float>(a.beta), a.C.data);
 }
 
-void Run(const AffineForwardArgs& a) {
+namespace {
+
+// The affine bindings differ only in the activation (the plain backward has no `out` to read).
+template <class Args>
+void RunAffineForward(const Args& a, AffineActivation act) {
   AffineForward(a.x.data, a.W.data, a.b.data, a.out.data, static_cast<int>(a.N),
-                static_cast<int>(a.I), static_cast<int>(a.O), AffineActivation::kNone);
+                static_cast<int>(a.I), static_cast<int>(a.O), act);
 }
 
-void Run(const AffineBackwardArgs& a) {
-  AffineBackward(a.dout.data, a.x.data, a.W.data, nullptr, a.dx.data, a.dW.data, a.db.data,
-                 static_cast<int>(a.N), static_cast<int>(a.I), static_cast<int>(a.O),
-                 AffineActivation::kNone);
+template <class Args>
+void RunAffineBackward(const Args& a, const float* out, AffineActivation act) {
+  AffineBackward(a.dout.data, a.x.data, a.W.data, out, a.dx.data, a.dW.data, a.db.data,
+                 static_cast<int>(a.N), static_cast<int>(a.I), static_cast<int>(a.O), act);
 }
 
-void Run(const AffineReluForwardArgs& a) {
-  AffineForward(a.x.data, a.W.data, a.b.data, a.out.data, static_cast<int>(a.N),
-                static_cast<int>(a.I), static_cast<int>(a.O), AffineActivation::kRelu);
-}
+}  // namespace
 
+void Run(const AffineForwardArgs& a) { RunAffineForward(a, AffineActivation::kNone); }
+void Run(const AffineBackwardArgs& a) { RunAffineBackward(a, nullptr, AffineActivation::kNone); }
+void Run(const AffineReluForwardArgs& a) { RunAffineForward(a, AffineActivation::kRelu); }
 void Run(const AffineReluBackwardArgs& a) {
-  AffineBackward(a.dout.data, a.x.data, a.W.data, a.out.data, a.dx.data, a.dW.data, a.db.data,
-                 static_cast<int>(a.N), static_cast<int>(a.I), static_cast<int>(a.O),
-                 AffineActivation::kRelu);
+  RunAffineBackward(a, a.out.data, AffineActivation::kRelu);
 }
-
-void Run(const AffineSigmoidForwardArgs& a) {
-  AffineForward(a.x.data, a.W.data, a.b.data, a.out.data, static_cast<int>(a.N),
-                static_cast<int>(a.I), static_cast<int>(a.O), AffineActivation::kSigmoid);
-}
-
+void Run(const AffineSigmoidForwardArgs& a) { RunAffineForward(a, AffineActivation::kSigmoid); }
 void Run(const AffineSigmoidBackwardArgs& a) {
-  AffineBackward(a.dout.data, a.x.data, a.W.data, a.out.data, a.dx.data, a.dW.data, a.db.data,
-                 static_cast<int>(a.N), static_cast<int>(a.I), static_cast<int>(a.O),
-                 AffineActivation::kSigmoid);
+  RunAffineBackward(a, a.out.data, AffineActivation::kSigmoid);
 }
 
 void Run(const AddRowVectorArgs& a) { AddRowVector(a.Y.data, a.b.data, a.rows, a.cols); }
