@@ -214,9 +214,9 @@ class Child {
   /**
    * One timed repetition of `kind`, recorded. All training comes before any inference, so the
    * RSS read at the first inference is the peak while training. The first repetition of a kind
-   * warms up first; with `settle`, untimed single steps (batches) run for s.settleSeconds first.
+   * warms up first; then untimed single steps (batches) run for s.settleSeconds (none at 0).
    */
-  timed(kind: 'train' | 'infer', settle: boolean): number {
+  timed(kind: 'train' | 'infer'): number {
     const train = kind === 'train';
     if (train && this.infer.length > 0) throw new Error('train after infer: all training comes first');
     const done = train ? this.train : this.infer;
@@ -227,7 +227,7 @@ class Child {
       if (!train) this.trainPeak = maxRssMib();
       warmUp(rep, this.s);
     }
-    if (settle) {
+    if (this.s.settleSeconds > 0) {
       const one = train ? (): number => this.trainSteps(1) : (): number => this.inferBatches(1);
       const start = process.hrtime.bigint();
       do one(); while (Number(process.hrtime.bigint() - start) / 1e9 < this.s.settleSeconds);
@@ -261,7 +261,7 @@ async function serve(id: WorkloadId, s: Settings): Promise<void> {
   for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
     const cmd = line.trim();
     if (cmd === 'train' || cmd === 'infer') {
-      process.stdout.write(`${JSON.stringify({ value: child.timed(cmd, true) })}\n`);
+      process.stdout.write(`${JSON.stringify({ value: child.timed(cmd) })}\n`);
     } else if (cmd === 'end') {
       process.stdout.write(`${JSON.stringify(child.result())}\n`);
       // The parent's end of stdin stays open: let go of it, or the process would not exit.

@@ -292,7 +292,7 @@ class Workload:
                 self.train_peak_kib = resource.getrusage(
                     resource.RUSAGE_SELF).ru_maxrss
             warm_up(rep, self.args)
-        if settle:
+        if settle and self.args.settle_seconds > 0:
             one = (lambda: self.train_steps(1)) if train else (
                 lambda: self.infer_batches(1))
             start = time.perf_counter()
