@@ -257,7 +257,8 @@ void DirectBackward(const ConvGeom& g, int64_t FN, const float* x, const float* 
         const float* d = nullptr;
         if (pooled == nullptr ||
             !k.b.pooled_backward(p, FN, g.OH, g.OW, xp, *pooled, n, pv, dbp,
-                                 lists_buf.Get((2 * (S / 4) + 1) * FN), q_buf.Get(qlen))) {
+                                 lists_buf.Get((2 * (S / 4) + 1) * FN + 3 * (S / 4)),
+                                 q_buf.Get(qlen))) {
           d = dout.Sample(n, dout.uses_scratch() ? grad_buf.Get(FN * S) : nullptr);
           k.b.grad_sums(FN, S, d, dbp);
           k.b.backward_weights(p, FN, g.OH, g.OW, xp, d, pv);

@@ -183,7 +183,7 @@ BLASNET_INLINE void StoreI(int32_t* p, vi v) { *reinterpret_cast<viu*>(p) = v; }
 // over the windows in order instead of the dense kernels' lanes: equal within float rounding,
 // and still the same bits on any thread count. Returns false, having done nothing, when a winner
 // lies outside its window (argmax from elsewhere than the forward pass): the caller then runs
-// the dense kernels. `lists` holds (2·P + 1)·FN floats, `q` R·FWr.
+// the dense kernels. `lists` holds (2·P + 1)·FN + 3·P floats, `q` R·FWr.
 bool PooledBackward(const DirectPlan& p, int64_t FN, int64_t OH, int64_t OW, const float* xp,
                     const PoolGradFusion& pg, int64_t n, float* pv, float* db, float* lists,
                     float* q) {
@@ -192,8 +192,20 @@ bool PooledBackward(const DirectPlan& p, int64_t FN, int64_t OH, int64_t OW, con
   float* gs = lists;
   int32_t* ats = reinterpret_cast<int32_t*>(lists + FN * P);
   float* sums = lists + 2 * FN * P;  // db's terms, added once every winner is known to be valid
-  vi iota;
-  for (int j = 0; j < L; ++j) iota[j] = j;
+  // Per window i (row py, column px of the pooled plane): the plane index of its top-left
+  // output 2·py·OW (+ 2·px), px, and what turns a winner's plane index into its offset in the
+  // padded plane, 2·py·(Wp - OW) (+ Wp - OW more when it lies in the window's second row). With
+  // them the windows are checked and listed L at a time over the whole plane, not row by row.
+  int32_t* top = reinterpret_cast<int32_t*>(sums + FN);
+  int32_t* col = top + P;
+  int32_t* base = col + P;
+  for (int64_t py = 0, i = 0; py < POH; ++py) {
+    for (int64_t px = 0; px < POW; ++px, ++i) {
+      top[i] = static_cast<int32_t>(2 * py * OW);
+      col[i] = static_cast<int32_t>(px);
+      base[i] = static_cast<int32_t>(2 * py * (p.Wp - OW));
+    }
+  }
   // Each window's gradient (zero where nothing passes: as MaxPoolPlaneBackward, a Relu passes
   // nothing where the pooled output is <= 0, NaN passes) and its winner's offset in the padded
   // plane; every winner must lie in its window, one of its two rows and two columns.
@@ -207,34 +219,27 @@ bool PooledBackward(const DirectPlan& p, int64_t FN, int64_t OH, int64_t OW, con
     float* g = gs + f * P;
     int32_t* at = ats + f * P;
     vf sv = vf{};
+    int64_t i = 0;
+    for (; i + L <= P; i += L) {
+      const vi av = LoadI(a + i);
+      const vi rel = av - LoadI(top + i);
+      const vi low = rel >= iOW;
+      bad |= (rel < 0) | (rel >= 2 * iOW) | (((rel - (low & iOW)) >> 1) != LoadI(col + i));
+      StoreI(at + i, av + LoadI(base + i) + (low & (iWp - iOW)));
+      vi gv = reinterpret_cast<vi>(Load(dp + i));
+      if (pg.relu) gv &= ~(Load(pooled + i) <= 0.0f);
+      const vf gf = reinterpret_cast<vf>(gv);
+      Store(g + i, gf);
+      sv += gf;
+    }
     float s = 0.0f;
-    for (int64_t py = 0; py < POH; ++py) {
-      const int32_t top = static_cast<int32_t>(2 * py * OW),
-                    rowb = static_cast<int32_t>(2 * py * p.Wp);
-      const int64_t i0 = py * POW;
-      int64_t px = 0;
-      for (; px + L <= POW; px += L) {
-        const int64_t i = i0 + px;
-        const vi rel = LoadI(a + i) - top;
-        const vi low = rel >= iOW;
-        const vi col = rel + (low & -iOW);
-        bad |= (rel < 0) | (rel >= 2 * iOW) | ((col >> 1) != (iota + static_cast<int32_t>(px)));
-        StoreI(at + i, rowb + (low & iWp) + col);
-        vi gv = reinterpret_cast<vi>(Load(dp + i));
-        if (pg.relu) gv &= ~(Load(pooled + i) <= 0.0f);
-        const vf gf = reinterpret_cast<vf>(gv);
-        Store(g + i, gf);
-        sv += gf;
-      }
-      for (; px < POW; ++px) {
-        const int64_t i = i0 + px;
-        const int32_t rel = a[i] - top, low = rel >= iOW ? 1 : 0, col = rel - low * iOW;
-        bad1 |= (rel < 0) | (rel >= 2 * iOW) | ((col >> 1) != px);
-        at[i] = rowb + low * iWp + col;
-        const float gi = pg.relu && pooled[i] <= 0.0f ? 0.0f : dp[i];
-        g[i] = gi;
-        s += gi;
-      }
+    for (; i < P; ++i) {
+      const int32_t rel = a[i] - top[i], low = rel >= iOW ? 1 : 0;
+      bad1 |= (rel < 0) | (rel >= 2 * iOW) | (((rel - low * iOW) >> 1) != col[i]);
+      at[i] = a[i] + base[i] + low * (iWp - iOW);
+      const float gi = pg.relu && pooled[i] <= 0.0f ? 0.0f : dp[i];
+      g[i] = gi;
+      s += gi;
     }
     float t = 0.0f;
     for (int j = 0; j < L; ++j) t += sv[j];

@@ -176,6 +176,48 @@ describe('direct convolution against the float64 reference and the im2col path',
     }
   });
 
+  // The pooled backward checks every winner against its window, a vector of windows at a time
+  // over the whole pooled plane and one at a time past the last whole vector; a winner anywhere
+  // else (another window's row or column, outside the plane, negative) sends the sample to the
+  // dense kernels: the same bits as maxPoolBackward then convBackward. 18x18 outputs: 81
+  // windows, a tail of 1 at every vector width.
+  test.each([
+    ['the next window of its row', 2, 4],
+    ['the window below', 0, 2 * 18],
+    ['the window above', 30, -2 * 18],
+    ['before the plane', 0, -1000],
+    ['past the plane', 9, 5000],
+    ['the last window (the tail) reaching the one to its left', 80, -2],
+  ])('a winner moved to %s: the dense kernels\' bits', (_what, at, shift) => {
+    // One sample: the check sends the whole sample, not one window, to the dense kernels.
+    const g = geom(1, 1, 22, 22, 5, 5, 0), FN = 3, cg = { ...g, FN };
+    const pg = { N: g.N, C: FN, H: 18, W: 18, FH: 2, FW: 2, stride: 2, pad: 0 };
+    const fg = { ...cg, PH: 2, PW: 2, poolStride: 2, poolPad: 0 };
+    const P = g.N * FN * 81;
+    const x = rng.floats(g.N * 22 * 22), W = rng.floats(FN * 25), b = rng.floats(FN);
+    const pooled = nanFilled(P), argmax = new Int32Array(P);
+    K.convPoolForward(x, W, b, pooled, argmax, fg, false, DIRECT);
+    // In the second filter's plane.
+    const i = 81 + at;
+    argmax[i] += shift;
+    const dpooled = rng.floats(P);
+    const routed = nanFilled(g.N * FN * 18 * 18);
+    K.maxPoolBackward(dpooled, argmax, routed, pg);
+    const want = { dW: nanFilled(W.length), db: nanFilled(FN), dx: nanFilled(x.length) };
+    K.convBackward(routed, x, W, want.dW, want.db, want.dx, cg, DIRECT);
+    const got = { dW: nanFilled(W.length), db: nanFilled(FN), dx: nanFilled(x.length) };
+    K.convPoolBackward(dpooled, x, W, pooled, argmax, got.dW, got.db, got.dx, fg, false, DIRECT);
+    for (const k of ['dW', 'db', 'dx'] as const) expect(sameBits(got[k], want[k])).toBe(true);
+    // And with every winner in its window, within rounding of them (the winners' sums).
+    argmax[i] -= shift;
+    K.maxPoolBackward(dpooled, argmax, routed, pg);
+    K.convBackward(routed, x, W, want.dW, want.db, want.dx, cg, DIRECT);
+    K.convPoolBackward(dpooled, x, W, pooled, argmax, got.dW, got.db, got.dx, fg, false, DIRECT);
+    expect(sameBits(got.dW, want.dW)).toBe(false);
+    for (const k of ['dW', 'db'] as const) expect(worst(got[k], want[k])).toBeLessThan(1e-5);
+    expect(sameBits(got.dx, want.dx)).toBe(true);
+  });
+
   test('a layer the direct kernels do not fit is refused with the reason: stride 2, and 36 taps', () => {
     expect(() => K.convForward(new Float32Array(81), new Float32Array(4 * 9), new Float32Array(4), new Float32Array(4 * 4 * 4),
       { N: 1, C: 1, H: 9, W: 9, FN: 4, FH: 3, FW: 3, stride: 2, pad: 0 }, DIRECT))
