@@ -17,6 +17,7 @@
         "native/optim.cc",
         "native/pooling.cc",
         "native/scratch.cc",
+        "native/small_gemm.cc",
         "native/threads.cc",
         "native/winograd.cc"
       ],

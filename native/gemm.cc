@@ -14,6 +14,7 @@
 #include "activations.h"
 #include "generated/contract.h"
 #include "scratch.h"
+#include "small_gemm.h"
 #include "threads.h"
 
 namespace blasnet {
@@ -84,6 +85,7 @@ void GemmSlice(bool transA, bool transB, int M, int N, int K, float alpha, const
   const float* b = B + static_cast<int64_t>(c0) * (transB ? ldb : 1);
   float* c = C + static_cast<int64_t>(r0) * ldc + c0;
   const int m = r1 - r0, n = c1 - c0;
+  if (alpha == 1.0f && SmallGemm(transA, transB, m, n, K, a, lda, b, ldb, beta, c, ldc)) return;
   const double work = static_cast<double>(m) * n * K;
   if (work <= kSmallGemmWork || (transB && (transA || static_cast<int64_t>(m) * n > 1200)) ||
       !CutForSmallKernels()) {

@@ -171,7 +171,7 @@ export const ENTRIES = {
   // ---- native/gemm.cc: dense kernels ----
   sgemm: {
     file: 'gemm',
-    doc: 'C = alpha·op(A)·op(B) + beta·C on row-major packed matrices (OpenBLAS sgemm): op(A) is M x K (A stored K x M when transA), op(B) is K x N (B stored N x K when transB).',
+    doc: 'C = alpha·op(A)·op(B) + beta·C on row-major packed matrices (OpenBLAS sgemm; small products on blasnet\'s own AVX2 kernel where OpenBLAS has no small-matrix kernels): op(A) is M x K (A stored K x M when transA), op(B) is K x N (B stored N x K when transB).',
     args: [bool('transA', false), bool('transB', true), int('M', 3), int('N', 4), int('K', 5), num('alpha', 1),
       f32('A', 'M K'), f32('B', 'K N'), num('beta', 0), out('C', 'M N')],
   },

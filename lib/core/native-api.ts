@@ -112,7 +112,7 @@ export interface NativeAddon {
 }
 
 /**
- * C = alpha·op(A)·op(B) + beta·C on row-major packed matrices (OpenBLAS sgemm): op(A) is M x K (A stored K x M when transA), op(B) is K x N (B stored N x K when transB).
+ * C = alpha·op(A)·op(B) + beta·C on row-major packed matrices (OpenBLAS sgemm; small products on blasnet's own AVX2 kernel where OpenBLAS has no small-matrix kernels): op(A) is M x K (A stored K x M when transA), op(B) is K x N (B stored N x K when transB).
  * @param transA a boolean
  * @param transB a boolean
  * @param M an integer in [1, 2147483647]

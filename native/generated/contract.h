@@ -86,7 +86,7 @@ struct ThreadInfo {
 
 // ---- native/gemm.cc ----
 
-// sgemm: C = alpha·op(A)·op(B) + beta·C on row-major packed matrices (OpenBLAS sgemm): op(A) is M x K (A stored K x M when transA), op(B) is K x N (B stored N x K when transB).
+// sgemm: C = alpha·op(A)·op(B) + beta·C on row-major packed matrices (OpenBLAS sgemm; small products on blasnet's own AVX2 kernel where OpenBLAS has no small-matrix kernels): op(A) is M x K (A stored K x M when transA), op(B) is K x N (B stored N x K when transB).
 struct SgemmArgs {
   bool transA;
   bool transB;
