@@ -26,8 +26,9 @@ namespace {
 // every block of rows runs over it), and for Aᵀ up to 1024 rows of C (read across A's rows).
 // Beyond it OpenBLAS's packing pays for itself: measured on AMD EPYC Zen 4 (OpenBLAS 0.3.21 Zen,
 // one thread, against OpenBLAS) 100 x 100 x 100 0.83x the time (Aᵀ 0.85x), 1000 x 100 x 100 0.78x,
-// 100 x 40 x 784 0.93x, 784 x 100 x 100 Aᵀ 0.96x, but 4320 x 100 x 100 Aᵀ 1.04x; and under 16
-// columns (100 x 10 x 100 1.13x) too few of the accumulators are in use.
+// 100 x 40 x 784 0.93x, 784 x 100 x 100 Aᵀ 0.96x, but 4320 x 100 x 100 Aᵀ 1.04x. Under 16
+// columns (100 x 10 x 100 1.13x) too few of the accumulators are in use, and columns beyond a
+// multiple of 4 (padded to 4: 100 x 50 x 1024 1.09x) cost a pass over K for a few of them.
 constexpr int kMaxSide = 1024;
 constexpr int64_t kMaxBFloats = 128 * 1024;
 constexpr int kMinColumns = 16;
@@ -125,53 +126,26 @@ void Rows(int m, int K, const float* A, int lda, const float* B, int ldb, float*
   }
 }
 
-// Every column of rows [0, m) of C: 16 at a time, then 8, then 4, then the last 1-3 from a copy
-// of B's last columns padded with zeros to 4 (`panel`, K x 4) into `tail` (m x 4), so that every
-// entry of C is the same sum of the same products in the same order.
+// Every column of rows [0, m) of C (n a multiple of 4): 16 at a time, then 8, then 4.
 template <bool TA>
 void RowBlock(int m, int n, int K, const float* A, int lda, const float* B, int ldb, float* C,
-              int ldc, bool add, float* panel, float* tail) {
+              int ldc, bool add) {
   int j = 0;
   for (; j + 16 <= n; j += 16) Rows<v8, 2, TA>(m, K, A, lda, B + j, ldb, C + j, ldc, add);
   if (j + 8 <= n) {
     Rows<v8, 1, TA>(m, K, A, lda, B + j, ldb, C + j, ldc, add);
     j += 8;
   }
-  if (j + 4 <= n) {
-    Rows<v4, 1, TA>(m, K, A, lda, B + j, ldb, C + j, ldc, add);
-    j += 4;
-  }
-  if (j == n) return;
-  const int w = n - j;
-  for (int r = 0; r < m; ++r) {
-    for (int q = 0; q < 4; ++q)
-      tail[r * 4 + q] = q < w && add ? C[static_cast<int64_t>(r) * ldc + j + q] : 0.0f;
-  }
-  Rows<v4, 1, TA>(m, K, A, lda, panel, 4, tail, 4, add);
-  for (int r = 0; r < m; ++r) {
-    for (int q = 0; q < w; ++q) C[static_cast<int64_t>(r) * ldc + j + q] = tail[r * 4 + q];
-  }
+  if (j + 4 <= n) Rows<v4, 1, TA>(m, K, A, lda, B + j, ldb, C + j, ldc, add);
 }
 
 template <bool TA>
 void Gemm(int m, int n, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,
           bool add) {
-  // The last n % 4 columns of B, padded to 4 with zeros (on the stack: K <= kMaxSide).
-  alignas(32) float panel[kMaxSide * 4];
-  alignas(32) float tail[kBlockRows * 4];
-  const int w = n % 4;
-  if (w != 0) {
-    for (int k = 0; k < K; ++k) {
-      for (int q = 0; q < 4; ++q) {
-        panel[k * 4 + q] = q < w ? B[static_cast<int64_t>(k) * ldb + (n - w) + q] : 0.0f;
-      }
-    }
-  }
   for (int r0 = 0; r0 < m; r0 += kBlockRows) {
     const int rows = std::min(kBlockRows, m - r0);
     const float* a = TA ? A + r0 : A + static_cast<int64_t>(r0) * lda;
-    RowBlock<TA>(rows, n, K, a, lda, B, ldb, C + static_cast<int64_t>(r0) * ldc, ldc, add, panel,
-                 tail);
+    RowBlock<TA>(rows, n, K, a, lda, B, ldb, C + static_cast<int64_t>(r0) * ldc, ldc, add);
   }
 }
 
@@ -228,7 +202,7 @@ bool SmallGemmEnabled() {
 bool SmallGemm(bool transA, bool transB, int m, int n, int K, const float* a, int lda,
                const float* b, int ldb, float beta, float* c, int ldc) {
 #if BLASNET_X86
-  if (transB || (beta != 0.0f && beta != 1.0f) || m < 1 || n < kMinColumns || K < 1 ||
+  if (transB || (beta != 0.0f && beta != 1.0f) || m < 1 || n < kMinColumns || n % 4 != 0 || K < 1 ||
       K > kMaxSide || n > kMaxSide || (transA && m > kMaxSide) ||
       static_cast<int64_t>(K) * n > kMaxBFloats || !SmallGemmEnabled()) {
     return false;

@@ -17,7 +17,8 @@ namespace blasnet {
 // C (m x n, leading dimension ldc) = op(A) · B (beta = 0) or C + op(A) · B (beta = 1), with
 // op(A) = A (m x K, lda) or Aᵀ (A stored K x m, lda) and B row-major (K x n, ldb). Returns
 // false, having done nothing, when it does not take the call: B transposed, another beta, a
-// shape outside the small range, or no AVX2 at the active instruction-set level (isa.h).
+// shape outside the small range (n a multiple of 4 from 16, K and n up to 1024; see
+// small_gemm.cc), or no AVX2 at the active instruction-set level (isa.h).
 // BLASNET_SMALL_GEMM=0 in the environment turns it off (every call returns false), =1 takes it
 // also where OpenBLAS has small-matrix kernels of its own (for the tests).
 bool SmallGemm(bool transA, bool transB, int m, int n, int K, const float* a, int lda,
