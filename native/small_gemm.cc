@@ -95,6 +95,17 @@ BLASNET_INLINE void Block(int K, const float* A, int lda, const float* B, int ld
   }
 }
 
+// The last `left` rows (1 <= left <= R) as one block of that many.
+template <class V, int R, int NV, bool TA>
+BLASNET_INLINE void LastRows(int left, int K, const float* A, int lda, const float* B, int ldb,
+                             float* C, int ldc, bool add) {
+  if (left == R) {
+    Block<V, R, NV, TA>(K, A, lda, B, ldb, C, ldc, add);
+  } else if constexpr (R > 1) {
+    LastRows<V, R - 1, NV, TA>(left, K, A, lda, B, ldb, C, ldc, add);
+  }
+}
+
 // Rows [0, m) of C (m <= kBlockRows) for NV·lanes columns: blocks of 6 rows (12 accumulators of
 // 16 AVX2 registers at NV = 2), then one of the 1-5 left.
 template <class V, int NV, bool TA>
@@ -105,25 +116,7 @@ void Rows(int m, int K, const float* A, int lda, const float* B, int ldb, float*
   auto c = [&](int r) { return C + static_cast<int64_t>(r) * ldc; };
   int r = 0;
   for (; r + kR <= m; r += kR) Block<V, kR, NV, TA>(K, a(r), lda, B, ldb, c(r), ldc, add);
-  switch (m - r) {
-    case 5:
-      Block<V, 5, NV, TA>(K, a(r), lda, B, ldb, c(r), ldc, add);
-      break;
-    case 4:
-      Block<V, 4, NV, TA>(K, a(r), lda, B, ldb, c(r), ldc, add);
-      break;
-    case 3:
-      Block<V, 3, NV, TA>(K, a(r), lda, B, ldb, c(r), ldc, add);
-      break;
-    case 2:
-      Block<V, 2, NV, TA>(K, a(r), lda, B, ldb, c(r), ldc, add);
-      break;
-    case 1:
-      Block<V, 1, NV, TA>(K, a(r), lda, B, ldb, c(r), ldc, add);
-      break;
-    default:
-      break;
-  }
+  if (r < m) LastRows<V, kR - 1, NV, TA>(m - r, K, a(r), lda, B, ldb, c(r), ldc, add);
 }
 
 // Every column of rows [0, m) of C (n a multiple of 4): 16 at a time, then 8, then 4.
