@@ -4,11 +4,9 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <vector>
 
 #include "activations.h"
@@ -58,9 +56,7 @@ bool CutForSmallKernels() {
     const char* env = std::getenv("BLASNET_GEMM_PIECES");
     if (env != nullptr && std::strcmp(env, "0") == 0) return false;
     if (env != nullptr && std::strcmp(env, "1") == 0) return true;
-    std::string core = openblas_get_corename();
-    for (char& ch : core) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return core == "skylakex" || core == "cooperlake" || core == "sapphirerapids";
+    return OpenblasHasSmallKernels();
   }();
   return cut;
 }

@@ -170,8 +170,8 @@ int Setting() {
   return setting;
 }
 
-// OpenBLAS's cores with small-matrix sgemm kernels of their own (AVX-512; see gemm.cc): faster
-// there than this AVX2 kernel (measured on AMD EPYC Zen 5 with OpenBLAS 0.3.21 Cooperlake).
+}  // namespace
+
 bool OpenblasHasSmallKernels() {
   static const bool has = [] {
     std::string core = openblas_get_corename();
@@ -180,8 +180,6 @@ bool OpenblasHasSmallKernels() {
   }();
   return has;
 }
-
-}  // namespace
 
 bool SmallGemmEnabled() {
 #if BLASNET_X86

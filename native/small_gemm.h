@@ -27,4 +27,10 @@ bool SmallGemm(bool transA, bool transB, int m, int n, int K, const float* a, in
 // Whether SmallGemm may take calls on this machine (the setting above and the CPU level).
 bool SmallGemmEnabled();
 
+// Whether OpenBLAS runs one of its cores with small-matrix sgemm kernels of its own (SkylakeX,
+// Cooperlake, SapphireRapids: AVX-512; OpenBLAS 0.3.17 and later), which read the operands in
+// place for products of up to 100³ multiply-adds: faster there than SmallGemm (measured on AMD
+// EPYC Zen 5 with OpenBLAS 0.3.21 Cooperlake), and what gemm.cc cuts larger products for.
+bool OpenblasHasSmallKernels();
+
 }  // namespace blasnet
