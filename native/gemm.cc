@@ -199,8 +199,9 @@ namespace {
 
 // Runs fn(p) for p in [0, slices): on the calling thread alone for one slice, else shared by
 // the loop threads in contiguous runs. ParallelFor gives the first run to the calling thread
-// and the k-th to the same worker on every call, so the same slice of a batch stays on the
-// same core from layer to layer and from forward to backward.
+// and the k-th to the same worker on every call (unless that worker is late: then the caller
+// runs it), so the same slice of a batch stays on the same core from layer to layer and from
+// forward to backward.
 template <class Fn>
 void ForSlices(int slices, Fn&& fn) {
   if (slices <= 1) {

@@ -99,9 +99,11 @@ int CallThreads();
 // DefaultThreads().
 void SetCallThreads(int n);
 
-// Runs fn(begin, end) over [0, n) in contiguous chunks, at most one per thread of the call,
-// when `work` (a rough count of inner operations) makes splitting worth it; the caller's
-// thread takes the first chunk and waits for the others. An exception thrown by any chunk is
+// Runs fn(begin, end) over [0, n) in contiguous chunks, one per thread of the call, when `work`
+// (a rough count of inner operations) makes splitting worth it; the caller's thread takes the
+// first chunk, worker k the k-th. A chunk its worker has not started when the caller is done
+// with its own (the worker's core busy elsewhere, or still waking up) is run by the caller,
+// so a chunk runs on one thread but not always its own. An exception thrown by any chunk is
 // rethrown here once every chunk has finished. Fewer threads than asked (a thread that
 // could not be created, or the pool busy with another caller's call) means fewer chunks.
 void ParallelFor(int64_t n, int64_t work, const std::function<void(int64_t, int64_t)>& fn);

@@ -140,6 +140,40 @@ report(() => [trainHash(1, 3), lib.getNumThreads()]);`);
     expect(hashS).toBe(hashN);
   });
 
+  test('workers that start late (their core busy elsewhere) leave their chunks to the caller, with the same result', () => {
+    // Large enough for every kernel to split its work (the trainHash above runs on one thread).
+    const bigHash = `
+function bigHash(threads) {
+  lib.setNumThreads(threads);
+  lib.setSeed(7);
+  const h = require('crypto').createHash('sha256');
+  const mlp = new lib.MultiLayerNetExtend({ inputSize: 784, hiddenSizeList: [100, 100], outputSize: 10, useBatchnorm: true });
+  const conv = new lib.SimpleConvNet({ inputDim: [1, 28, 28], convParam: { filterNum: 8, filterSize: 5 }, hiddenSize: 50 });
+  const x = lib.Tensor.zeros([100, 1, 28, 28]);
+  for (let i = 0; i < x.data.length; i++) x.data[i] = 0.5 + 0.5 * Math.sin(i * 0.37);
+  const t = Int32Array.from({ length: 100 }, (_, i) => i % 10);
+  const flat = { data: x.data, shape: [100, 784] };
+  for (const [net, input] of [[mlp, flat], [conv, x]]) {
+    const opt = new lib.Adam({ lr: 0.01 });
+    for (let s = 0; s < 3; s++) opt.update(net.params, net.gradient(input, t));
+    for (const k of Object.keys(net.params)) h.update(Buffer.from(net.params[k].data.buffer));
+  }
+  return h.digest('hex');
+}`;
+    const code = `${report('late workers')}${bigHash}
+report(() => bigHash(4));`;
+    const normal = child(`${report('one thread')}${bigHash}
+report(() => bigHash(1));`);
+    // 300 us: some chunks go to the caller, others to their worker; 20 ms: the caller runs them all.
+    for (const late of ['300', '20000']) {
+      const r = child(code, { env: { BLASNET_TEST_WORKER_LATE_US: late } });
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(0);
+      expect(r.result).toEqual(normal.result);
+    }
+    expect((normal.result as { ok: boolean }).ok).toBe(true);
+  });
+
   test('each worker_thread has its own thread count; setting one does not change another\'s', async () => {
     const before = K.getNumThreads();
     K.setNumThreads(1);
