@@ -197,12 +197,21 @@ class Pool {
         break;
       }
     }
+    // A new worker first warms OpenBLAS up on its thread (WarmUpBlas). Wait for that: a call
+    // no longer waits for a worker that has not started its chunk, and a process that ended
+    // while a worker was still inside OpenBLAS crashed as OpenBLAS freed its buffers at exit
+    // (6-8 in 20 runs of the scratch suite under qemu-aarch64, where the warm-up is slow).
+    for (int i = 0; warmed_.load(std::memory_order_acquire) < static_cast<int>(workers_.size());
+         ++i) {
+      Pause(i);
+    }
     return static_cast<int>(workers_.size());
   }
 
   void Loop(int part, uint64_t seen) {
     static const int late_us = TestWorkerLateUs();
     WarmUpBlas();
+    warmed_.fetch_add(1, std::memory_order_release);
     for (;;) {
       // Training runs parallel regions back to back: wait for the next one spinning for a
       // moment, then sleep on the condition variable.
@@ -259,7 +268,8 @@ class Pool {
   uint64_t generation_ = 0;  // the caller's count of calls (run_mu_ held)
   // Per chunk, the generation of the last call whose chunk was claimed (see Claim).
   std::atomic<uint64_t> claims_[kMaxThreads + 1] = {};
-  int sleepers_ = 0;  // workers parked on cv_ (mu_ held)
+  int sleepers_ = 0;            // workers parked on cv_ (mu_ held)
+  std::atomic<int> warmed_{0};  // workers that have finished WarmUpBlas
   std::atomic<bool> main_waiting_{false};
   std::atomic<bool> stop_{false};
 };
